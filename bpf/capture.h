@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Event layout and constants shared by capture.bpf.c and the daemon. */
+#ifndef PODTAP_CAPTURE_H
+#define PODTAP_CAPTURE_H
+
+/* Hard upper bound of payload bytes copied per syscall; the runtime limit
+ * (--payload-size) is at most this. Power of two: the BPF side masks with
+ * it to prove bounds to the verifier. */
+#define PODTAP_PAYLOAD_MAX 16384
+/* At most this many iovec entries are read for readv/writev/recvmsg/sendmsg. */
+#define PODTAP_IOV_MAX 16
+#define PODTAP_COMM_LEN 16
+
+enum podtap_event_kind {
+	PODTAP_EV_DATA = 1,     /* bytes read from or written to a socket */
+	PODTAP_EV_OPEN = 2,     /* accept() or connect() returned a socket */
+	PODTAP_EV_CLOSE = 3,    /* close() of a tracked socket */
+	PODTAP_EV_PROC_EXIT = 4,/* a process (thread group) exited */
+};
+
+enum podtap_direction {
+	PODTAP_DIR_INGRESS = 0, /* read by the process */
+	PODTAP_DIR_EGRESS = 1,  /* written by the process */
+};
+
+enum podtap_role {
+	PODTAP_ROLE_UNKNOWN = 0, /* first seen mid-stream */
+	PODTAP_ROLE_SERVER = 1,  /* came from accept() */
+	PODTAP_ROLE_CLIENT = 2,  /* came from connect() */
+};
+
+/* Reasons the kernel side lost something; index into the drops map. */
+enum podtap_drop_reason {
+	PODTAP_DROP_RINGBUF_FULL = 0,  /* no room in the ring buffer */
+	PODTAP_DROP_ARGS_FULL = 1,     /* in-flight syscall table full */
+	PODTAP_DROP_CONNS_FULL = 2,    /* connection table full */
+	PODTAP_DROP_READ_FAILED = 3,   /* user memory could not be read */
+	PODTAP_DROP_IOV_TRUNCATED = 4, /* more iovecs than PODTAP_IOV_MAX */
+	PODTAP_DROP_NR = 5,
+};
+
+struct podtap_event {
+	__u64 ts_ns;       /* CLOCK_MONOTONIC (bpf_ktime_get_ns) at syscall exit */
+	__u64 cgroup_id;   /* cgroup v2 id of the task */
+	__u64 conn_gen;    /* generation of (pid, fd): new on accept/connect */
+	__u64 stream_pos;  /* bytes seen before this event in this direction */
+	__u32 pid;         /* thread group id */
+	__u32 tid;
+	__s32 fd;
+	__u32 byte_count;  /* bytes the syscall moved (DATA) */
+	__u32 captured;    /* bytes of payload[] that follow (<= byte_count) */
+	__u8 kind;         /* enum podtap_event_kind */
+	__u8 direction;    /* enum podtap_direction */
+	__u8 role;         /* enum podtap_role */
+	__u8 pad;
+	char comm[PODTAP_COMM_LEN];
+	char payload[];    /* captured bytes, DATA only */
+};
+
+#endif /* PODTAP_CAPTURE_H */
