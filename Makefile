@@ -1,0 +1,147 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#
+#   make          build build/podtap
+#   make run      install what is missing, build, start podtap (root)
+#   make test     install what is missing, build, run every test
+#   make bench    throughput/latency/CPU/RSS: no probe vs podtap vs in-process
+#   make vmlinux  regenerate bpf/vmlinux/$(ARCH)/vmlinux.h from this kernel
+#   make install  install build/podtap into $(DESTDIR)$(PREFIX)/bin
+#
+# V=1 shows full commands.
+
+OUTPUT := build
+CLANG ?= clang
+BPFTOOL ?= bpftool
+CC ?= cc
+PREFIX ?= /usr/local
+PKG_CONFIG ?= pkg-config
+
+ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+VMLINUX_DIR := bpf/vmlinux/$(ARCH)
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0-dev)
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+# Debian packages: to build and run, and in addition to test.
+BUILD_PKGS := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev \
+	libmicrohttpd-dev pkg-config gcc make
+TEST_PKGS := bats curl gunicorn python3-flask python3-requests \
+	python3-prometheus-client hey wrk prometheus openssl iproute2 \
+	netcat-openbsd procps
+
+# clang's own system include dirs, so asm/*.h resolve for the BPF target.
+CLANG_BPF_SYS_INCLUDES := $(shell $(CLANG) -v -E - </dev/null 2>&1 \
+	| sed -n '/<...> search starts here:/,/End of search list./{ s| \(/.*\)|-idirafter \1|p }')
+
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall \
+	-I$(VMLINUX_DIR) -Ibpf $(CLANG_BPF_SYS_INCLUDES)
+
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Werror=implicit \
+	-MMD -MP -I$(OUTPUT) -Iuser -Ibpf -DPODTAP_VERSION='"$(VERSION)"'
+LIBS := $(shell $(PKG_CONFIG) --libs libbpf libmicrohttpd 2>/dev/null || \
+	echo -lbpf -lelf -lz -lmicrohttpd) -lpthread -lm
+
+DAEMON_SRCS := $(wildcard user/*.c)
+DAEMON_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(DAEMON_SRCS))
+
+# Unit tests: tests/unit/test_<m>.c links user/<m>.c and what it names in
+# UNIT_DEPS_<m>.
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
+UNIT_CFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer
+
+.DELETE_ON_ERROR:
+.PHONY: all run test bench deps deps-build deps-test vmlinux install clean
+
+all: $(OUTPUT)/podtap
+
+$(OUTPUT) $(OUTPUT)/user $(OUTPUT)/tests:
+	$(Q)mkdir -p $@
+
+# --- BPF ------------------------------------------------------------------
+
+$(OUTPUT)/capture.bpf.o: bpf/capture.bpf.c | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -MMD -MP -c $< -o $@
+
+$(OUTPUT)/capture.skel.h: $(OUTPUT)/capture.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name podtap_bpf > $@
+
+# --- daemon ---------------------------------------------------------------
+
+$(OUTPUT)/user/capture.o: $(OUTPUT)/capture.skel.h
+
+$(OUTPUT)/user/%.o: user/%.c | $(OUTPUT)/user
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(OUTPUT)/podtap: $(DAEMON_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) -o $@
+
+# --- tests ----------------------------------------------------------------
+
+UNIT_DEPS_metrics := user/route.c user/prom_writer.c user/hashmap.c
+
+$(OUTPUT)/tests/test_%: tests/unit/test_%.c user/%.c | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(UNIT_CFLAGS) $< user/$*.c \
+		$(UNIT_DEPS_$*) -lm -o $@
+
+$(OUTPUT)/tests/bpf_load: tests/root/bpf_load.c $(OUTPUT)/user/capture.o \
+		$(OUTPUT)/user/log.o | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) -o $@
+
+test: deps $(OUTPUT)/podtap $(UNIT_TESTS) $(OUTPUT)/tests/bpf_load
+	$(Q)tests/run.sh
+
+bench: deps $(OUTPUT)/podtap
+	$(Q)tests/bench/run.sh
+
+# --- running --------------------------------------------------------------
+
+run: deps-build $(OUTPUT)/podtap
+	$(Q)if [ "$$(id -u)" != 0 ]; then echo "make run: podtap needs root (try: sudo make run)" >&2; exit 1; fi
+	$(Q)exec $(OUTPUT)/podtap $(ARGS)
+
+install: $(OUTPUT)/podtap
+	$(Q)install -D -m 0755 $(OUTPUT)/podtap $(DESTDIR)$(PREFIX)/bin/podtap
+
+# --- dependencies ---------------------------------------------------------
+
+# Installs only what is missing; apt-get update runs once, when needed.
+define apt_install
+	$(Q)missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+		| grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "  APT      $$missing"; \
+		if [ "$$(id -u)" != 0 ]; then echo "missing Debian packages: $$missing (run as root to install)" >&2; exit 1; fi; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+endef
+
+deps-build:
+	$(call apt_install,$(BUILD_PKGS))
+
+deps-test:
+	$(call apt_install,$(TEST_PKGS))
+
+deps: deps-build deps-test
+
+vmlinux:
+	$(Q)mkdir -p $(VMLINUX_DIR)
+	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $(VMLINUX_DIR)/vmlinux.h
+
+clean:
+	$(Q)rm -rf $(OUTPUT)
+
+-include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/user/*.d $(OUTPUT)/tests/*.d)

@@ -1,0 +1,319 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include "capture.h"
+
+#include <errno.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "capture.skel.h"
+#include "log.h"
+
+/* Mirrors of the BPF side's map key/value (bpf/capture.bpf.c). */
+struct conn_key {
+	uint32_t tgid;
+	int32_t fd;
+};
+
+struct conn_state {
+	uint64_t gen;
+	uint64_t pos[2];
+	uint8_t role;
+	uint8_t ignored;
+	uint8_t pad[6];
+};
+
+struct capture {
+	struct podtap_bpf *skel;
+	struct ring_buffer *ring;
+	capture_event_fn fn;
+	void *ctx;
+	char pin_path[512];
+	int pin_lock_fd;
+	bool pinned;
+	int ncpus;
+};
+
+const char *capture_drop_reason_name(int reason)
+{
+	switch (reason) {
+	case PODTAP_DROP_RINGBUF_FULL: return "ringbuf_full";
+	case PODTAP_DROP_ARGS_FULL: return "inflight_table_full";
+	case PODTAP_DROP_CONNS_FULL: return "conn_table_full";
+	case PODTAP_DROP_READ_FAILED: return "user_read_failed";
+	case PODTAP_DROP_IOV_TRUNCATED: return "iov_truncated";
+	default: return "unknown";
+	}
+}
+
+static int on_ring_event(void *ctx, void *data, size_t size)
+{
+	struct capture *cap = ctx;
+	const struct podtap_event *ev = data;
+
+	if (size < sizeof(*ev) || size < sizeof(*ev) + ev->captured)
+		return 0; /* cannot happen with our BPF side; never trust it */
+	cap->fn(cap->ctx, ev, size);
+	return 0;
+}
+
+static int join_path(char *out, size_t size, const char *a, const char *b)
+{
+	int n = snprintf(out, size, "%s/%s", a, b);
+
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+/* Unlinks every pin in dir/sub (bpffs directories hold only pins), then the
+ * directory itself. */
+static void remove_pin_dir(const char *dir, const char *sub)
+{
+	char path[600], file[900];
+	struct dirent *de;
+	DIR *d;
+
+	if (join_path(path, sizeof(path), dir, sub))
+		return;
+	d = opendir(path);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (!join_path(file, sizeof(file), path, de->d_name))
+			unlink(file);
+	}
+	closedir(d);
+	rmdir(path);
+}
+
+/* Locks the pin directory so two daemons never share it; pins found there
+ * belong to a podtap that died without cleaning up, and are replaced. */
+static int lock_pin_dir(struct capture *cap)
+{
+	char probe[600];
+
+	if (mkdir(cap->pin_path, 0700) && errno != EEXIST) {
+		log_error("cannot create pin directory %s: %s", cap->pin_path,
+			  strerror(errno));
+		return -errno;
+	}
+	cap->pin_lock_fd = open(cap->pin_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cap->pin_lock_fd < 0) {
+		log_error("cannot open pin directory %s: %s", cap->pin_path,
+			  strerror(errno));
+		return -errno;
+	}
+	if (flock(cap->pin_lock_fd, LOCK_EX | LOCK_NB)) {
+		log_error("another podtap is running with pin path %s; stop it "
+			  "or choose another --pin-path", cap->pin_path);
+		return -EBUSY;
+	}
+	if (!join_path(probe, sizeof(probe), cap->pin_path, "maps") &&
+	    access(probe, F_OK) == 0)
+		log_warn("removing stale pins under %s", cap->pin_path);
+	remove_pin_dir(cap->pin_path, "maps");
+	remove_pin_dir(cap->pin_path, "progs");
+	return 0;
+}
+
+static int pin_all(struct capture *cap)
+{
+	struct bpf_object *obj = cap->skel->obj;
+	char maps[600], progs[600];
+	int err;
+
+	err = lock_pin_dir(cap);
+	if (err)
+		return err;
+	if (join_path(maps, sizeof(maps), cap->pin_path, "maps") ||
+	    join_path(progs, sizeof(progs), cap->pin_path, "progs"))
+		return -ENAMETOOLONG;
+	err = bpf_object__pin_maps(obj, maps);
+	if (!err)
+		err = bpf_object__pin_programs(obj, progs);
+	if (err) {
+		log_error("cannot pin BPF objects under %s: %s", cap->pin_path,
+			  strerror(-err));
+		remove_pin_dir(cap->pin_path, "maps");
+		remove_pin_dir(cap->pin_path, "progs");
+		return err;
+	}
+	cap->pinned = true;
+	log_info("pinned maps under %s and programs under %s", maps, progs);
+	return 0;
+}
+
+static void unpin_all(struct capture *cap)
+{
+	if (cap->pinned) {
+		remove_pin_dir(cap->pin_path, "maps");
+		remove_pin_dir(cap->pin_path, "progs");
+		cap->pinned = false;
+	}
+	if (cap->pin_lock_fd >= 0) {
+		rmdir(cap->pin_path); /* fails harmlessly if not empty */
+		close(cap->pin_lock_fd);
+		cap->pin_lock_fd = -1;
+	}
+}
+
+static int configure(struct capture *cap, const struct capture_opts *opts)
+{
+	struct podtap_bpf *skel = cap->skel;
+	int err;
+
+	skel->rodata->self_tgid = getpid();
+	skel->rodata->payload_size = opts->payload_size;
+	/* Wake the reader per 1/16 of the ring: few wakeups under load, and
+	 * still far from full when it wakes. */
+	skel->rodata->wakeup_min_bytes = opts->ringbuf_size / 16;
+	err = bpf_map__set_max_entries(skel->maps.events, opts->ringbuf_size);
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.scratch, cap->ncpus);
+	return err;
+}
+
+int capture_open(struct capture **out, const struct capture_opts *opts,
+		 capture_event_fn fn, void *ctx)
+{
+	struct capture *cap;
+	int err;
+
+	*out = NULL;
+	cap = calloc(1, sizeof(*cap));
+	if (!cap)
+		return -ENOMEM;
+	cap->fn = fn;
+	cap->ctx = ctx;
+	cap->pin_lock_fd = -1;
+	if (opts->pin_path)
+		snprintf(cap->pin_path, sizeof(cap->pin_path), "%s",
+			 opts->pin_path);
+	cap->ncpus = libbpf_num_possible_cpus();
+	if (cap->ncpus <= 0) {
+		err = cap->ncpus ? cap->ncpus : -EINVAL;
+		log_error("cannot count CPUs: %s", strerror(-err));
+		goto cleanup;
+	}
+
+	cap->skel = podtap_bpf__open();
+	if (!cap->skel) {
+		err = -errno;
+		log_error("cannot open BPF object: %s", strerror(-err));
+		goto cleanup;
+	}
+	err = configure(cap, opts);
+	if (err) {
+		log_error("cannot configure BPF object: %s", strerror(-err));
+		goto cleanup;
+	}
+	err = podtap_bpf__load(cap->skel);
+	if (err) {
+		log_error("cannot load BPF programs: %s (rerun with --verbose "
+			  "for the verifier's log)", strerror(-err));
+		goto cleanup;
+	}
+	err = podtap_bpf__attach(cap->skel);
+	if (err) {
+		log_error("cannot attach BPF programs to tracepoints: %s",
+			  strerror(-err));
+		goto cleanup;
+	}
+	cap->ring = ring_buffer__new(bpf_map__fd(cap->skel->maps.events),
+				     on_ring_event, cap, NULL);
+	if (!cap->ring) {
+		err = -errno;
+		log_error("cannot open ring buffer: %s", strerror(-err));
+		goto cleanup;
+	}
+	if (cap->pin_path[0]) {
+		err = pin_all(cap);
+		if (err)
+			goto cleanup;
+	}
+	*out = cap;
+	return 0;
+
+cleanup:
+	capture_close(cap);
+	return err;
+}
+
+int capture_poll(struct capture *cap, int timeout_ms)
+{
+	int n = ring_buffer__poll(cap->ring, timeout_ms);
+	int m;
+
+	if (n < 0 && n != -EINTR)
+		return n;
+	m = ring_buffer__consume(cap->ring);
+	if (m < 0)
+		return m;
+	return (n > 0 ? n : 0) + m;
+}
+
+int capture_read_drops(struct capture *cap, uint64_t *out)
+{
+	uint64_t *percpu = calloc(cap->ncpus, sizeof(*percpu));
+	int fd = bpf_map__fd(cap->skel->maps.drops);
+	int err = 0;
+
+	if (!percpu)
+		return -ENOMEM;
+	for (uint32_t r = 0; r < PODTAP_DROP_NR; r++) {
+		out[r] = 0;
+		if (bpf_map_lookup_elem(fd, &r, percpu)) {
+			err = -errno;
+			continue;
+		}
+		for (int c = 0; c < cap->ncpus; c++)
+			out[r] += percpu[c];
+	}
+	free(percpu);
+	return err;
+}
+
+void capture_ignore_conn(struct capture *cap, uint32_t pid, int32_t fd,
+			 uint64_t gen)
+{
+	struct conn_key key = { .tgid = pid, .fd = fd };
+	struct conn_state st;
+	int map = bpf_map__fd(cap->skel->maps.conns);
+
+	if (bpf_map_lookup_elem(map, &key, &st) || st.gen != gen)
+		return;
+	st.ignored = 1;
+	bpf_map_update_elem(map, &key, &st, BPF_EXIST);
+}
+
+void capture_forget_conn(struct capture *cap, uint32_t pid, int32_t fd,
+			 uint64_t gen)
+{
+	struct conn_key key = { .tgid = pid, .fd = fd };
+	struct conn_state st;
+	int map = bpf_map__fd(cap->skel->maps.conns);
+
+	if (bpf_map_lookup_elem(map, &key, &st) || st.gen != gen)
+		return;
+	bpf_map_delete_elem(map, &key);
+}
+
+void capture_close(struct capture *cap)
+{
+	if (!cap)
+		return;
+	unpin_all(cap);
+	ring_buffer__free(cap->ring);
+	podtap_bpf__destroy(cap->skel);
+	free(cap);
+}

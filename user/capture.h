@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Loads and attaches the socket-capture BPF programs (bpf/capture.bpf.c),
+ * pins them for bpftool, and delivers their ring-buffer events. */
+#ifndef PODTAP_USER_CAPTURE_H
+#define PODTAP_USER_CAPTURE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/types.h>
+
+#include "../bpf/capture.h"
+
+struct capture;
+
+struct capture_opts {
+	uint32_t payload_size;
+	uint32_t ringbuf_size;
+	const char *pin_path; /* NULL or "" = no pinning */
+};
+
+/* Called for each event; `size` is the record's size in the ring. */
+typedef void (*capture_event_fn)(void *ctx, const struct podtap_event *ev,
+				 size_t size);
+
+/* open -> configure -> load -> attach -> pin. Returns 0 or a negative errno
+ * after logging what failed (with the verifier's log on rejection). */
+int capture_open(struct capture **out, const struct capture_opts *opts,
+		 capture_event_fn fn, void *ctx);
+
+/* Waits up to timeout_ms, then drains what is in the ring (wakeups are
+ * batched, so a timeout does not mean the ring is empty). Returns the
+ * number of events handled or a negative errno. */
+int capture_poll(struct capture *cap, int timeout_ms);
+
+/* Sums the per-CPU kernel drop counters into out[PODTAP_DROP_NR]. */
+int capture_read_drops(struct capture *cap, uint64_t *out);
+
+/* Tells the kernel to stop sending data for this connection (not HTTP). */
+void capture_ignore_conn(struct capture *cap, uint32_t pid, int32_t fd,
+			 uint64_t gen);
+/* Drops the kernel's entry for a connection of an exited process. */
+void capture_forget_conn(struct capture *cap, uint32_t pid, int32_t fd,
+			 uint64_t gen);
+
+/* Detaches, unpins and frees; accepts NULL. */
+void capture_close(struct capture *cap);
+
+const char *capture_drop_reason_name(int reason);
+
+#endif /* PODTAP_USER_CAPTURE_H */

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Command-line flags and their PODTAP_* environment twins. Flags win over
+ * the environment; the environment wins over defaults. */
+#ifndef PODTAP_CONFIG_H
+#define PODTAP_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_ROUTES_MAX 256
+
+struct config {
+	char metrics_listen[128]; /* HOST:PORT */
+	char pod_log_dir[512];
+	char pin_path[512];       /* "" = do not pin */
+	const char *routes[CONFIG_ROUTES_MAX];
+	size_t nroutes;
+	uint32_t payload_size;    /* bytes copied per syscall */
+	uint32_t ringbuf_size;    /* bytes, power of two */
+	uint32_t max_series_per_pod;
+	bool verbose;
+};
+
+/* Fills *cfg from defaults, environment, then argv. Returns 0 to run, 1 when
+ * --help or --version was printed (exit 0), -1 on bad input (the message is
+ * already printed). Route strings point into argv/environ or are owned by
+ * the config (config_free). */
+int config_parse(struct config *cfg, int argc, char **argv);
+void config_free(struct config *cfg);
+
+#endif /* PODTAP_CONFIG_H */

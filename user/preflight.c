@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include "preflight.h"
+
+#include <errno.h>
+#include <linux/capability.h>
+#include <linux/magic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#ifndef CAP_PERFMON
+#define CAP_PERFMON 38
+#endif
+#ifndef CAP_BPF
+#define CAP_BPF 39
+#endif
+
+#define TRACEFS_DIR "/sys/kernel/tracing"
+
+static bool has_cap(const struct __user_cap_data_struct *data, int cap)
+{
+	return data[cap / 32].effective & (1u << (cap % 32));
+}
+
+int preflight_privileges(void)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[2] = { 0 };
+	bool admin, bpf, perfmon;
+
+	if (syscall(SYS_capget, &hdr, data)) {
+		log_error("cannot read own capabilities: %s", strerror(errno));
+		return -1;
+	}
+	admin = has_cap(data, CAP_SYS_ADMIN);
+	bpf = has_cap(data, CAP_BPF) || admin;
+	perfmon = has_cap(data, CAP_PERFMON) || admin;
+	if (bpf && perfmon)
+		return 0;
+	log_error("podtap needs root, or at least CAP_BPF and CAP_PERFMON "
+		  "(missing:%s%s); run it with sudo or grant the capabilities",
+		  bpf ? "" : " CAP_BPF", perfmon ? "" : " CAP_PERFMON");
+	return -1;
+}
+
+int preflight_btf(void)
+{
+	if (access("/sys/kernel/btf/vmlinux", R_OK) == 0)
+		return 0;
+	log_error("kernel BTF is missing (/sys/kernel/btf/vmlinux: %s); podtap "
+		  "needs a kernel built with CONFIG_DEBUG_INFO_BTF=y",
+		  strerror(errno));
+	return -1;
+}
+
+static bool is_fs(const char *path, long magic)
+{
+	struct statfs st;
+
+	return statfs(path, &st) == 0 && st.f_type == magic;
+}
+
+int preflight_tracefs(void)
+{
+	if (is_fs(TRACEFS_DIR, TRACEFS_MAGIC))
+		return 0;
+	/* Debugfs exposes the same files under tracing/ on older setups. */
+	if (access("/sys/kernel/debug/tracing/events/syscalls", F_OK) == 0)
+		return 0;
+	if (mount("nodev", TRACEFS_DIR, "tracefs", 0, NULL) == 0) {
+		log_info("mounted tracefs at %s", TRACEFS_DIR);
+		return 0;
+	}
+	log_error("tracefs is not mounted at %s and mounting it failed (%s); "
+		  "mount it with 'mount -t tracefs nodev %s' (in Kubernetes, "
+		  "mount the host's %s into the pod)",
+		  TRACEFS_DIR, strerror(errno), TRACEFS_DIR, TRACEFS_DIR);
+	return -1;
+}
+
+int preflight_bpffs(const char *pin_path)
+{
+	char dir[512];
+	char *slash;
+
+	/* The bpffs mount point is the pin path's parent (/sys/fs/bpf). */
+	snprintf(dir, sizeof(dir), "%s", pin_path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir)
+		*slash = '\0';
+	if (is_fs(dir, BPF_FS_MAGIC))
+		return 0;
+	if (mount("bpf", dir, "bpf", 0, NULL) == 0) {
+		log_info("mounted bpffs at %s", dir);
+		return 0;
+	}
+	log_error("%s is not a bpf filesystem and mounting one failed (%s); "
+		  "mount it with 'mount -t bpf bpf %s', choose another "
+		  "--pin-path, or use --no-pin",
+		  dir, strerror(errno), dir);
+	return -1;
+}
