@@ -43,8 +43,8 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall \
 	-I$(VMLINUX_DIR) -Ibpf $(CLANG_BPF_SYS_INCLUDES)
 
 CFLAGS ?= -O2 -g
-CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Werror=implicit \
-	-MMD -MP -I$(OUTPUT) -Iuser -Ibpf -DPODTAP_VERSION='"$(VERSION)"'
+CFLAGS += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation -Werror=implicit \
+	-MMD -MP -I$(OUTPUT) -Iuser -DPODTAP_VERSION='"$(VERSION)"'
 LIBS := $(shell $(PKG_CONFIG) --libs libbpf libmicrohttpd 2>/dev/null || \
 	echo -lbpf -lelf -lz -lmicrohttpd) -lpthread -lm
 
@@ -96,7 +96,7 @@ $(OUTPUT)/tests/test_%: tests/unit/test_%.c user/%.c | $(OUTPUT)/tests
 		$(UNIT_DEPS_$*) -lm -o $@
 
 $(OUTPUT)/tests/bpf_load: tests/root/bpf_load.c $(OUTPUT)/user/capture.o \
-		$(OUTPUT)/user/log.o | $(OUTPUT)/tests
+		$(OUTPUT)/user/log.o $(OUTPUT)/user/preflight.o | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) -o $@
 

@@ -24,6 +24,7 @@
 
 #include "capture.h"
 #include "log.h"
+#include "preflight.h"
 #include "../unit/check.h"
 
 #define MAX_SEEN 256
@@ -272,6 +273,8 @@ int main(void)
 		printf("bpf_load: needs root\n");
 		return 1;
 	}
+	if (preflight_btf() || preflight_tracefs())
+		return 1;
 	self_pid = getpid();
 	libbpf_set_print(libbpf_log);
 	log_set_verbose(true);

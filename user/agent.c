@@ -1,0 +1,218 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include "agent.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+/* Must match the kernel side's connection table (bpf/capture.bpf.c). */
+#define MAX_CONNS 65536
+/* Connections quiet this long are checked for a vanished process. */
+#define IDLE_NS (60ULL * 1000000000ULL)
+
+/* What the parser callbacks need to know about the connection. */
+struct exchange_ctx {
+	struct agent *agent;
+	struct conn *conn;
+};
+
+static void on_exchange(void *ctx, const struct http_exchange *ex)
+{
+	struct exchange_ctx *x = ctx;
+	struct agent *a = x->agent;
+	const struct workload *w;
+	char route[ROUTE_MAX];
+	double seconds;
+
+	if (ex->role != HTTP_ROLE_SERVER) {
+		atomic_fetch_add(&a->stats.exchanges_client, 1);
+		return; /* client metrics come with the traces work */
+	}
+	atomic_fetch_add(&a->stats.exchanges_server, 1);
+	w = pod_resolver_lookup(a->pods, x->conn->cgroup_id, x->conn->pid,
+				x->conn->comm, ex->end_ns);
+	route_normalise(a->routes, ex->target, route, sizeof(route));
+	seconds = ex->end_ns > ex->start_ns
+			  ? (double)(ex->end_ns - ex->start_ns) / 1e9
+			  : 0;
+	metrics_record_server(a->metrics, w, ex->method, route, ex->status,
+			      "http", seconds);
+}
+
+static void on_parse_error(void *ctx, enum http_parse_error err)
+{
+	struct exchange_ctx *x = ctx;
+
+	if (err >= 0 && err < HTTP_ERR__COUNT)
+		atomic_fetch_add(&x->agent->stats.parse_errors[err], 1);
+}
+
+static const struct http_conn_callbacks callbacks = {
+	.on_exchange = on_exchange,
+	.on_error = on_parse_error,
+};
+
+static void on_conn_end(void *ctx, struct conn *c, uint64_t ts_ns)
+{
+	struct agent *a = ctx;
+	struct exchange_ctx x = { a, c };
+
+	if (c->http && !c->ignored)
+		http_conn_close(c->http, ts_ns, &callbacks, &x);
+}
+
+static enum http_role role_of(uint8_t role)
+{
+	switch (role) {
+	case PODTAP_ROLE_SERVER: return HTTP_ROLE_SERVER;
+	case PODTAP_ROLE_CLIENT: return HTTP_ROLE_CLIENT;
+	default: return HTTP_ROLE_UNKNOWN;
+	}
+}
+
+static struct conn *track(struct agent *a, const struct podtap_event *ev)
+{
+	bool full;
+	struct conn *c = conn_table_get(a->conns, ev->pid, ev->fd,
+					ev->conn_gen, role_of(ev->role), &full);
+
+	if (!c) {
+		if (full)
+			atomic_fetch_add(&a->stats.conns_untracked, 1);
+		return NULL;
+	}
+	c->cgroup_id = ev->cgroup_id;
+	c->last_seen_ns = ev->ts_ns;
+	memcpy(c->comm, ev->comm, sizeof(c->comm));
+	c->comm[sizeof(c->comm) - 1] = '\0';
+	return c;
+}
+
+/* Once the parser knows what a connection speaks: count it, and for a
+ * non-HTTP one stop the kernel from sending its bytes at all. */
+static void classify(struct agent *a, struct conn *c)
+{
+	switch (http_conn_protocol(c->http)) {
+	case HTTP_PROTO_HTTP:
+		if (!c->counted_http) {
+			c->counted_http = true;
+			atomic_fetch_add(&a->stats.conns_http, 1);
+		}
+		break;
+	case HTTP_PROTO_OTHER:
+		c->ignored = true;
+		http_conn_free(c->http);
+		c->http = NULL;
+		atomic_fetch_add(&a->stats.conns_other, 1);
+		if (a->capture)
+			capture_ignore_conn(a->capture, c->pid, c->fd, c->gen);
+		break;
+	default:
+		break;
+	}
+}
+
+static void handle_data(struct agent *a, const struct podtap_event *ev)
+{
+	struct conn *c = track(a, ev);
+	struct exchange_ctx x = { a, c };
+
+	if (!c || c->ignored)
+		return;
+	http_conn_data(c->http,
+		       ev->direction == PODTAP_DIR_EGRESS ? HTTP_DIR_EGRESS
+							  : HTTP_DIR_INGRESS,
+		       ev->stream_pos, (const uint8_t *)ev->payload,
+		       ev->captured, ev->byte_count, ev->ts_ns, &callbacks, &x);
+	classify(a, c);
+}
+
+void agent_handle_event(void *ctx, const struct podtap_event *ev, size_t size)
+{
+	struct agent *a = ctx;
+	struct conn *c;
+
+	if (ev->kind < STATS_EVENT_KINDS)
+		atomic_fetch_add(&a->stats.events[ev->kind], 1);
+	atomic_fetch_add(&a->stats.event_bytes, size);
+	switch (ev->kind) {
+	case PODTAP_EV_OPEN:
+		track(a, ev);
+		break;
+	case PODTAP_EV_DATA:
+		handle_data(a, ev);
+		break;
+	case PODTAP_EV_CLOSE:
+		c = conn_table_find(a->conns, ev->pid, ev->fd, ev->conn_gen);
+		if (c)
+			conn_table_end(a->conns, c, ev->ts_ns);
+		break;
+	case PODTAP_EV_PROC_EXIT:
+		conn_table_end_pid(a->conns, ev->pid, ev->ts_ns);
+		break;
+	default:
+		break;
+	}
+	atomic_store(&a->stats.conns_tracked, conn_table_count(a->conns));
+}
+
+void agent_tick(struct agent *a, uint64_t now_ns)
+{
+	if (now_ns > IDLE_NS)
+		conn_table_sweep(a->conns, now_ns - IDLE_NS, now_ns);
+	atomic_store(&a->stats.conns_tracked, conn_table_count(a->conns));
+}
+
+void agent_render(void *ctx, struct prom_writer *out)
+{
+	struct agent *a = ctx;
+	struct stats_snapshot snap = { 0 };
+
+	if (a->capture)
+		capture_read_drops(a->capture, snap.kernel_drops);
+	snap.series = metrics_series_count(a->metrics);
+	snap.series_dropped = metrics_series_dropped(a->metrics);
+	metrics_render(a->metrics, out);
+	stats_render(&a->stats, &snap, out);
+}
+
+int agent_init(struct agent *a, const struct config *cfg)
+{
+	memset(a, 0, sizeof(*a));
+	atomic_store(&a->stats.start_time_s, (uint64_t)time(NULL));
+	a->routes = route_table_new();
+	if (!a->routes)
+		goto nomem;
+	for (size_t i = 0; i < cfg->nroutes; i++) {
+		const char *why = "invalid";
+
+		if (route_table_add(a->routes, cfg->routes[i], &why)) {
+			log_error("bad --route '%s': %s", cfg->routes[i], why);
+			goto fail;
+		}
+	}
+	a->pods = pod_resolver_new(cfg->pod_log_dir, NULL);
+	if (!a->pods)
+		goto fail;
+	a->metrics = metrics_new(cfg->max_series_per_pod);
+	a->conns = conn_table_new(MAX_CONNS, on_conn_end, a);
+	if (!a->metrics || !a->conns)
+		goto nomem;
+	return 0;
+nomem:
+	log_error("out of memory");
+fail:
+	agent_fini(a);
+	return -1;
+}
+
+void agent_fini(struct agent *a)
+{
+	conn_table_free(a->conns);
+	metrics_free(a->metrics);
+	pod_resolver_free(a->pods);
+	route_table_free(a->routes);
+	memset(a, 0, sizeof(*a));
+}

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The event path: kernel event -> connection -> HTTP parser -> exchange ->
+ * pod -> route -> metrics. Owns the modules it ties together; runs on the
+ * event-loop thread, except agent_render (metrics thread).
+ */
+#ifndef PODTAP_AGENT_H
+#define PODTAP_AGENT_H
+
+#include <stdint.h>
+
+#include "capture.h"
+#include "config.h"
+#include "conn_table.h"
+#include "metrics.h"
+#include "pod_resolver.h"
+#include "prom_writer.h"
+#include "route.h"
+#include "stats.h"
+
+struct agent {
+	struct capture *capture; /* set once attached; may be NULL before */
+	struct conn_table *conns;
+	struct pod_resolver *pods;
+	struct route_table *routes;
+	struct metrics *metrics;
+	struct stats stats;
+};
+
+/* Returns 0, or -1 after logging why (bad --route pattern, no cgroup v2,
+ * out of memory). */
+int agent_init(struct agent *a, const struct config *cfg);
+void agent_fini(struct agent *a);
+
+/* capture_event_fn */
+void agent_handle_event(void *ctx, const struct podtap_event *ev, size_t size);
+
+/* Periodic upkeep: ends connections of processes that vanished unseen. */
+void agent_tick(struct agent *a, uint64_t now_ns);
+
+/* render_fn: the whole /metrics page. */
+void agent_render(void *ctx, struct prom_writer *out);
+
+#endif /* PODTAP_AGENT_H */

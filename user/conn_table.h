@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Connections seen by the kernel side, keyed by (pid, fd) and told apart by
+ * generation: a new generation on the same (pid, fd) means the old
+ * connection ended unseen. Bounded; indexed by pid so a process exit closes
+ * its connections without a full scan.
+ */
+#ifndef PODTAP_CONN_TABLE_H
+#define PODTAP_CONN_TABLE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hashmap.h"
+#include "http_parser.h"
+
+struct conn {
+	struct hnode node;
+	uint32_t pid;
+	int32_t fd;
+	uint64_t gen;
+	uint64_t cgroup_id;
+	uint64_t last_seen_ns;
+	char comm[16];
+	struct http_conn *http; /* NULL once ignored (not HTTP) */
+	bool ignored;
+	bool counted_http;       /* protocol HTTP already counted */
+};
+
+struct conn_table;
+
+/* Called for each connection leaving the table (close, exit, eviction,
+ * replacement), before it is freed. */
+typedef void (*conn_end_fn)(void *ctx, struct conn *c, uint64_t ts_ns);
+
+struct conn_table *conn_table_new(unsigned int max_conns, conn_end_fn on_end,
+				  void *ctx);
+void conn_table_free(struct conn_table *t); /* ends every connection */
+
+/*
+ * The connection for (pid, fd, gen): found, or created with a new
+ * http_conn of `role`. An entry with another generation is ended first.
+ * Returns NULL when the table is full (*full set) or memory runs out.
+ */
+struct conn *conn_table_get(struct conn_table *t, uint32_t pid, int32_t fd,
+			    uint64_t gen, enum http_role role, bool *full);
+/* The connection if it is there with this generation. */
+struct conn *conn_table_find(struct conn_table *t, uint32_t pid, int32_t fd,
+			     uint64_t gen);
+void conn_table_end(struct conn_table *t, struct conn *c, uint64_t ts_ns);
+/* Ends every connection of process `pid`. */
+void conn_table_end_pid(struct conn_table *t, uint32_t pid, uint64_t ts_ns);
+/* Ends connections idle since before `idle_before_ns` whose process is
+ * gone (an exit event may have been lost). Returns how many. */
+unsigned int conn_table_sweep(struct conn_table *t, uint64_t idle_before_ns,
+			      uint64_t now_ns);
+unsigned int conn_table_count(const struct conn_table *t);
+
+#endif /* PODTAP_CONN_TABLE_H */

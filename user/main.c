@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * podtap: node agent that captures the HTTP/1.x traffic of every process on
+ * the node with eBPF syscall tracepoints and serves per-pod Prometheus
+ * metrics. Start-up order: flags -> checks -> bind the metrics port ->
+ * serve (not ready) -> load and attach BPF -> ready -> event loop.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/libbpf.h>
+
+#include "agent.h"
+#include "capture.h"
+#include "config.h"
+#include "log.h"
+#include "metrics_server.h"
+#include "preflight.h"
+#include "version.h"
+
+/* Poll timeout: kernel wakeups are batched, so this bounds how stale an
+ * event can get when traffic is light. */
+#define POLL_MS 50
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static int libbpf_log(enum libbpf_print_level level, const char *fmt,
+		      va_list ap)
+{
+	/* libbpf's warnings include the verifier's log on a rejection. */
+	if (level == LIBBPF_DEBUG && !log_verbose())
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static int run(const struct config *cfg)
+{
+	static struct agent agent;
+	static atomic_bool ready;
+	static _Atomic uint64_t heartbeat_s;
+	struct metrics_server_opts sopts = { .render = agent_render,
+					     .ctx = &agent,
+					     .ready = &ready,
+					     .heartbeat_s = &heartbeat_s };
+	struct capture_opts copts = { .payload_size = cfg->payload_size,
+				      .ringbuf_size = cfg->ringbuf_size,
+				      .pin_path = cfg->pin_path };
+	struct metrics_server *server = NULL;
+	struct capture *cap = NULL;
+	uint64_t last_tick = 0;
+	int fd, err = 1;
+
+	if (preflight_privileges() || preflight_btf() || preflight_tracefs() ||
+	    (cfg->pin_path[0] && preflight_bpffs(cfg->pin_path)))
+		return 1;
+	fd = metrics_server_bind(cfg->metrics_listen);
+	if (fd < 0)
+		return 1;
+	if (agent_init(&agent, cfg)) {
+		close(fd);
+		return 1;
+	}
+	heartbeat_s = monotonic_ns() / 1000000000ULL;
+	server = metrics_server_start(fd, &sopts);
+	if (!server)
+		goto cleanup;
+	log_info("serving /metrics, /healthz, /readyz on %s",
+		 cfg->metrics_listen);
+
+	if (capture_open(&cap, &copts, agent_handle_event, &agent))
+		goto cleanup;
+	agent.capture = cap;
+	atomic_store(&ready, true);
+	log_info("podtap %s attached; capturing HTTP on this node",
+		 PODTAP_VERSION);
+
+	while (!stop) {
+		uint64_t now;
+		int n = capture_poll(cap, POLL_MS);
+
+		if (n < 0) {
+			log_error("reading the ring buffer failed: %s",
+				  strerror(-n));
+			goto cleanup;
+		}
+		now = monotonic_ns();
+		heartbeat_s = now / 1000000000ULL;
+		if (now - last_tick >= 1000000000ULL) {
+			agent_tick(&agent, now);
+			last_tick = now;
+		}
+	}
+	log_info("stopping");
+	err = 0;
+cleanup:
+	atomic_store(&ready, false);
+	metrics_server_stop(server);
+	agent.capture = NULL;
+	capture_close(cap);
+	agent_fini(&agent);
+	return err;
+}
+
+int main(int argc, char **argv)
+{
+	struct config cfg;
+	struct sigaction sa = { .sa_handler = on_signal };
+	int ret;
+
+	ret = config_parse(&cfg, argc, argv);
+	if (ret) {
+		config_free(&cfg);
+		return ret > 0 ? 0 : 2;
+	}
+	log_set_verbose(cfg.verbose);
+	libbpf_set_print(libbpf_log);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	ret = run(&cfg);
+	config_free(&cfg);
+	return ret;
+}

@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include "stats.h"
+
+#include <bpf/libbpf.h>
+
+#include "capture.h"
+#include "version.h"
+
+static void counter(struct prom_writer *out, const char *name,
+		    const char *help, uint64_t v)
+{
+	prom_family(out, name, "counter", help);
+	prom_sample(out, name, NULL, 0, (double)v);
+}
+
+static void gauge(struct prom_writer *out, const char *name, const char *help,
+		  double v)
+{
+	prom_family(out, name, "gauge", help);
+	prom_sample(out, name, NULL, 0, v);
+}
+
+static void by_label(struct prom_writer *out, const char *name,
+		     const char *label, const char *value, uint64_t v)
+{
+	struct prom_label l = { label, value };
+
+	prom_sample(out, name, &l, 1, (double)v);
+}
+
+void stats_render(const struct stats *s, const struct stats_snapshot *snap,
+		  struct prom_writer *out)
+{
+	static const char *const kinds[STATS_EVENT_KINDS] = {
+		"unknown", "data", "open", "close", "process_exit"
+	};
+	char libbpf[32];
+	struct prom_label build[] = { { "version", PODTAP_VERSION },
+				      { "libbpf_version", libbpf } };
+
+	snprintf(libbpf, sizeof(libbpf), "%u.%u", libbpf_major_version(),
+		 libbpf_minor_version());
+	prom_family(out, "podtap_build_info", "gauge",
+		    "podtap build; the value is always 1.");
+	prom_sample(out, "podtap_build_info", build, 2, 1);
+
+	gauge(out, "podtap_start_time_seconds",
+	      "Unix time podtap started.", (double)s->start_time_s);
+
+	prom_family(out, "podtap_events_total", "counter",
+		    "Events read from the kernel ring buffer, by kind.");
+	for (int k = 1; k < STATS_EVENT_KINDS; k++)
+		by_label(out, "podtap_events_total", "kind", kinds[k],
+			 s->events[k]);
+	counter(out, "podtap_event_bytes_total",
+		"Bytes read from the kernel ring buffer.", s->event_bytes);
+
+	prom_family(out, "podtap_kernel_drops_total", "counter",
+		    "Data the kernel side could not deliver, by reason.");
+	for (int r = 0; r < PODTAP_DROP_NR; r++)
+		by_label(out, "podtap_kernel_drops_total", "reason",
+			 capture_drop_reason_name(r), snap->kernel_drops[r]);
+
+	prom_family(out, "podtap_http_parse_errors_total", "counter",
+		    "HTTP messages that could not be turned into exchanges, "
+		    "by reason.");
+	for (int e = 0; e < HTTP_ERR__COUNT; e++)
+		by_label(out, "podtap_http_parse_errors_total", "reason",
+			 http_parse_error_name(e), s->parse_errors[e]);
+
+	prom_family(out, "podtap_connections_total", "counter",
+		    "Connections classified, by protocol (other: not HTTP/1.x, "
+		    "no longer captured).");
+	by_label(out, "podtap_connections_total", "protocol", "http",
+		 s->conns_http);
+	by_label(out, "podtap_connections_total", "protocol", "other",
+		 s->conns_other);
+	counter(out, "podtap_connections_untracked_total",
+		"Connections not tracked because the connection table was "
+		"full.", s->conns_untracked);
+	gauge(out, "podtap_connections_tracked",
+	      "Connections currently tracked.", (double)s->conns_tracked);
+
+	prom_family(out, "podtap_http_exchanges_total", "counter",
+		    "HTTP exchanges (request and response) seen, by side.");
+	by_label(out, "podtap_http_exchanges_total", "side", "server",
+		 s->exchanges_server);
+	by_label(out, "podtap_http_exchanges_total", "side", "client",
+		 s->exchanges_client);
+
+	gauge(out, "podtap_series", "Route series currently exported.",
+	      (double)snap->series);
+	counter(out, "podtap_series_dropped_total",
+		"Requests folded into http_route=\"{overflow}\" because their "
+		"pod reached --max-series-per-pod.", snap->series_dropped);
+}

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* podtap's own health counters: written by the event loop, read by the
+ * metrics thread (hence atomics), exported as podtap_* metrics. */
+#ifndef PODTAP_STATS_H
+#define PODTAP_STATS_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "capture.h"
+#include "http_parser.h"
+#include "prom_writer.h"
+
+#define STATS_EVENT_KINDS 5 /* index = enum podtap_event_kind */
+
+struct stats {
+	_Atomic uint64_t events[STATS_EVENT_KINDS];
+	_Atomic uint64_t event_bytes;
+	_Atomic uint64_t parse_errors[HTTP_ERR__COUNT];
+	_Atomic uint64_t conns_http;      /* connections that spoke HTTP */
+	_Atomic uint64_t conns_other;     /* connections ignored: not HTTP */
+	_Atomic uint64_t conns_untracked; /* table full */
+	_Atomic uint64_t conns_tracked;   /* gauge */
+	_Atomic uint64_t exchanges_server;
+	_Atomic uint64_t exchanges_client;
+	_Atomic uint64_t start_time_s;
+};
+
+/* Values gathered at scrape time from the other modules. */
+struct stats_snapshot {
+	uint64_t kernel_drops[PODTAP_DROP_NR];
+	uint64_t series;
+	uint64_t series_dropped;
+};
+
+void stats_render(const struct stats *s, const struct stats_snapshot *snap,
+		  struct prom_writer *out);
+
+#endif /* PODTAP_STATS_H */
