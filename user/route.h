@@ -20,7 +20,7 @@ struct route_table *route_table_new(void);
 void route_table_free(struct route_table *rt); /* accepts NULL */
 
 /*
- * Adds a user pattern such as "/users/{id}" or "/static/*". A "{name}"
+ * Adds a user pattern such as "/users/{id}" or "/static/" + "*". A "{name}"
  * segment matches exactly one non-empty segment; a final "*" segment matches
  * the rest of the path (zero or more segments). Other segments match
  * literally. Returns 0, or -EINVAL with *err set to a static message for a
@@ -35,8 +35,11 @@ int route_table_add(struct route_table *rt, const char *pattern,
  * an absolute-form "http://host/path") into out[out_size]:
  * the first matching user pattern verbatim, else the heuristic form.
  * Query and fragment are dropped; an empty path or "*" (OPTIONS *) is kept
- * as "/" or "*". The result always starts with '/' (or is "*") and is cut
- * at a segment boundary to fit. Returns the length written.
+ * as "/" or "*". A target that is neither origin-form ("/path"),
+ * absolute-form ("scheme://authority[/path]") nor "*" (e.g. CONNECT's
+ * "host:port", or ""), or whose path has a byte outside visible ASCII,
+ * yields "{invalid}". Otherwise the result always starts with '/' (or is
+ * "*") and is cut at a segment boundary to fit. Returns the length written.
  */
 size_t route_normalise(const struct route_table *rt, const char *target,
 		       char *out, size_t out_size);

@@ -1,0 +1,301 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cgroup_path.h"
+#include "check.h"
+
+#define UID "0d8f1c2a-4b3e-4f5a-9c6d-7e8f9a0b1c2d"
+#define UID_ "0d8f1c2a_4b3e_4f5a_9c6d_7e8f9a0b1c2d" /* systemd spelling */
+#define CID "4f1d7e2b9a8c6d5e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e"
+
+static struct cgroup_pod_ref ref;
+
+/* Parses `path` into the global `ref`; on failure `ref` holds a marker so
+ * a test can see that nothing was written. */
+static bool parse(const char *path)
+{
+	memset(&ref, 'X', sizeof(ref));
+	ref.pod_uid[POD_UID_LEN - 1] = '\0';
+	ref.container_id[CONTAINER_ID_MAX - 1] = '\0';
+	ref.runtime[sizeof(ref.runtime) - 1] = '\0';
+	return cgroup_path_parse(path, &ref);
+}
+
+#define CHECK_REF(path, uid, cid, rt)                                        \
+	do {                                                                 \
+		CHECK(parse(path));                                          \
+		CHECK_STR(ref.pod_uid, uid);                                 \
+		CHECK_STR(ref.container_id, cid);                            \
+		CHECK_STR(ref.runtime, rt);                                  \
+	} while (0)
+
+#define CHECK_NOT_POD(path)                                                  \
+	do {                                                                 \
+		CHECK(!parse(path));                                         \
+		CHECK_INT(ref.pod_uid[0], 'X');                              \
+	} while (0)
+
+static void test_systemd_driver(void)
+{
+	CHECK_REF("/kubepods.slice/kubepods-burstable.slice/"
+		  "kubepods-burstable-pod" UID_ ".slice/"
+		  "cri-containerd-" CID ".scope",
+		  UID, CID, "containerd");
+	CHECK_REF("/kubepods.slice/kubepods-besteffort.slice/"
+		  "kubepods-besteffort-pod" UID_ ".slice/crio-" CID ".scope",
+		  UID, CID, "cri-o");
+	/* guaranteed pods sit right under kubepods.slice */
+	CHECK_REF("/kubepods.slice/kubepods-pod" UID_ ".slice/docker-" CID
+		  ".scope",
+		  UID, CID, "docker");
+	/* the pod's own cgroup */
+	CHECK_REF("/kubepods.slice/kubepods-burstable.slice/"
+		  "kubepods-burstable-pod" UID_ ".slice",
+		  UID, "", "");
+	CHECK_REF("/kubepods.slice/kubepods-pod" UID_ ".slice/", UID, "", "");
+	/* CRI-O's conmon lives in the pod, it is not a container */
+	CHECK_REF("/kubepods.slice/kubepods-burstable.slice/"
+		  "kubepods-burstable-pod" UID_ ".slice/crio-conmon-" CID
+		  ".scope",
+		  UID, "", "cri-o");
+	/* upper-case UIDs are lowered; container ids are kept as written */
+	CHECK_REF("/kubepods.slice/kubepods-pod"
+		  "0D8F1C2A_4B3E_4F5A_9C6D_7E8F9A0B1C2D.slice/docker-ABC123.scope",
+		  UID, "ABC123", "docker");
+}
+
+static void test_cgroupfs_driver(void)
+{
+	CHECK_REF("/kubepods/burstable/pod" UID "/" CID, UID, CID, "");
+	CHECK_REF("/kubepods/besteffort/pod" UID "/" CID, UID, CID, "");
+	CHECK_REF("/kubepods/pod" UID "/" CID, UID, CID, "");
+	CHECK_REF("/kubepods/pod" UID, UID, "", "");
+	CHECK_REF("/kubepods/burstable/pod" UID "/", UID, "", "");
+	/* CRI-O with cgroupfs: no ".scope" */
+	CHECK_REF("/kubepods/burstable/pod" UID "/crio-" CID, UID, CID,
+		  "cri-o");
+	CHECK_REF("/kubepods/pod" UID "/crio-conmon-" CID, UID, "", "cri-o");
+	/* cgroup v1 paths can come without the leading slash */
+	CHECK_REF("kubepods/pod" UID "/" CID, UID, CID, "");
+	CHECK_REF("//kubepods//pod" UID "//abc", UID, "abc", "");
+}
+
+static void test_prefixes_and_subcgroups(void)
+{
+	/* kubelet with its own cgroup root (kind, some installers) */
+	CHECK_REF("/kubelet.slice/kubelet-kubepods.slice/"
+		  "kubelet-kubepods-besteffort.slice/"
+		  "kubelet-kubepods-besteffort-pod" UID_ ".slice/"
+		  "cri-containerd-" CID ".scope",
+		  UID, CID, "containerd");
+	CHECK_REF("/kubelet.slice/kubelet-kubepods.slice/"
+		  "kubelet-kubepods-pod" UID_ ".slice",
+		  UID, "", "");
+	CHECK_REF("/kubelet/kubepods/burstable/pod" UID "/" CID, UID, CID, "");
+	/* a node inside a container */
+	CHECK_REF("/system.slice/docker-" CID ".scope/kubepods.slice/"
+		  "kubepods-pod" UID_ ".slice/cri-containerd-abc.scope",
+		  UID, "abc", "containerd");
+	/* sub-cgroups below the container still belong to it */
+	CHECK_REF("/kubepods.slice/kubepods-burstable.slice/"
+		  "kubepods-burstable-pod" UID_ ".slice/"
+		  "cri-containerd-" CID ".scope/init",
+		  UID, CID, "containerd");
+	CHECK_REF("/kubepods/pod" UID "/" CID "/a/b/c", UID, CID, "");
+	/* the first kubepods component that reads as a pod wins */
+	CHECK_REF("/kubepods/nope/kubepods/pod" UID "/abc", UID, "abc", "");
+	CHECK_REF("/kubepods/pod" UID "/abc/kubepods/pod"
+		  "11111111-2222-3333-4444-555555555555/def",
+		  UID, "abc", "");
+}
+
+static void test_not_containers(void)
+{
+	char id[130], path[256];
+
+	/* a child that is not a container id leaves us at the pod */
+	CHECK_REF("/kubepods/pod" UID "/notanid", UID, "", "");
+	CHECK_REF("/kubepods.slice/kubepods-pod" UID_ ".slice/"
+		  "cri-containerd-xyz.scope",
+		  UID, "", "");
+	CHECK_REF("/kubepods.slice/kubepods-pod" UID_ ".slice/"
+		  "cri-containerd-.scope",
+		  UID, "", "");
+	CHECK_REF("/kubepods.slice/kubepods-pod" UID_ ".slice/abc.scope", UID,
+		  "", "");
+	CHECK_REF("/kubepods.slice/kubepods-pod" UID_ ".slice/"
+		  "crio-conmon-xyz.scope",
+		  UID, "", "");
+	/* 128 hex chars fit, 129 do not */
+	memset(id, 'a', 129);
+	id[128] = '\0';
+	snprintf(path, sizeof(path), "/kubepods/pod" UID "/%s", id);
+	CHECK_REF(path, UID, id, "");
+	id[128] = 'a';
+	id[129] = '\0';
+	snprintf(path, sizeof(path), "/kubepods/pod" UID "/%s", id);
+	CHECK_REF(path, UID, "", "");
+}
+
+static void test_not_pods(void)
+{
+	CHECK_NOT_POD("");
+	CHECK_NOT_POD("/");
+	CHECK_NOT_POD("/system.slice/containerd.service");
+	CHECK_NOT_POD("/user.slice/user-1000.slice/session-2.scope");
+	CHECK_NOT_POD("/kubepods.slice");
+	CHECK_NOT_POD("/kubepods.slice/");
+	CHECK_NOT_POD("/kubepods.slice/kubepods-burstable.slice");
+	CHECK_NOT_POD("/kubepods");
+	CHECK_NOT_POD("/kubepods/besteffort");
+	CHECK_NOT_POD("/kubepods/guaranteed/pod" UID);
+	CHECK_NOT_POD("/notkubepods/pod" UID "/abc");
+	CHECK_NOT_POD("/kubepods.slice.d/kubepods-pod" UID_ ".slice");
+	CHECK_NOT_POD("/kubepods/kubepods-pod" UID_ ".slice");
+	/* malformed UIDs */
+	CHECK_NOT_POD("/kubepods/pod0d8f1c2a-4b3e-4f5a-9c6d-7e8f9a0b1c2");
+	CHECK_NOT_POD("/kubepods/pod0d8f1c2a-4b3e-4f5a-9c6d-7e8f9a0b1c2dd");
+	CHECK_NOT_POD("/kubepods/pod0d8f1c2g-4b3e-4f5a-9c6d-7e8f9a0b1c2d");
+	CHECK_NOT_POD("/kubepods/pod0d8f1c2a4-b3e-4f5a-9c6d-7e8f9a0b1c2d");
+	CHECK_NOT_POD("/kubepods/pod0d8f1c2a+4b3e+4f5a+9c6d+7e8f9a0b1c2d");
+	CHECK_NOT_POD("/kubepods/" UID);
+	CHECK_NOT_POD("/kubepods/burstable/Pod" UID);
+	/* static pods' UIDs are hashes, not UUIDs */
+	CHECK_NOT_POD("/kubepods/pod0d8f1c2a4b3e4f5a9c6d7e8f9a0b1c2d");
+	/* systemd levels must name their parent */
+	CHECK_NOT_POD("/kubepods.slice/kubepods-besteffort.slice/"
+		      "kubepods-burstable-pod" UID_ ".slice/crio-abc.scope");
+	CHECK_NOT_POD("/kubepods.slice/kubepods-burstable-pod" UID_ ".slice");
+	CHECK_NOT_POD("/kubepods.slice/kubepods-pod" UID_);
+	CHECK_NOT_POD("/kubepods.slice/kubepods-pod" UID_ ".scope");
+	CHECK_NOT_POD("/kubepods.slice/kubepods-.slice/kubepods--pod" UID_
+		      ".slice");
+	CHECK_NOT_POD("/kubepods.slice/kubepods.slice");
+}
+
+static uint64_t rng_state = 0x853c49e6748fea9bULL;
+
+static uint64_t rng(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return rng_state;
+}
+
+/* Real shapes, mutated by random_path(). */
+static const char *const seeds[] = {
+	"/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" UID_
+	".slice/cri-containerd-" CID ".scope",
+	"/kubepods.slice/kubepods-pod" UID_ ".slice/crio-conmon-abc.scope",
+	"/kubelet.slice/kubelet-kubepods.slice/kubelet-kubepods-besteffort.slice"
+	"/kubelet-kubepods-besteffort-pod" UID_ ".slice/docker-" CID ".scope/x",
+	"/kubepods/burstable/pod" UID "/" CID,
+	"/kubepods/pod" UID "/crio-abc",
+};
+
+static const char *const pieces[] = {
+	"/", "//", "kubepods", ".slice", "-", "_", "pod", ("pod" UID),
+	"burstable", "-besteffort.slice", "cri-containerd-", "crio-",
+	"crio-conmon-", "docker-", ".scope", CID, "ABC", "g",
+};
+
+#define NELEMS(a) (sizeof(a) / sizeof((a)[0]))
+
+/* One random edit of the NUL-terminated buf[cap]. */
+static void mutate(char *buf, size_t cap)
+{
+	size_t len = strlen(buf), pos = len ? rng() % len : 0;
+	const char *piece;
+
+	switch (rng() % 4) {
+	case 0: /* any byte but NUL */
+		if (len)
+			buf[pos] = (char)(1 + rng() % 255);
+		break;
+	case 1: /* cut */
+		buf[pos] = '\0';
+		break;
+	case 2: /* delete a run */
+		memmove(buf + pos, buf + pos + (len - pos) / 2 + 1,
+			len - pos - (len - pos) / 2);
+		break;
+	default: /* insert a piece */
+		piece = pieces[rng() % NELEMS(pieces)];
+		if (len + strlen(piece) < cap) {
+			memmove(buf + pos + strlen(piece), buf + pos,
+				len - pos + 1);
+			memcpy(buf + pos, piece, strlen(piece));
+		}
+		break;
+	}
+}
+
+static void random_path(char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%s", seeds[rng() % NELEMS(seeds)]);
+	for (uint64_t n = rng() % 5; n > 0; n--)
+		mutate(buf, cap);
+}
+
+static bool uid_ok(const char *uid)
+{
+	if (strlen(uid) != 36)
+		return false;
+	for (int i = 0; i < 36; i++) {
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+		char c = uid[i];
+
+		if (dash ? c != '-' : c == '\0' || !strchr("0123456789abcdef", c))
+			return false;
+	}
+	return true;
+}
+
+static bool container_ok(const struct cgroup_pod_ref *r)
+{
+	size_t n = strnlen(r->container_id, CONTAINER_ID_MAX);
+
+	return n < CONTAINER_ID_MAX &&
+	       strspn(r->container_id, "0123456789abcdefABCDEF") == n;
+}
+
+static bool runtime_ok(const char *rt)
+{
+	return !strcmp(rt, "") || !strcmp(rt, "containerd") ||
+	       !strcmp(rt, "cri-o") || !strcmp(rt, "docker");
+}
+
+static void test_fuzz(void)
+{
+	char path[1024];
+	int pods = 0, containers = 0, bad = 0;
+
+	for (int i = 0; i < 300000; i++) {
+		random_path(path, sizeof(path));
+		if (!parse(path))
+			continue;
+		pods++;
+		containers += ref.container_id[0] != '\0';
+		if (!uid_ok(ref.pod_uid) || !container_ok(&ref) ||
+		    !runtime_ok(ref.runtime)) {
+			fprintf(stderr, "  bad parse of \"%s\"\n", path);
+			bad++;
+		}
+	}
+	CHECK_INT(bad, 0);
+	CHECK(pods > 30000 && containers > 10000); /* the fuzz reaches both */
+}
+
+int main(void)
+{
+	RUN(test_systemd_driver);
+	RUN(test_cgroupfs_driver);
+	RUN(test_prefixes_and_subcgroups);
+	RUN(test_not_containers);
+	RUN(test_not_pods);
+	RUN(test_fuzz);
+	return check_summary("cgroup_path");
+}
