@@ -113,6 +113,21 @@ static char to_lower(char c)
 	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
 }
 
+/* Static pods (manifests on the node) are named by the kubelet with the
+ * manifest's hash, 32 hex digits, instead of a UUID. */
+#define STATIC_POD_UID_LEN 32
+
+static bool parse_static_pod(const char *s, char uid[POD_UID_LEN])
+{
+	for (size_t i = 0; i < STATIC_POD_UID_LEN; i++) {
+		if (!is_hex(s[i]))
+			return false;
+		uid[i] = to_lower(s[i]);
+	}
+	uid[STATIC_POD_UID_LEN] = '\0';
+	return true;
+}
+
 /* "pod" + a UUID whose dashes systemd spells '_' (a '-' would read as a
  * slice level); either separator is taken, the result is dashed and lower
  * case. */
@@ -120,7 +135,11 @@ static bool parse_pod(const struct comp *name, char uid[POD_UID_LEN])
 {
 	const char *s = name->s + strlen("pod");
 
-	if (!has_prefix(name, "pod") || name->n != strlen("pod") + UUID_LEN)
+	if (!has_prefix(name, "pod"))
+		return false;
+	if (name->n == strlen("pod") + STATIC_POD_UID_LEN)
+		return parse_static_pod(s, uid);
+	if (name->n != strlen("pod") + UUID_LEN)
 		return false;
 	for (size_t i = 0; i < UUID_LEN; i++) {
 		bool dash_pos = i == 8 || i == 13 || i == 18 || i == 23;

@@ -162,8 +162,9 @@ static void test_not_pods(void)
 	CHECK_NOT_POD("/kubepods/pod0d8f1c2a+4b3e+4f5a+9c6d+7e8f9a0b1c2d");
 	CHECK_NOT_POD("/kubepods/" UID);
 	CHECK_NOT_POD("/kubepods/burstable/Pod" UID);
-	/* static pods' UIDs are hashes, not UUIDs */
-	CHECK_NOT_POD("/kubepods/pod0d8f1c2a4b3e4f5a9c6d7e8f9a0b1c2d");
+	/* static pods' UIDs are 32-hex manifest hashes: anything else is not */
+	CHECK_NOT_POD("/kubepods/pod0d8f1c2a4b3e4f5a9c6d7e8f9a0b1c2");
+	CHECK_NOT_POD("/kubepods/pod0d8f1c2a4b3e4f5a9c6d7e8f9a0b1c2dz");
 	/* systemd levels must name their parent */
 	CHECK_NOT_POD("/kubepods.slice/kubepods-besteffort.slice/"
 		      "kubepods-burstable-pod" UID_ ".slice/crio-abc.scope");
@@ -173,6 +174,22 @@ static void test_not_pods(void)
 	CHECK_NOT_POD("/kubepods.slice/kubepods-.slice/kubepods--pod" UID_
 		      ".slice");
 	CHECK_NOT_POD("/kubepods.slice/kubepods.slice");
+}
+
+static void test_static_pod(void)
+{
+	struct cgroup_pod_ref ref;
+
+	/* the kubelet names a static pod by its manifest hash */
+	CHECK(cgroup_path_parse("/kubepods/burstable/pod0D8F1c2a4b3e4f5a9c6d7e8f9a0b1c2d/"
+				"3f1e9a", &ref));
+	CHECK_STR(ref.pod_uid, "0d8f1c2a4b3e4f5a9c6d7e8f9a0b1c2d");
+	CHECK_STR(ref.container_id, "3f1e9a");
+	CHECK(cgroup_path_parse("/kubepods.slice/kubepods-burstable.slice/"
+				"kubepods-burstable-pod0d8f1c2a4b3e4f5a9c6d7e8f9a0b1c2d.slice/"
+				"cri-containerd-3f1e9a.scope", &ref));
+	CHECK_STR(ref.pod_uid, "0d8f1c2a4b3e4f5a9c6d7e8f9a0b1c2d");
+	CHECK_STR(ref.runtime, "containerd");
 }
 
 static uint64_t rng_state = 0x853c49e6748fea9bULL;
@@ -242,6 +259,9 @@ static void random_path(char *buf, size_t cap)
 
 static bool uid_ok(const char *uid)
 {
+	/* a static pod's manifest hash */
+	if (strlen(uid) == 32)
+		return strspn(uid, "0123456789abcdef") == 32;
 	if (strlen(uid) != 36)
 		return false;
 	for (int i = 0; i < 36; i++) {
@@ -291,6 +311,7 @@ static void test_fuzz(void)
 
 int main(void)
 {
+	RUN(test_static_pod);
 	RUN(test_systemd_driver);
 	RUN(test_cgroupfs_driver);
 	RUN(test_prefixes_and_subcgroups);
