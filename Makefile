@@ -72,7 +72,7 @@ $(OUTPUT)/capture.bpf.o: bpf/capture.bpf.c | $(OUTPUT)
 
 $(OUTPUT)/capture.skel.h: $(OUTPUT)/capture.bpf.o
 	$(call msg,GEN-SKEL,$@)
-	$(Q)$(BPFTOOL) gen skeleton $< name podtap_bpf > $@
+	$(Q)$(BPFTOOL) gen skeleton $< name podtap > $@
 
 # --- daemon ---------------------------------------------------------------
 

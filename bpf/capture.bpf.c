@@ -61,7 +61,7 @@ struct {
 	__uint(max_entries, 65536);
 	__type(key, struct conn_key);
 	__type(value, struct conn_state);
-} conns SEC(".maps");
+} podtap_conns SEC(".maps");
 
 /* Arguments of in-flight socket syscalls, by thread. */
 struct {
@@ -69,7 +69,7 @@ struct {
 	__uint(max_entries, 16384);
 	__type(key, __u64);
 	__type(value, struct syscall_args);
-} inflight SEC(".maps");
+} podtap_inflight SEC(".maps");
 
 /* Per-reason drop counters (enum podtap_drop_reason). */
 struct {
@@ -77,7 +77,7 @@ struct {
 	__uint(max_entries, PODTAP_DROP_NR);
 	__type(key, __u32);
 	__type(value, __u64);
-} drops SEC(".maps");
+} podtap_drops SEC(".maps");
 
 /* Scratch space for building an event: per CPU (max_entries is set to the
  * number of CPUs at load), and twice the payload bound so that a variable
@@ -92,16 +92,16 @@ struct {
 	__uint(max_entries, 1); /* the daemon sets it to the CPU count */
 	__type(key, __u32);
 	__type(value, struct event_scratch);
-} scratch SEC(".maps");
+} podtap_scratch SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 4 << 20);
-} events SEC(".maps");
+} podtap_events SEC(".maps");
 
 static __always_inline void count_drop(__u32 reason)
 {
-	__u64 *n = bpf_map_lookup_elem(&drops, &reason);
+	__u64 *n = bpf_map_lookup_elem(&podtap_drops, &reason);
 
 	if (n)
 		*n += 1;
@@ -118,7 +118,7 @@ static __always_inline __u64 wakeup_flags(void)
 {
 	if (!wakeup_min_bytes)
 		return 0;
-	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_min_bytes)
+	if (bpf_ringbuf_query(&podtap_events, BPF_RB_AVAIL_DATA) >= wakeup_min_bytes)
 		return BPF_RB_FORCE_WAKEUP;
 	return BPF_RB_NO_WAKEUP;
 }
@@ -151,7 +151,7 @@ static __always_inline void emit_lifecycle(__u8 kind, int fd, __u64 gen,
 	struct podtap_event ev;
 
 	fill_header(&ev, kind, fd, gen, role);
-	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), wakeup_flags()))
+	if (bpf_ringbuf_output(&podtap_events, &ev, sizeof(ev), wakeup_flags()))
 		count_drop(PODTAP_DROP_RINGBUF_FULL);
 }
 
@@ -164,11 +164,11 @@ static __always_inline struct conn_state *new_conn(int fd, __u8 role)
 		.role = role,
 	};
 
-	if (bpf_map_update_elem(&conns, &key, &st, BPF_ANY)) {
+	if (bpf_map_update_elem(&podtap_conns, &key, &st, BPF_ANY)) {
 		count_drop(PODTAP_DROP_CONNS_FULL);
 		return NULL;
 	}
-	return bpf_map_lookup_elem(&conns, &key);
+	return bpf_map_lookup_elem(&podtap_conns, &key);
 }
 
 /* The connection behind fd, created on first sight of a socket that was
@@ -177,7 +177,7 @@ static __always_inline struct conn_state *lookup_conn(int fd)
 {
 	struct conn_key key = { .tgid = bpf_get_current_pid_tgid() >> 32,
 				.fd = fd };
-	struct conn_state *st = bpf_map_lookup_elem(&conns, &key);
+	struct conn_state *st = bpf_map_lookup_elem(&podtap_conns, &key);
 
 	if (st)
 		return st;
@@ -199,7 +199,7 @@ static __always_inline void stash_args(int fd, __u64 ptr, __u32 iovcnt,
 	st = lookup_conn(fd);
 	if (!st || st->ignored)
 		return;
-	if (bpf_map_update_elem(&inflight, &id, &a, BPF_ANY))
+	if (bpf_map_update_elem(&podtap_inflight, &id, &a, BPF_ANY))
 		count_drop(PODTAP_DROP_ARGS_FULL);
 }
 
@@ -251,7 +251,7 @@ static __always_inline __u32 copy_iov(char *dst, __u64 iovp, __u32 iovcnt,
 static __always_inline void data_exit(long ret, __u8 dir)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct syscall_args *a = bpf_map_lookup_elem(&inflight, &id);
+	struct syscall_args *a = bpf_map_lookup_elem(&podtap_inflight, &id);
 	struct syscall_args args;
 	struct conn_key key;
 	struct conn_state *st;
@@ -264,20 +264,20 @@ static __always_inline void data_exit(long ret, __u8 dir)
 	if (!a)
 		return;
 	args = *a;
-	bpf_map_delete_elem(&inflight, &id);
+	bpf_map_delete_elem(&podtap_inflight, &id);
 	if (ret <= 0)
 		return;
 
 	key.tgid = id >> 32;
 	key.fd = args.fd;
-	st = bpf_map_lookup_elem(&conns, &key);
+	st = bpf_map_lookup_elem(&podtap_conns, &key);
 	if (!st)
 		return;
 	/* Positions advance even when the event is lost below, so userspace
 	 * sees the gap instead of misreading the stream. */
 	pos = __sync_fetch_and_add(&st->pos[dir & 1], (__u64)ret);
 
-	s = bpf_map_lookup_elem(&scratch, &cpu);
+	s = bpf_map_lookup_elem(&podtap_scratch, &cpu);
 	if (!s)
 		return;
 	ev = (struct podtap_event *)s->data;
@@ -300,7 +300,7 @@ static __always_inline void data_exit(long ret, __u8 dir)
 		captured = PODTAP_PAYLOAD_MAX;
 	ev->captured = captured;
 
-	if (bpf_ringbuf_output(&events, s, sizeof(*ev) + captured,
+	if (bpf_ringbuf_output(&podtap_events, s, sizeof(*ev) + captured,
 			       wakeup_flags()))
 		count_drop(PODTAP_DROP_RINGBUF_FULL);
 }
@@ -308,42 +308,42 @@ static __always_inline void data_exit(long ret, __u8 dir)
 /* --- reads ------------------------------------------------------------ */
 
 SEC("tracepoint/syscalls/sys_enter_read")
-int enter_read(struct trace_event_raw_sys_enter *ctx)
+int podtap_enter_read(struct trace_event_raw_sys_enter *ctx)
 {
 	stash_args(ctx->args[0], ctx->args[1], 0, IO_BUF);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_read")
-int exit_read(struct trace_event_raw_sys_exit *ctx)
+int podtap_exit_read(struct trace_event_raw_sys_exit *ctx)
 {
 	data_exit(ctx->ret, PODTAP_DIR_INGRESS);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_enter_recvfrom")
-int enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
+int podtap_enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
 {
 	stash_args(ctx->args[0], ctx->args[1], 0, IO_BUF);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_recvfrom")
-int exit_recvfrom(struct trace_event_raw_sys_exit *ctx)
+int podtap_exit_recvfrom(struct trace_event_raw_sys_exit *ctx)
 {
 	data_exit(ctx->ret, PODTAP_DIR_INGRESS);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_enter_readv")
-int enter_readv(struct trace_event_raw_sys_enter *ctx)
+int podtap_enter_readv(struct trace_event_raw_sys_enter *ctx)
 {
 	stash_args(ctx->args[0], ctx->args[1], ctx->args[2], IO_IOV);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_readv")
-int exit_readv(struct trace_event_raw_sys_exit *ctx)
+int podtap_exit_readv(struct trace_event_raw_sys_exit *ctx)
 {
 	data_exit(ctx->ret, PODTAP_DIR_INGRESS);
 	return 0;
@@ -359,14 +359,14 @@ static __always_inline void stash_msghdr(int fd, __u64 msgp)
 }
 
 SEC("tracepoint/syscalls/sys_enter_recvmsg")
-int enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
+int podtap_enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
 {
 	stash_msghdr(ctx->args[0], ctx->args[1]);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_recvmsg")
-int exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
+int podtap_exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
 {
 	data_exit(ctx->ret, PODTAP_DIR_INGRESS);
 	return 0;
@@ -375,56 +375,56 @@ int exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
 /* --- writes ----------------------------------------------------------- */
 
 SEC("tracepoint/syscalls/sys_enter_write")
-int enter_write(struct trace_event_raw_sys_enter *ctx)
+int podtap_enter_write(struct trace_event_raw_sys_enter *ctx)
 {
 	stash_args(ctx->args[0], ctx->args[1], 0, IO_BUF);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_write")
-int exit_write(struct trace_event_raw_sys_exit *ctx)
+int podtap_exit_write(struct trace_event_raw_sys_exit *ctx)
 {
 	data_exit(ctx->ret, PODTAP_DIR_EGRESS);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_enter_sendto")
-int enter_sendto(struct trace_event_raw_sys_enter *ctx)
+int podtap_enter_sendto(struct trace_event_raw_sys_enter *ctx)
 {
 	stash_args(ctx->args[0], ctx->args[1], 0, IO_BUF);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_sendto")
-int exit_sendto(struct trace_event_raw_sys_exit *ctx)
+int podtap_exit_sendto(struct trace_event_raw_sys_exit *ctx)
 {
 	data_exit(ctx->ret, PODTAP_DIR_EGRESS);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_enter_writev")
-int enter_writev(struct trace_event_raw_sys_enter *ctx)
+int podtap_enter_writev(struct trace_event_raw_sys_enter *ctx)
 {
 	stash_args(ctx->args[0], ctx->args[1], ctx->args[2], IO_IOV);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_writev")
-int exit_writev(struct trace_event_raw_sys_exit *ctx)
+int podtap_exit_writev(struct trace_event_raw_sys_exit *ctx)
 {
 	data_exit(ctx->ret, PODTAP_DIR_EGRESS);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_enter_sendmsg")
-int enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
+int podtap_enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
 {
 	stash_msghdr(ctx->args[0], ctx->args[1]);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_sendmsg")
-int exit_sendmsg(struct trace_event_raw_sys_exit *ctx)
+int podtap_exit_sendmsg(struct trace_event_raw_sys_exit *ctx)
 {
 	data_exit(ctx->ret, PODTAP_DIR_EGRESS);
 	return 0;
@@ -433,14 +433,14 @@ int exit_sendmsg(struct trace_event_raw_sys_exit *ctx)
 /* sendfile moves response bodies (static files) without user memory: only
  * the count is known, but the stream position must still advance. */
 SEC("tracepoint/syscalls/sys_enter_sendfile64")
-int enter_sendfile(struct trace_event_raw_sys_enter *ctx)
+int podtap_enter_sendfile(struct trace_event_raw_sys_enter *ctx)
 {
 	stash_args(ctx->args[0], 0, 0, IO_NONE);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_sendfile64")
-int exit_sendfile(struct trace_event_raw_sys_exit *ctx)
+int podtap_exit_sendfile(struct trace_event_raw_sys_exit *ctx)
 {
 	data_exit(ctx->ret, PODTAP_DIR_EGRESS);
 	return 0;
@@ -460,44 +460,44 @@ static __always_inline void accepted(long ret)
 }
 
 SEC("tracepoint/syscalls/sys_exit_accept")
-int exit_accept(struct trace_event_raw_sys_exit *ctx)
+int podtap_exit_accept(struct trace_event_raw_sys_exit *ctx)
 {
 	accepted(ctx->ret);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_accept4")
-int exit_accept4(struct trace_event_raw_sys_exit *ctx)
+int podtap_exit_accept4(struct trace_event_raw_sys_exit *ctx)
 {
 	accepted(ctx->ret);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_enter_connect")
-int enter_connect(struct trace_event_raw_sys_enter *ctx)
+int podtap_enter_connect(struct trace_event_raw_sys_enter *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct syscall_args a = { .fd = ctx->args[0], .shape = IO_NONE };
 
 	if (!traced_task())
 		return 0;
-	if (bpf_map_update_elem(&inflight, &id, &a, BPF_ANY))
+	if (bpf_map_update_elem(&podtap_inflight, &id, &a, BPF_ANY))
 		count_drop(PODTAP_DROP_ARGS_FULL);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_connect")
-int exit_connect(struct trace_event_raw_sys_exit *ctx)
+int podtap_exit_connect(struct trace_event_raw_sys_exit *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct syscall_args *a = bpf_map_lookup_elem(&inflight, &id);
+	struct syscall_args *a = bpf_map_lookup_elem(&podtap_inflight, &id);
 	struct conn_state *st;
 	int fd;
 
 	if (!a)
 		return 0;
 	fd = a->fd;
-	bpf_map_delete_elem(&inflight, &id);
+	bpf_map_delete_elem(&podtap_inflight, &id);
 	/* Non-blocking connects report EINPROGRESS and finish later. */
 	if (ctx->ret != 0 && ctx->ret != -EINPROGRESS)
 		return 0;
@@ -508,21 +508,21 @@ int exit_connect(struct trace_event_raw_sys_exit *ctx)
 }
 
 SEC("tracepoint/syscalls/sys_enter_close")
-int enter_close(struct trace_event_raw_sys_enter *ctx)
+int podtap_enter_close(struct trace_event_raw_sys_enter *ctx)
 {
 	struct conn_key key = { .tgid = bpf_get_current_pid_tgid() >> 32,
 				.fd = ctx->args[0] };
-	struct conn_state *st = bpf_map_lookup_elem(&conns, &key);
+	struct conn_state *st = bpf_map_lookup_elem(&podtap_conns, &key);
 
 	if (!st)
 		return 0;
 	emit_lifecycle(PODTAP_EV_CLOSE, key.fd, st->gen, st->role);
-	bpf_map_delete_elem(&conns, &key);
+	bpf_map_delete_elem(&podtap_conns, &key);
 	return 0;
 }
 
 SEC("tracepoint/sched/sched_process_exit")
-int process_exit(struct trace_event_raw_sched_process_template *ctx)
+int podtap_proc_exit(struct trace_event_raw_sched_process_template *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 

@@ -33,7 +33,7 @@ struct conn_state {
 };
 
 struct capture {
-	struct podtap_bpf *skel;
+	struct podtap *skel;
 	struct ring_buffer *ring;
 	capture_event_fn fn;
 	void *ctx;
@@ -169,7 +169,7 @@ static void unpin_all(struct capture *cap)
 
 static int configure(struct capture *cap, const struct capture_opts *opts)
 {
-	struct podtap_bpf *skel = cap->skel;
+	struct podtap *skel = cap->skel;
 	int err;
 
 	skel->rodata->self_tgid = getpid();
@@ -177,9 +177,9 @@ static int configure(struct capture *cap, const struct capture_opts *opts)
 	/* Wake the reader per 1/16 of the ring: few wakeups under load, and
 	 * still far from full when it wakes. */
 	skel->rodata->wakeup_min_bytes = opts->ringbuf_size / 16;
-	err = bpf_map__set_max_entries(skel->maps.events, opts->ringbuf_size);
+	err = bpf_map__set_max_entries(skel->maps.podtap_events, opts->ringbuf_size);
 	if (!err)
-		err = bpf_map__set_max_entries(skel->maps.scratch, cap->ncpus);
+		err = bpf_map__set_max_entries(skel->maps.podtap_scratch, cap->ncpus);
 	return err;
 }
 
@@ -206,7 +206,7 @@ int capture_open(struct capture **out, const struct capture_opts *opts,
 		goto cleanup;
 	}
 
-	cap->skel = podtap_bpf__open();
+	cap->skel = podtap__open();
 	if (!cap->skel) {
 		err = -errno;
 		log_error("cannot open BPF object: %s", strerror(-err));
@@ -217,19 +217,19 @@ int capture_open(struct capture **out, const struct capture_opts *opts,
 		log_error("cannot configure BPF object: %s", strerror(-err));
 		goto cleanup;
 	}
-	err = podtap_bpf__load(cap->skel);
+	err = podtap__load(cap->skel);
 	if (err) {
 		log_error("cannot load BPF programs: %s (rerun with --verbose "
 			  "for the verifier's log)", strerror(-err));
 		goto cleanup;
 	}
-	err = podtap_bpf__attach(cap->skel);
+	err = podtap__attach(cap->skel);
 	if (err) {
 		log_error("cannot attach BPF programs to tracepoints: %s",
 			  strerror(-err));
 		goto cleanup;
 	}
-	cap->ring = ring_buffer__new(bpf_map__fd(cap->skel->maps.events),
+	cap->ring = ring_buffer__new(bpf_map__fd(cap->skel->maps.podtap_events),
 				     on_ring_event, cap, NULL);
 	if (!cap->ring) {
 		err = -errno;
@@ -265,7 +265,7 @@ int capture_poll(struct capture *cap, int timeout_ms)
 int capture_read_drops(struct capture *cap, uint64_t *out)
 {
 	uint64_t *percpu = calloc(cap->ncpus, sizeof(*percpu));
-	int fd = bpf_map__fd(cap->skel->maps.drops);
+	int fd = bpf_map__fd(cap->skel->maps.podtap_drops);
 	int err = 0;
 
 	if (!percpu)
@@ -288,7 +288,7 @@ void capture_ignore_conn(struct capture *cap, uint32_t pid, int32_t fd,
 {
 	struct conn_key key = { .tgid = pid, .fd = fd };
 	struct conn_state st;
-	int map = bpf_map__fd(cap->skel->maps.conns);
+	int map = bpf_map__fd(cap->skel->maps.podtap_conns);
 
 	if (bpf_map_lookup_elem(map, &key, &st) || st.gen != gen)
 		return;
@@ -301,7 +301,7 @@ void capture_forget_conn(struct capture *cap, uint32_t pid, int32_t fd,
 {
 	struct conn_key key = { .tgid = pid, .fd = fd };
 	struct conn_state st;
-	int map = bpf_map__fd(cap->skel->maps.conns);
+	int map = bpf_map__fd(cap->skel->maps.podtap_conns);
 
 	if (bpf_map_lookup_elem(map, &key, &st) || st.gen != gen)
 		return;
@@ -314,6 +314,6 @@ void capture_close(struct capture *cap)
 		return;
 	unpin_all(cap);
 	ring_buffer__free(cap->ring);
-	podtap_bpf__destroy(cap->skel);
+	podtap__destroy(cap->skel);
 	free(cap);
 }
