@@ -75,7 +75,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, PODTAP_DROP_NR);
-	__type(key, __u32);
+	__type(key, __u32); /* enum podtap_drop_reason: arrays need int keys */
 	__type(value, __u64);
 } podtap_drops SEC(".maps");
 
