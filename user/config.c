@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -83,6 +84,19 @@ static int add_route(struct config *cfg, const char *pattern)
 	return 0;
 }
 
+/* "a, b" is as natural in an environment variable as "a,b". */
+static char *trim(char *s)
+{
+	char *end;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return s;
+}
+
 static int apply_env(struct config *cfg)
 {
 	const char *v;
@@ -120,7 +134,7 @@ static int apply_env(struct config *cfg)
 			return -1;
 		for (tok = strtok_r(env_routes_copy, ",", &save); tok;
 		     tok = strtok_r(NULL, ",", &save))
-			if (add_route(cfg, tok))
+			if (add_route(cfg, trim(tok)))
 				return -1;
 	}
 	return 0;

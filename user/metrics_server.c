@@ -40,7 +40,8 @@ static int split_host_port(const char *addr, char *host, size_t hsize,
 		snprintf(host, hsize, "%.*s", (int)(colon - addr), addr);
 	}
 	if (!colon[1] || strlen(colon + 1) >= psize ||
-	    strspn(colon + 1, "0123456789") != strlen(colon + 1))
+	    strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
+	    atoi(colon + 1) < 1 || atoi(colon + 1) > 65535)
 		return -1;
 	snprintf(port, psize, "%s", colon + 1);
 	return 0;
@@ -56,8 +57,9 @@ int metrics_server_bind(const char *listen_addr)
 
 	if (split_host_port(listen_addr, host, sizeof(host), port,
 			    sizeof(port))) {
-		log_error("--metrics-listen must be HOST:PORT (for example "
-			  "0.0.0.0:9464 or [::]:9464), got '%s'", listen_addr);
+		log_error("--metrics-listen must be HOST:PORT with a port in "
+			  "1..65535 (for example 0.0.0.0:9464 or [::]:9464), "
+			  "got '%s'", listen_addr);
 		return -1;
 	}
 	err = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);

@@ -13,8 +13,9 @@
 #include "log.h"
 
 /* A pod whose log directory is not there yet is looked up again after this
- * long; a host process is never re-resolved (its cgroup id would change). */
-#define RETRY_NS (5ULL * 1000000000ULL)
+ * long (kubelets create it before starting containers, so this is short
+ * lived); a host process is never re-resolved (its cgroup id would change). */
+#define RETRY_NS (1ULL * 1000000000ULL)
 /* Bounds on what the resolver keeps; past them the caches are cleared. */
 #define MAX_CGROUPS 8192
 #define MAX_WORKLOADS 4096
@@ -367,7 +368,8 @@ static const struct workload *host_workload(struct pod_resolver *r,
 /* Resolves a cgroup: a pod workload, NULL for the host, with *final false
  * when a pod's names are not known yet. */
 static const struct workload *resolve(struct pod_resolver *r, uint64_t id,
-				      uint32_t pid, bool *final)
+				      uint32_t pid, const char *comm,
+				      bool *final)
 {
 	char path[4096];
 	struct cgroup_pod_ref ref;
@@ -383,7 +385,10 @@ static const struct workload *resolve(struct pod_resolver *r, uint64_t id,
 			  ref.pod_uid, path, r->pod_log_dir);
 		*final = false;
 	}
-	snprintf(w.service, sizeof(w.service), "%s", w.container);
+	/* Until the pod's names are known, the process name still tells
+	 * workloads apart. */
+	snprintf(w.service, sizeof(w.service), "%s",
+		 w.container[0] ? w.container : comm);
 	return intern(r, &w);
 }
 
@@ -409,7 +414,7 @@ const struct workload *pod_resolver_lookup(struct pod_resolver *r,
 	if (!e)
 		return host_workload(r, comm);
 	e->cgroup_id = cgroup_id;
-	e->pod = resolve(r, cgroup_id, pid, &final);
+	e->pod = resolve(r, cgroup_id, pid, comm, &final);
 	e->retry_at_ns = final ? 0 : now_ns + RETRY_NS;
 	hmap_insert(&r->cgroups, &e->node, h);
 	return e->pod ? e->pod : host_workload(r, comm);

@@ -1,0 +1,210 @@
+#!/bin/bash
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#
+# podtap overhead benchmark (make bench; not part of make test).
+#
+# A hello-world Flask app under Debian's gunicorn (sync workers) in a
+# simulated pod is loaded with hey over loopback, three ways:
+#   a  no probe
+#   b  podtap running (the app itself unchanged)
+#   c  in-process prometheus_client instrumentation (before/after_request
+#      Histogram, multiprocess mode, as prometheus-flask-exporter does), no
+#      podtap
+# The modes are interleaved (order rotated each round) and each ratio is the
+# median over the rounds of that round's own ratio (b/a, c/a measured
+# seconds apart), so a machine that speeds up or slows down during the run
+# (other work on its 2 cores) moves a and b alike.
+#
+# Prints throughput and p99 latency as ratios to (a); podtap's CPU seconds
+# per 10k requests (utime+stime from /proc/PID/stat), its peak RSS (VmHWM),
+# requests sent (hey's count) against requests podtap counted (delta of the
+# pod's _count series) and kernel drops (podtap_kernel_drops_total delta);
+# then PASS/MISS per target. Exits non-zero only when a tool fails, never on
+# a missed target.
+#
+# Environment: BENCH_DURATION (default 6s), BENCH_CONCURRENCY (16),
+# BENCH_ROUNDS (5), BENCH_WORKERS (2), PODTAP_BIN (build/podtap).
+
+set -u -o pipefail
+
+DURATION=${BENCH_DURATION:-6s}
+CONC=${BENCH_CONCURRENCY:-16}
+ROUNDS=${BENCH_ROUNDS:-5}
+WORKERS=${BENCH_WORKERS:-2}
+
+# The e2e helpers: temp dir, pods, gunicorn and podtap start/stop, cleanup.
+# shellcheck source=../e2e/lib/common.bash
+source "$(cd "$(dirname "$0")/../e2e/lib" && pwd)/common.bash"
+
+die() {
+	echo "bench: $*" >&2
+	exit 2
+}
+
+for tool in hey curl "$PT_GUNICORN" "$PT_PY"; do
+	command -v "$tool" >/dev/null || die "$tool not found"
+done
+pt_init || die "setup failed"
+trap 'pt_cleanup' EXIT
+trap 'exit 130' INT TERM
+pt_require_podtap || die "build podtap first (make)"
+
+pt_pod_create bench hello-0 hello || die "cannot create the pod cgroup"
+SCOPE=$PT_POD_SCOPE
+LABELS=(k8s_namespace_name=bench k8s_pod_name=hello-0 k8s_container_name=hello service_name=hello)
+PORT_PLAIN=$(pt_free_port) || die "no port"
+PORT_PROM=$(pt_free_port) || die "no port"
+mkdir -p "$PT_TMP/prom-multiproc"
+
+pt_gunicorn_start "$PT_TMP/logs/plain.log" "$PORT_PLAIN" \
+	--cgroup "$SCOPE" --env PODTAP_APP_MODE=hello -- -w "$WORKERS" >/dev/null ||
+	die "gunicorn (plain) did not start"
+pt_gunicorn_start "$PT_TMP/logs/prom.log" "$PORT_PROM" \
+	--cgroup "$SCOPE" --env PODTAP_APP_MODE=hello --env PODTAP_APP_PROM=1 \
+	--env "PROMETHEUS_MULTIPROC_DIR=$PT_TMP/prom-multiproc" \
+	-- -w "$WORKERS" >/dev/null || die "gunicorn (prometheus_client) did not start"
+
+# Sanity: both apps answer, the instrumented one exposes its histogram.
+[ "$(curl -s "http://127.0.0.1:$PORT_PLAIN/")" = "Hello, World!" ] ||
+	die "hello app does not answer"
+[ "$(curl -s "http://127.0.0.1:$PORT_PROM/")" = "Hello, World!" ] ||
+	die "instrumented hello app does not answer"
+curl -s "http://127.0.0.1:$PORT_PROM/metrics" |
+	grep -q '^flask_http_request_duration_seconds_count' ||
+	die "instrumented app exposes no histogram"
+
+# cpu_ticks PID: utime + stime in clock ticks.
+cpu_ticks() {
+	awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
+}
+
+# hey_run URL OUT: the measured load run; prints "rps p99_s responses errors".
+hey_run() {
+	hey -z "$DURATION" -c "$CONC" "$1" >"$2" 2>&1 || return 1
+	awk '
+		/Requests\/sec:/ { rps = $2 }
+		/^ *99% in / { p99 = $3 }
+		/^ *\[[0-9]+\][ \t]+[0-9]+ responses/ { resp += $2 }
+		/^Error distribution:/ { inerr = 1; next }
+		inerr && /^ *\[[0-9]+\]/ { gsub(/[\[\]]/, "", $1); err += $1 }
+		END { if (rps == "" || p99 == "") exit 1;
+		      printf "%s %s %d %d\n", rps, p99, resp, err }' "$2"
+}
+
+median() {
+	sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) { print "nan"; exit }
+		if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+: >"$PT_TMP/a" ; : >"$PT_TMP/b" ; : >"$PT_TMP/c"
+SENT=0 COUNTED=0 DROPS=0 CPU_TICKS=0 HWM_KB=0 ERRORS=0
+CLK_TCK=$(getconf CLK_TCK)
+
+run_mode() {
+	local mode=$1 url res c0 c1 d0 d1 t0 t1 hwm
+	case $mode in
+	a) url="http://127.0.0.1:$PORT_PLAIN/" ;;
+	b) url="http://127.0.0.1:$PORT_PLAIN/"
+	   pt_podtap_start --no-pin || die "podtap did not start"
+	   ;;
+	c) url="http://127.0.0.1:$PORT_PROM/" ;;
+	esac
+	# Warm-up (before podtap's counters are read, so it is not counted).
+	hey -n 200 -c 4 "$url" >/dev/null 2>&1 || die "hey failed"
+	if [ "$mode" = b ]; then
+		sleep 0.3
+		c0=$(pt_metric_sum "${PT_HIST}_count" "${LABELS[@]}") || die "scrape failed"
+		d0=$(pt_metric_sum podtap_kernel_drops_total) || die "scrape failed"
+		t0=$(cpu_ticks "$PODTAP_PID")
+	fi
+	res=$(hey_run "$url" "$PT_TMP/hey.$mode.out") ||
+		{ cat "$PT_TMP/hey.$mode.out" >&2; die "hey failed"; }
+	echo "$res" >>"$PT_TMP/$mode"
+	if [ "$mode" = b ]; then
+		t1=$(cpu_ticks "$PODTAP_PID")
+		# Let the last events through, then read the counters.
+		local want _
+		want=$(( c0 + $(echo "$res" | awk '{ print $3 }') ))
+		for _ in $(seq 1 30); do
+			c1=$(pt_metric_sum "${PT_HIST}_count" "${LABELS[@]}") || die "scrape failed"
+			[ "$c1" -ge "$want" ] && break
+			sleep 0.1
+		done
+		sleep 0.3
+		c1=$(pt_metric_sum "${PT_HIST}_count" "${LABELS[@]}") || die "scrape failed"
+		d1=$(pt_metric_sum podtap_kernel_drops_total) || die "scrape failed"
+		hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$PODTAP_PID/status")
+		[ "$hwm" -gt "$HWM_KB" ] && HWM_KB=$hwm
+		SENT=$((SENT + $(echo "$res" | awk '{ print $3 }')))
+		COUNTED=$((COUNTED + c1 - c0))
+		DROPS=$((DROPS + d1 - d0))
+		CPU_TICKS=$((CPU_TICKS + t1 - t0))
+		pt_podtap_stop || die "podtap did not stop cleanly"
+	fi
+	ERRORS=$((ERRORS + $(echo "$res" | awk '{ print $4 }')))
+	printf '  %s  %8.0f req/s  p99 %7.2f ms  (%d responses)\n' "$mode" \
+		"$(echo "$res" | awk '{ print $1 }')" \
+		"$(echo "$res" | awk '{ print $2 * 1000 }')" \
+		"$(echo "$res" | awk '{ print $3 }')"
+}
+
+echo "podtap bench: hey -z $DURATION -c $CONC, gunicorn -w $WORKERS sync, $ROUNDS rounds"
+echo "(load average now: $(cut -d' ' -f1-3 /proc/loadavg); other work skews the figures)"
+ORDERS=(a b c b c a c a b)
+for r in $(seq 0 $((ROUNDS - 1))); do
+	echo "round $((r + 1)):"
+	for k in 0 1 2; do
+		run_mode "${ORDERS[$(( (r % 3) * 3 + k ))]}"
+	done
+done
+
+col_median() { awk -v c="$2" '{ print $c }' "$PT_TMP/$1" | median; }
+RPS_a=$(col_median a 1) RPS_b=$(col_median b 1) RPS_c=$(col_median c 1)
+P99_a=$(col_median a 2) P99_b=$(col_median b 2) P99_c=$(col_median c 2)
+ratio() { awk -v x="$1" -v y="$2" 'BEGIN { printf "%.3f", (y > 0) ? x / y : 0 }'; }
+# round_ratios MODE COL: that mode's figure over a's, round by round.
+round_ratios() {
+	paste -d ' ' "$PT_TMP/$1" "$PT_TMP/a" |
+		awk -v c="$2" '{ printf "%.3f\n", ($(c + 4) > 0) ? $c / $(c + 4) : 0 }'
+}
+TP_B=$(round_ratios b 1 | median | xargs printf '%.3f')
+TP_C=$(round_ratios c 1 | median | xargs printf '%.3f')
+P99R_B=$(round_ratios b 2 | median | xargs printf '%.3f')
+P99R_C=$(round_ratios c 2 | median | xargs printf '%.3f')
+CPU_S=$(awk -v t="$CPU_TICKS" -v hz="$CLK_TCK" 'BEGIN { printf "%.3f", t / hz }')
+CPU_10K=$(awk -v t="$CPU_TICKS" -v hz="$CLK_TCK" -v n="$SENT" \
+	'BEGIN { printf "%.3f", (n > 0) ? t / hz / (n / 10000) : 0 }')
+RSS_MIB=$(awk -v k="$HWM_KB" 'BEGIN { printf "%.1f", k / 1024 }')
+
+# spread MODE: (max - min) / median of that mode's req/s, in percent: how
+# much the machine's noise alone moves a figure in this run.
+spread() {
+	awk '{ print $1 }' "$PT_TMP/$1" | sort -g | awk '{ v[NR] = $1 } END {
+		m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2;
+		printf "%.1f%%", (m > 0) ? (v[NR] - v[1]) / m * 100 : 0 }'
+}
+
+echo
+printf '%-22s %10s %8s %10s %8s %10s\n' "mode (median)" "req/s" "ratio" "p99 ms" "ratio" "spread"
+printf '%-22s %10.0f %8s %10.2f %8s %10s\n' "a no probe" "$RPS_a" 1.000 \
+	"$(awk -v v="$P99_a" 'BEGIN { print v * 1000 }')" 1.000 "$(spread a)"
+printf '%-22s %10.0f %8s %10.2f %8s %10s\n' "b podtap" "$RPS_b" "$TP_B" \
+	"$(awk -v v="$P99_b" 'BEGIN { print v * 1000 }')" "$P99R_B" "$(spread b)"
+printf '%-22s %10.0f %8s %10.2f %8s %10s\n' "c prometheus_client" "$RPS_c" "$TP_C" \
+	"$(awk -v v="$P99_c" 'BEGIN { print v * 1000 }')" "$P99R_C" "$(spread c)"
+# shellcheck disable=SC2046 # one line of figures
+echo "ratios: median of per-round ratios to a; throughput b/a per round:" \
+	$(round_ratios b 1) "; c/a:" $(round_ratios c 1)
+echo "spread: (max - min) / median req/s of a mode over the rounds (drift and"
+echo "noise of this machine during the run)"
+echo
+echo "podtap CPU: ${CPU_S} s over $SENT requests = ${CPU_10K} s per 10k requests"
+echo "podtap max RSS (VmHWM): ${RSS_MIB} MiB"
+echo "requests sent (hey): $SENT   counted by podtap: $COUNTED   kernel drops: $DROPS"
+[ "$ERRORS" -gt 0 ] && echo "note: hey reported $ERRORS client errors over all runs"
+echo
+pass() { if "$@"; then echo PASS; else echo MISS; fi; }
+echo "target throughput ratio b/a >= 0.97: $(pass awk -v r="$TP_B" 'BEGIN { exit !(r >= 0.97) }') ($TP_B)"
+echo "target counted == sent, 0 drops:    $(pass test "$COUNTED" -eq "$SENT" -a "$DROPS" -eq 0) ($COUNTED/$SENT, $DROPS drops)"
+echo "target podtap RSS < 30 MiB:         $(pass awk -v k="$HWM_KB" 'BEGIN { exit !(k < 30 * 1024) }') (${RSS_MIB} MiB)"
+exit 0

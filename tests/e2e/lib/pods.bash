@@ -1,0 +1,142 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+# Simulated Kubernetes pods: the cgroup a kubelet (systemd driver, containerd)
+# makes for a container, plus the /var/log/pods-style directory that names it.
+# Sourced by common.bash.
+
+# pt_cgroup2_root: mount point of the cgroup v2 hierarchy (from mountinfo:
+# /sys/fs/cgroup/unified in hybrid mode, /sys/fs/cgroup on GKE).
+pt_cgroup2_root() {
+	local mp
+	mp=$(awk '{ for (i = 7; i <= NF; i++) if ($i == "-") break;
+		    if ($(i + 1) == "cgroup2") { print $5; exit } }' \
+		/proc/self/mountinfo)
+	if [ -z "$mp" ]; then
+		pt_fail "no cgroup2 file system is mounted"
+		return 1
+	fi
+	printf '%s\n' "$mp"
+}
+
+# pt_mkcgroup DIR: mkdir DIR unless it exists; records it for cleanup when it
+# was made here (shared parents such as kubepods.slice are left alone when a
+# real kubelet owns them).
+pt_mkcgroup() {
+	[ -d "$1" ] && return 0
+	mkdir "$1" || return 1
+	echo "$1" >>"$PT_TMP/cgroups"
+}
+
+# pt_pod_create NS POD CONTAINER: makes a pod with one container, by default
+# as a kubelet with the systemd cgroup driver and containerd does for a
+# burstable pod:
+#   <cg2>/kubepods.slice/kubepods-burstable.slice/
+#        kubepods-burstable-pod<uid_with_underscores>.slice/
+#        cri-containerd-<64 hex>.scope
+#   $PT_TMP/pods/<NS>_<POD>_<uid>/<CONTAINER>/0.log
+# Other shapes through the environment:
+#   PT_POD_QOS=burstable|besteffort|guaranteed
+#   PT_POD_DRIVER=systemd|cgroupfs   (cgroupfs: kubepods/burstable/pod<uid>/<id>)
+#   PT_POD_RUNTIME=containerd|crio|docker   (scope prefix, systemd driver)
+# Sets PT_POD_UID, PT_POD_CID (container id), PT_POD_SCOPE (the container's
+# cgroup dir) and PT_POD_LOGDIR. Call it directly, not in $(...).
+pt_pod_create() {
+	local ns=$1 pod=$2 container=$3 root uid cid d qos driver prefix
+	qos=${PT_POD_QOS:-burstable}
+	driver=${PT_POD_DRIVER:-systemd}
+	case ${PT_POD_RUNTIME:-containerd} in
+	containerd) prefix=cri-containerd ;;
+	crio) prefix=crio ;;
+	docker) prefix=docker ;;
+	*) pt_fail "unknown PT_POD_RUNTIME"; return 1 ;;
+	esac
+	root=$(pt_cgroup2_root) || return 1
+	uid=$(cat /proc/sys/kernel/random/uuid)
+	cid=$(pt_rand_hex 64)
+	if [ "$driver" = systemd ]; then
+		d="$root/kubepods.slice"
+		pt_mkcgroup "$d" || return 1
+		if [ "$qos" = guaranteed ]; then
+			d="$d/kubepods-pod${uid//-/_}.slice"
+		else
+			d="$d/kubepods-$qos.slice"
+			pt_mkcgroup "$d" || return 1
+			d="$d/kubepods-$qos-pod${uid//-/_}.slice"
+		fi
+		pt_mkcgroup "$d" || return 1
+		d="$d/$prefix-$cid.scope"
+	else
+		d="$root/kubepods"
+		pt_mkcgroup "$d" || return 1
+		if [ "$qos" != guaranteed ]; then
+			d="$d/$qos"
+			pt_mkcgroup "$d" || return 1
+		fi
+		d="$d/pod$uid"
+		pt_mkcgroup "$d" || return 1
+		d="$d/$cid"
+	fi
+	pt_mkcgroup "$d" || return 1
+	PT_POD_UID=$uid
+	PT_POD_CID=$cid
+	PT_POD_SCOPE=$d
+	PT_POD_LOGDIR="$PT_TMP/pods/${ns}_${pod}_${uid}"
+	mkdir -p "$PT_POD_LOGDIR/$container" || return 1
+	: >"$PT_POD_LOGDIR/$container/0.log"
+}
+
+# pt_cgroup_of PID: the process's cgroup v2 path ("0::" line).
+pt_cgroup_of() {
+	sed -n 's/^0:://p' "/proc/$1/cgroup"
+}
+
+# pt_gunicorn_start LOG PORT [--cgroup DIR] [--env K=V]... [-- GUNICORN ARGS]
+# Starts the fixture app under Debian's gunicorn on 127.0.0.1:PORT (default
+# -w 2 sync workers unless -w is given after --), optionally inside cgroup
+# DIR; waits for the listening socket and the workers (without sending a
+# request: that would be traffic) and prints the master's pid.
+pt_gunicorn_start() {
+	local log=$1 port=$2 cg="" pid n i want=2
+	local -a envs=() extra=()
+	shift 2
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--cgroup) cg=$2; shift 2 ;;
+		--env) envs+=("$2"); shift 2 ;;
+		--) shift; extra=("$@"); break ;;
+		*) pt_fail "pt_gunicorn_start: bad argument $1"; return 1 ;;
+		esac
+	done
+	for i in "${!extra[@]}"; do
+		[ "${extra[$i]}" = -w ] && want=${extra[$((i + 1))]}
+	done
+	[ "${#extra[@]}" -gt 0 ] && printf '%s\n' "${extra[@]}" | grep -qx -- -w ||
+		extra+=(-w 2)
+	pid=$(pt_spawn "$log" ${cg:+--cgroup "$cg"} -- env "${envs[@]}" \
+		"$PT_GUNICORN" --chdir "$PT_FIXTURES" -b "127.0.0.1:$port" \
+		--graceful-timeout 2 --timeout 30 "${extra[@]}" app:app) || return 1
+	if ! pt_wait_port "$port" 20 "$pid"; then
+		cat "$log" >&2
+		return 1
+	fi
+	for i in $(seq 1 200); do
+		n=$(pt_children "$pid" | wc -l)
+		[ "$n" -ge "$want" ] && break
+		sleep 0.05
+	done
+	if [ "$n" -lt "$want" ]; then
+		pt_fail "gunicorn $pid has $n of $want workers"
+		cat "$log" >&2
+		return 1
+	fi
+	# Give the workers a moment to reach accept() after "Booting worker".
+	for i in $(seq 1 100); do
+		[ "$(grep -c 'Booting worker' "$log")" -ge "$want" ] && break
+		sleep 0.05
+	done
+	echo "$pid"
+}
+
+# pt_worker_pids MASTER: the gunicorn master's workers.
+pt_worker_pids() {
+	pt_children "$1"
+}

@@ -1,0 +1,130 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+# Starting and stopping the daemon under test. Sourced by common.bash.
+
+# pt_bpffs_dir: a fresh directory for pins on a bpf file system: under
+# /sys/fs/bpf when that is bpffs, else on a private bpffs mounted in PT_TMP
+# (unmounted by pt_cleanup). Recorded for removal. Prints its path.
+pt_bpffs_dir() {
+	local base d
+	if [ "$(stat -f -c %T /sys/fs/bpf 2>/dev/null)" = bpf_fs ]; then
+		base=/sys/fs/bpf
+	else
+		base="$PT_TMP/bpffs"
+		if [ ! -d "$base" ]; then
+			mkdir -p "$base" || return 1
+			mount -t bpf bpf "$base" || return 1
+			echo "$base" >>"$PT_TMP/mounts"
+		fi
+	fi
+	d="$base/podtap-e2e-$(pt_rand_hex 8)"
+	echo "$d" >>"$PT_TMP/rmpaths"
+	echo "$d"
+}
+
+# pt_podtap_start [EXTRA FLAGS...]: starts $PODTAP_BIN on a free loopback
+# port with --pod-log-dir $PT_TMP/pods and a pin dir on a bpf fs (or the
+# caller's --pin-path / --no-pin among EXTRA FLAGS), waits (bounded) for
+# /readyz = 200, and exports PODTAP_PID, PODTAP_PORT, PODTAP_URL, PODTAP_LOG,
+# PODTAP_RC (file that receives the exit status), PODTAP_PIN (pin dir, or
+# "" with --no-pin).
+pt_podtap_start() {
+	local port log rcf pidf wrapper i pin="" code flag
+	local -a pinflags=()
+	pt_require_podtap || return 1
+	for flag in "$@"; do
+		case $flag in --pin-path*|--no-pin) pin=given ;; esac
+	done
+	if [ -z "$pin" ]; then
+		pin=$(pt_bpffs_dir) || return 1
+		pinflags=(--pin-path "$pin")
+	else
+		pin=""
+	fi
+	port=$(pt_free_port) || return 1
+	log="$PT_TMP/logs/podtap.$port.log"
+	rcf="$PT_TMP/podtap.$port.rc"
+	pidf="$PT_TMP/podtap.$port.pid"
+	local -a cmd=("$PODTAP_BIN" --metrics-listen "127.0.0.1:$port"
+		--pod-log-dir "$PT_TMP/pods" "${pinflags[@]}" "$@")
+	if [ "${PT_PODTAP_ENV_ONLY:-}" = 1 ]; then
+		# The same settings through the flags' environment twins.
+		cmd=(env "PODTAP_METRICS_LISTEN=127.0.0.1:$port"
+			"PODTAP_POD_LOG_DIR=$PT_TMP/pods" "$PODTAP_BIN" "$@")
+		[ -n "$pin" ] && cmd=(env "PODTAP_PIN_PATH=$pin" "${cmd[@]}")
+	fi
+	# The wrapper shell outlives podtap only to record its exit status.
+	wrapper=$(pt_spawn "$log" -- bash -c \
+		'p=$1 r=$2; shift 2; "$@" & echo $! >"$p.tmp"; mv "$p.tmp" "$p";
+		 wait $!; echo $? >"$r.tmp"; mv "$r.tmp" "$r"' \
+		pt-podtap "$pidf" "$rcf" "${cmd[@]}") || return 1
+	for i in $(seq 1 100); do
+		[ -s "$pidf" ] && break
+		sleep 0.02
+	done
+	PODTAP_PID=$(cat "$pidf" 2>/dev/null)
+	if [ -z "$PODTAP_PID" ]; then
+		pt_fail "podtap did not start"
+		return 1
+	fi
+	echo "$PODTAP_PID" >>"$PT_TMP/pids"
+	export PODTAP_PID PODTAP_PORT=$port PODTAP_URL="http://127.0.0.1:$port"
+	export PODTAP_LOG=$log PODTAP_RC=$rcf PODTAP_PIN=$pin
+	# BPF load and attach may take a few seconds on a busy machine.
+	for i in $(seq 1 300); do
+		if [ -s "$rcf" ]; then
+			pt_fail "podtap exited with status $(cat "$rcf") before ready"
+			cat "$log" >&2
+			return 1
+		fi
+		code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 \
+			"$PODTAP_URL/readyz" 2>/dev/null) || true
+		[ "$code" = 200 ] && return 0
+		sleep 0.1
+	done
+	pt_fail "podtap /readyz not 200 after 30 s (last: $code)"
+	tail -n 50 "$log" >&2
+	return 1
+}
+
+# pt_podtap_stop [TIMEOUT_S]: SIGTERM to podtap, waits for it to exit
+# (bounded) and checks that it exited with status 0 and removed its pins.
+pt_podtap_stop() {
+	local timeout=${1:-10} i rc
+	[ -n "${PODTAP_PID:-}" ] || return 0
+	kill -TERM "$PODTAP_PID" 2>/dev/null || true
+	for i in $(seq 1 $((timeout * 20))); do
+		[ -s "$PODTAP_RC" ] && break
+		sleep 0.05
+	done
+	if [ ! -s "$PODTAP_RC" ]; then
+		pt_fail "podtap (pid $PODTAP_PID) still running ${timeout}s after SIGTERM"
+		kill -KILL "$PODTAP_PID" 2>/dev/null || true
+		tail -n 30 "$PODTAP_LOG" >&2
+		return 1
+	fi
+	rc=$(cat "$PODTAP_RC")
+	if [ "$rc" != 0 ]; then
+		pt_fail "podtap exited with status $rc after SIGTERM (want 0)"
+		tail -n 30 "$PODTAP_LOG" >&2
+		return 1
+	fi
+	if [ -n "$PODTAP_PIN" ] && [ -e "$PODTAP_PIN" ] &&
+		[ -n "$(ls -A "$PODTAP_PIN" 2>/dev/null)" ]; then
+		pt_fail "podtap left pinned objects in $PODTAP_PIN: $(ls -A "$PODTAP_PIN" | tr '\n' ' ')"
+		return 1
+	fi
+	PODTAP_PID=""
+}
+
+# pt_podtap_alive: podtap still runs and answers /healthz with 200.
+pt_podtap_alive() {
+	if ! pt_alive "$PODTAP_PID"; then
+		pt_fail "podtap (pid $PODTAP_PID) is not running"
+		tail -n 30 "$PODTAP_LOG" >&2
+		return 1
+	fi
+	local code
+	code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 \
+		"$PODTAP_URL/healthz") || true
+	pt_expect_eq "/healthz status" 200 "$code"
+}
