@@ -61,6 +61,10 @@ static void on_conn_end(void *ctx, struct conn *c, uint64_t ts_ns)
 
 	if (c->http && !c->ignored)
 		http_conn_close(c->http, ts_ns, &callbacks, &x);
+	/* A process that exits closes its sockets without close(): the
+	 * kernel's entries would linger until LRU eviction. */
+	if (a->ending_process && a->capture)
+		capture_forget_conn(a->capture, c->pid, c->fd, c->gen);
 }
 
 static enum http_role role_of(uint8_t role)
@@ -150,7 +154,9 @@ void agent_handle_event(void *ctx, const struct podtap_event *ev, size_t size)
 			conn_table_end(a->conns, c, ev->ts_ns);
 		break;
 	case PODTAP_EV_PROC_EXIT:
+		a->ending_process = true;
 		conn_table_end_pid(a->conns, ev->pid, ev->ts_ns);
+		a->ending_process = false;
 		break;
 	default:
 		break;

@@ -7,6 +7,7 @@
 #ifndef PODTAP_AGENT_H
 #define PODTAP_AGENT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "capture.h"
@@ -25,6 +26,7 @@ struct agent {
 	struct route_table *routes;
 	struct metrics *metrics;
 	struct stats stats;
+	bool ending_process; /* connections end because their process did */
 };
 
 /* Returns 0, or -1 after logging why (bad --route pattern, no cgroup v2,

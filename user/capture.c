@@ -283,17 +283,26 @@ int capture_read_drops(struct capture *cap, uint64_t *out)
 	return err;
 }
 
+/* The kernel's entry for (pid, fd) if it still is generation `gen`. */
+static bool find_conn(struct capture *cap, const struct conn_key *key,
+		      uint64_t gen, struct conn_state *st)
+{
+	int map = bpf_map__fd(cap->skel->maps.podtap_conns);
+
+	return !bpf_map_lookup_elem(map, key, st) && st->gen == gen;
+}
+
 void capture_ignore_conn(struct capture *cap, uint32_t pid, int32_t fd,
 			 uint64_t gen)
 {
 	struct conn_key key = { .tgid = pid, .fd = fd };
 	struct conn_state st;
-	int map = bpf_map__fd(cap->skel->maps.podtap_conns);
 
-	if (bpf_map_lookup_elem(map, &key, &st) || st.gen != gen)
+	if (!find_conn(cap, &key, gen, &st))
 		return;
 	st.ignored = 1;
-	bpf_map_update_elem(map, &key, &st, BPF_EXIST);
+	bpf_map_update_elem(bpf_map__fd(cap->skel->maps.podtap_conns), &key,
+			    &st, BPF_EXIST);
 }
 
 void capture_forget_conn(struct capture *cap, uint32_t pid, int32_t fd,
@@ -301,11 +310,10 @@ void capture_forget_conn(struct capture *cap, uint32_t pid, int32_t fd,
 {
 	struct conn_key key = { .tgid = pid, .fd = fd };
 	struct conn_state st;
-	int map = bpf_map__fd(cap->skel->maps.podtap_conns);
 
-	if (bpf_map_lookup_elem(map, &key, &st) || st.gen != gen)
-		return;
-	bpf_map_delete_elem(map, &key);
+	if (find_conn(cap, &key, gen, &st))
+		bpf_map_delete_elem(bpf_map__fd(cap->skel->maps.podtap_conns),
+				    &key);
 }
 
 void capture_close(struct capture *cap)

@@ -242,3 +242,28 @@ with open(flag + ".done", "w") as f:
 	[ "$status" -ne 0 ] && [ "$status" -ne 124 ] ||
 		{ pt_fail "podtap accepted port $((65536 + port)) (and ran until killed)"; return 1; }
 }
+
+@test "a process that exits with open sockets leaves no kernel connection entries" {
+	local pid dump
+	pt_podtap_start
+	# A client that connects, sends a request head, and exits without
+	# close(): the kernel closes its fds, no close tracepoint fires.
+	pid=$("$PT_PY" - "$PODTAP_PORT" <<'PY'
+import os, socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+s.recv(1024)
+print(os.getpid(), flush=True)
+os._exit(0)
+PY
+)
+	[ -n "$pid" ]
+	# Not our own traffic: podtap ignores its own pid, not the client's.
+	for _ in $(seq 1 50); do
+		dump=$(bpftool map dump pinned "$PODTAP_PIN/maps/podtap_conns")
+		grep -q "\"tgid\": $pid," <<<"$dump" || return 0
+		sleep 0.1
+	done
+	pt_fail "kernel still tracks a connection of exited pid $pid"
+	return 1
+}
