@@ -10,6 +10,7 @@
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
@@ -144,7 +145,7 @@ static __always_inline void fill_header(struct podtap_event *ev, __u8 kind,
 	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
 }
 
-/* OPEN and CLOSE carry no payload: a small stack event is enough. */
+/* CLOSE and PROC_EXIT carry no payload: a small stack event is enough. */
 static __always_inline void emit_lifecycle(__u8 kind, int fd, __u64 gen,
 					   __u8 role)
 {
@@ -152,6 +153,21 @@ static __always_inline void emit_lifecycle(__u8 kind, int fd, __u64 gen,
 
 	fill_header(&ev, kind, fd, gen, role);
 	if (bpf_ringbuf_output(&podtap_events, &ev, sizeof(ev), wakeup_flags()))
+		count_drop(PODTAP_DROP_RINGBUF_FULL);
+}
+
+/* OPEN carries the socket's addresses. */
+static __always_inline void emit_open(int fd, __u64 gen, __u8 role)
+{
+	__u8 buf[sizeof(struct podtap_event) + sizeof(struct podtap_sock_addrs)] = {};
+	struct podtap_event *ev = (struct podtap_event *)buf;
+	struct podtap_sock_addrs *addrs =
+		(struct podtap_sock_addrs *)(buf + sizeof(*ev));
+
+	fill_header(ev, PODTAP_EV_OPEN, fd, gen, role);
+	fd_sock_addrs(fd, addrs);
+	ev->captured = sizeof(*addrs);
+	if (bpf_ringbuf_output(&podtap_events, buf, sizeof(buf), wakeup_flags()))
 		count_drop(PODTAP_DROP_RINGBUF_FULL);
 }
 
@@ -168,6 +184,7 @@ static __always_inline struct conn_state *new_conn(int fd, __u8 role)
 		count_drop(PODTAP_DROP_CONNS_FULL);
 		return NULL;
 	}
+	emit_open(fd, st.gen, role);
 	return bpf_map_lookup_elem(&podtap_conns, &key);
 }
 
@@ -450,13 +467,10 @@ int podtap_exit_sendfile(struct trace_event_raw_sys_exit *ctx)
 
 static __always_inline void accepted(long ret)
 {
-	struct conn_state *st;
 
 	if (ret < 0 || !traced_task())
 		return;
-	st = new_conn(ret, PODTAP_ROLE_SERVER);
-	if (st)
-		emit_lifecycle(PODTAP_EV_OPEN, ret, st->gen, PODTAP_ROLE_SERVER);
+	new_conn(ret, PODTAP_ROLE_SERVER);
 }
 
 SEC("tracepoint/syscalls/sys_exit_accept")
@@ -491,7 +505,6 @@ int podtap_exit_connect(struct trace_event_raw_sys_exit *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct syscall_args *a = bpf_map_lookup_elem(&podtap_inflight, &id);
-	struct conn_state *st;
 	int fd;
 
 	if (!a)
@@ -501,9 +514,7 @@ int podtap_exit_connect(struct trace_event_raw_sys_exit *ctx)
 	/* Non-blocking connects report EINPROGRESS and finish later. */
 	if (ctx->ret != 0 && ctx->ret != -EINPROGRESS)
 		return 0;
-	st = new_conn(fd, PODTAP_ROLE_CLIENT);
-	if (st)
-		emit_lifecycle(PODTAP_EV_OPEN, fd, st->gen, PODTAP_ROLE_CLIENT);
+	new_conn(fd, PODTAP_ROLE_CLIENT);
 	return 0;
 }
 

@@ -13,7 +13,8 @@
 
 enum podtap_event_kind {
 	PODTAP_EV_DATA = 1,     /* bytes read from or written to a socket */
-	PODTAP_EV_OPEN = 2,     /* accept() or connect() returned a socket */
+	PODTAP_EV_OPEN = 2,     /* a socket was accepted, connected, or first
+				 * seen; payload: struct podtap_sock_addrs */
 	PODTAP_EV_CLOSE = 3,    /* close() of a tracked socket */
 	PODTAP_EV_PROC_EXIT = 4,/* a process (thread group) exited */
 };
@@ -37,6 +38,18 @@ enum podtap_drop_reason {
 	PODTAP_DROP_READ_FAILED = 3,   /* user memory could not be read */
 	PODTAP_DROP_IOV_TRUNCATED = 4, /* more iovecs than PODTAP_IOV_MAX */
 	PODTAP_DROP_NR = 5,
+};
+
+/* Payload of OPEN events, read from the socket itself (so it is there for
+ * sockets first seen mid-stream too). Addresses in network byte order,
+ * IPv4 in the first 4 bytes; ports in host order. */
+struct podtap_sock_addrs {
+	__u16 family;      /* AF_INET, AF_INET6, AF_UNIX, ... */
+	__u16 local_port;
+	__u16 remote_port;
+	__u16 pad;
+	__u8 local_addr[16];
+	__u8 remote_addr[16];
 };
 
 struct podtap_event {

@@ -143,7 +143,9 @@ void agent_handle_event(void *ctx, const struct podtap_event *ev, size_t size)
 	atomic_fetch_add(&a->stats.event_bytes, size);
 	switch (ev->kind) {
 	case PODTAP_EV_OPEN:
-		track(a, ev);
+		c = track(a, ev);
+		if (c && ev->captured >= sizeof(c->addrs))
+			memcpy(&c->addrs, ev->payload, sizeof(c->addrs));
 		break;
 	case PODTAP_EV_DATA:
 		handle_data(a, ev);

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "capture.h"
 #include "hashmap.h"
 #include "http_parser.h"
 
@@ -22,6 +23,7 @@ struct conn {
 	uint64_t cgroup_id;
 	uint64_t last_seen_ns;
 	char comm[16];
+	struct podtap_sock_addrs addrs; /* from the OPEN event; zero if none */
 	struct http_conn *http; /* NULL once ignored (not HTTP) */
 	bool ignored;
 	bool counted_http;       /* protocol HTTP already counted */

@@ -66,7 +66,8 @@ static const char request[] = "GET /x HTTP/1.1\r\nHost: a\r\n\r\n";
 static const char response[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
 
 /* In the child: one TCP connection exercising every data syscall. */
-static void drive_traffic(int *child_pid, int *client_fd, int *server_fd)
+static void drive_traffic(int *child_pid, int *client_fd, int *server_fd,
+			  int *port)
 {
 	struct sockaddr_in addr = { .sin_family = AF_INET,
 				    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -81,6 +82,7 @@ static void drive_traffic(int *child_pid, int *client_fd, int *server_fd)
 		perror("listen");
 		exit(2);
 	}
+	*port = ntohs(addr.sin_port);
 	c = socket(AF_INET, SOCK_STREAM, 0);
 	*client_fd = c;
 	pid = fork();
@@ -163,10 +165,10 @@ static int child;
 
 static void test_events(void)
 {
-	int client_fd, server_fd, status;
+	int client_fd, server_fd, status, port;
 	struct seen *e;
 
-	drive_traffic(&child, &client_fd, &server_fd);
+	drive_traffic(&child, &client_fd, &server_fd, &port);
 	if (waitpid(child, &status, 0) != child || !WIFEXITED(status) ||
 	    WEXITSTATUS(status)) {
 		fprintf(stderr, "  traffic child failed: status %d\n", status);
@@ -176,13 +178,31 @@ static void test_events(void)
 	for (int i = 0; i < 20; i++)
 		capture_poll(cap, 50);
 
-	/* Two OPEN events: the client side (connect) and the server side. */
+	/* Two OPEN events: the client side (connect) and the server side,
+	 * each with the socket's addresses: 127.0.0.1 both ends. */
+	static const uint8_t loopback[4] = { 127, 0, 0, 1 };
+	struct podtap_sock_addrs a;
+
 	CHECK((e = find(child, PODTAP_EV_OPEN, 0, 0)) != NULL);
-	if (e)
+	if (e) {
 		CHECK_INT(e->ev.role, PODTAP_ROLE_CLIENT);
+		CHECK_INT(e->ev.captured, sizeof(a));
+		memcpy(&a, e->payload, sizeof(a));
+		CHECK_INT(a.family, AF_INET);
+		CHECK_INT(a.remote_port, port);
+		CHECK(a.local_port != 0 && a.local_port != port);
+		CHECK(memcmp(a.remote_addr, loopback, 4) == 0);
+		CHECK(memcmp(a.local_addr, loopback, 4) == 0);
+	}
 	CHECK((e = find(child, PODTAP_EV_OPEN, 0, 1)) != NULL);
-	if (e)
+	if (e) {
 		CHECK_INT(e->ev.role, PODTAP_ROLE_SERVER);
+		memcpy(&a, e->payload, sizeof(a));
+		CHECK_INT(a.family, AF_INET);
+		CHECK_INT(a.local_port, port);
+		CHECK(a.remote_port != 0 && a.remote_port != port);
+		CHECK(memcmp(a.remote_addr, loopback, 4) == 0);
+	}
 
 	/* write -> read */
 	CHECK((e = find(child, PODTAP_EV_DATA, PODTAP_DIR_EGRESS, 0)) != NULL);
