@@ -43,7 +43,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall \
 	-I$(VMLINUX_DIR) -Ibpf $(CLANG_BPF_SYS_INCLUDES)
 
 CFLAGS ?= -O2 -g
-CFLAGS += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation -Werror=implicit \
+CFLAGS += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation -Werror=implicit -Werror=incompatible-pointer-types \
 	-MMD -MP -I$(OUTPUT) -Iuser -DPODTAP_VERSION='"$(VERSION)"'
 LIBS := $(shell $(PKG_CONFIG) --libs libbpf libmicrohttpd 2>/dev/null || \
 	echo -lbpf -lelf -lz -lmicrohttpd) -lpthread -lm

@@ -87,6 +87,23 @@ enum { TR_LINE_START, TR_LINE, TR_END_LF }; /* ST_TRAILERS */
 
 enum frame_result { FR_MORE, FR_BAD, FR_END };
 
+/* A header value, pointing into the head bytes. */
+struct value {
+	const uint8_t *p;
+	size_t len;
+};
+
+/* Headers kept for traces, in struct http_request_headers order. */
+enum trace_header {
+	TH_HOST, TH_USER_AGENT, TH_TRACEPARENT, TH_B3, TH_X_B3_TRACEID,
+	TH_X_B3_SPANID, TH_X_B3_SAMPLED, TH_X_B3_FLAGS, TRACE_HEADERS,
+};
+
+static const char *const trace_header_names[TRACE_HEADERS] = {
+	"host", "user-agent", "traceparent", "b3", "x-b3-traceid",
+	"x-b3-spanid", "x-b3-sampled", "x-b3-flags",
+};
+
 /* What a head says, pointing into the head bytes. */
 struct head_info {
 	const uint8_t *method, *target;
@@ -97,12 +114,14 @@ struct head_info {
 	bool has_te;  /* Transfer-Encoding present */
 	bool chunked; /* ... with chunked as its last coding */
 	bool close;   /* Connection: close */
+	struct value headers[TRACE_HEADERS];
+	unsigned int traceparent_count;
 };
 
 /* A request waiting for its final response. */
 struct pending {
 	char method[HTTP_METHOD_MAX];
-	char *target;           /* NUL-terminated, cut to HTTP_PATH_MAX - 1 */
+	struct http_request *req; /* what the exchange will report */
 	uint64_t seq;           /* names the request for body accounting */
 	uint64_t start_ns;
 	uint64_t body_bytes;
@@ -394,6 +413,25 @@ static bool parse_length(const uint8_t *v, size_t n, uint64_t *out)
 	return true;
 }
 
+/* The first value of each trace header wins (B3's rule); a repeated
+ * traceparent is counted, since W3C says to ignore it then. */
+static void keep_trace_header(struct head_info *hi, const uint8_t *name,
+			      size_t name_len, const uint8_t *v,
+			      const uint8_t *ve)
+{
+	for (int h = 0; h < TRACE_HEADERS; h++) {
+		if (!eq_nocase(name, name_len, trace_header_names[h]))
+			continue;
+		if (h == TH_TRACEPARENT)
+			hi->traceparent_count++;
+		if (!hi->headers[h].p) {
+			hi->headers[h].p = v;
+			hi->headers[h].len = ve - v;
+		}
+		return;
+	}
+}
+
 /* One "name: value" line, eol excluded. */
 static bool parse_field(const uint8_t *line, const uint8_t *eol,
 			struct head_info *hi)
@@ -432,6 +470,8 @@ static bool parse_field(const uint8_t *line, const uint8_t *eol,
 		while (list_next(&v, ve, &el, &len))
 			if (eq_nocase(el, len, "close"))
 				hi->close = true;
+	} else {
+		keep_trace_header(hi, line, name_len, v, ve);
 	}
 	return true;
 }
@@ -516,7 +556,7 @@ static struct pending *queue_at(struct http_conn *c, unsigned int i)
 static void queue_clear(struct http_conn *c)
 {
 	for (unsigned int i = 0; i < c->q_len; i++)
-		free(queue_at(c, i)->target);
+		free(queue_at(c, i)->req);
 	c->q_first = c->q_len = 0;
 	c->unpaired = 0;
 }
@@ -524,8 +564,8 @@ static void queue_clear(struct http_conn *c)
 static void unbind(struct http_conn *c)
 {
 	if (c->answering)
-		free(c->answer.target);
-	c->answer.target = NULL;
+		free(c->answer.req);
+	c->answer.req = NULL;
 	c->answering = false;
 }
 
@@ -534,18 +574,56 @@ static void unbind(struct http_conn *c)
  * full, or no memory for its target) is counted, and remembered only as an
  * answer to skip, so that later answers still meet their own requests.
  */
+static void copy_value(char *dst, size_t size, const uint8_t *src,
+		       size_t len)
+{
+	if (len > size - 1)
+		len = size - 1;
+	if (len)
+		memcpy(dst, src, len);
+	dst[len] = '\0';
+}
+
+static void fill_request(struct http_request *r, const struct head_info *hi,
+			 uint64_t start_ns)
+{
+	struct http_request_headers *h = &r->headers;
+	char *const dst[TRACE_HEADERS] = {
+		h->host, h->user_agent, h->traceparent, h->b3,
+		h->x_b3_traceid, h->x_b3_spanid, h->x_b3_sampled, h->x_b3_flags,
+	};
+	const size_t size[TRACE_HEADERS] = {
+		sizeof(h->host), sizeof(h->user_agent), sizeof(h->traceparent),
+		sizeof(h->b3), sizeof(h->x_b3_traceid), sizeof(h->x_b3_spanid),
+		sizeof(h->x_b3_sampled), sizeof(h->x_b3_flags),
+	};
+
+	copy_value(r->method, sizeof(r->method), hi->method, hi->method_len);
+	copy_value(r->target, sizeof(r->target), hi->target, hi->target_len);
+	for (int i = 0; i < TRACE_HEADERS; i++)
+		if (hi->headers[i].p)
+			copy_value(dst[i], size[i], hi->headers[i].p,
+				   hi->headers[i].len);
+	if (hi->traceparent_count > 1)
+		h->traceparent[0] = '\0';
+	r->start_ns = start_ns;
+}
+
+/*
+ * Holds a request until its answer comes. One that cannot be held (queue
+ * full, or no memory for it) is counted, and remembered only as an answer
+ * to skip, so that later answers still meet their own requests.
+ */
 static void queue_request(struct http_conn *c, const struct dir *d,
 			  const struct head_info *hi)
 {
-	size_t len = hi->target_len < HTTP_PATH_MAX - 1 ? hi->target_len
-							: HTTP_PATH_MAX - 1;
-	char *target = NULL;
+	struct http_request *req = NULL;
 	struct pending *p;
 
 	c->body_seq = 0;
 	if (c->q_len < HTTP_PIPELINE_MAX)
-		target = malloc(len + 1);
-	if (!target) {
+		req = calloc(1, sizeof(*req));
+	if (!req) {
 		emit_error(c, HTTP_ERR_PIPELINE_OVERFLOW);
 		if (c->q_len)
 			queue_at(c, c->q_len - 1)->dropped_after++;
@@ -553,15 +631,16 @@ static void queue_request(struct http_conn *c, const struct dir *d,
 			c->unpaired++;
 		return;
 	}
-	memcpy(target, hi->target, len);
-	target[len] = '\0';
+	fill_request(req, hi, d->head_ts);
 	p = queue_at(c, c->q_len++);
 	memset(p, 0, sizeof(*p));
 	memcpy(p->method, hi->method, hi->method_len); /* < HTTP_METHOD_MAX */
-	p->target = target;
+	p->req = req;
 	p->seq = c->next_seq++;
 	p->start_ns = d->head_ts;
 	c->body_seq = p->seq;
+	if (c->cb && c->cb->on_request)
+		c->cb->on_request(c->ctx, req);
 }
 
 /* Pairs a final response with the oldest waiting request, if any. */
@@ -605,7 +684,8 @@ static void report(struct http_conn *c, const struct dir *rsp,
 	memset(&ex, 0, sizeof(ex));
 	ex.role = c->role;
 	memcpy(ex.method, c->answer.method, sizeof(ex.method));
-	strcpy(ex.target, c->answer.target); /* cut when queued */
+	strcpy(ex.target, c->answer.req->target); /* cut when queued */
+	ex.request = c->answer.req;
 	ex.status = c->status;
 	ex.start_ns = c->answer.start_ns;
 	ex.end_ns = end_ns;

@@ -59,6 +59,32 @@ enum http_parse_error {
 	HTTP_ERR__COUNT,
 };
 
+/* Request headers podtap reads for traces, NUL-terminated and cut to fit;
+ * "" when absent. */
+struct http_request_headers {
+	char host[256];
+	char user_agent[512];
+	char traceparent[64]; /* "" also when sent more than once (W3C) */
+	char b3[128];
+	char x_b3_traceid[40];
+	char x_b3_spanid[24];
+	char x_b3_sampled[8];
+	char x_b3_flags[8];
+};
+
+#define HTTP_USER_DATA_SIZE 64
+
+/* A request, from its head being parsed until its exchange is reported. */
+struct http_request {
+	char method[HTTP_METHOD_MAX];
+	char target[HTTP_PATH_MAX];
+	struct http_request_headers headers;
+	uint64_t start_ns;
+	/* The caller's: zeroed, filled by on_request if it likes, and handed
+	 * back with the exchange (ex->request->user). */
+	uint8_t user[HTTP_USER_DATA_SIZE];
+};
+
 struct http_exchange {
 	enum http_role role;        /* SERVER or CLIENT, never UNKNOWN */
 	char method[HTTP_METHOD_MAX];/* as sent, NUL-terminated, cut if longer */
@@ -71,11 +97,16 @@ struct http_exchange {
 				     * response's last byte */
 	uint64_t request_body_bytes;
 	uint64_t response_body_bytes;
+	const struct http_request *request; /* valid during the callback */
 };
 
 struct http_conn_callbacks {
 	void (*on_exchange)(void *ctx, const struct http_exchange *ex);
 	void (*on_error)(void *ctx, enum http_parse_error err);
+	/* A request head was parsed (in the call that delivered its last
+	 * head byte): the time to note what only the caller knows then, such
+	 * as the thread that read or wrote it. Optional. */
+	void (*on_request)(void *ctx, struct http_request *req);
 };
 
 struct http_conn;

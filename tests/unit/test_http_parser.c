@@ -72,7 +72,8 @@ static void on_error(void *ctx, enum http_parse_error err)
 	r->errs[err]++;
 }
 
-static const struct http_conn_callbacks cbs = { on_exchange, on_error };
+static const struct http_conn_callbacks cbs = { .on_exchange = on_exchange,
+						.on_error = on_error };
 
 static uint64_t rng;
 
@@ -1505,7 +1506,7 @@ static void test_after_close(void)
 
 static void test_null_callbacks(void)
 {
-	const struct http_conn_callbacks empty = { NULL, NULL };
+	const struct http_conn_callbacks empty = { 0 };
 	const struct http_conn_callbacks *cbsets[] = { NULL, &empty };
 
 	for (int k = 0; k < 2; k++) {
@@ -1885,8 +1886,7 @@ static void fuzz_error(void *ctx, enum http_parse_error err)
 	f->errs++;
 }
 
-static const struct http_conn_callbacks fuzz_cbs = { fuzz_exchange,
-						     fuzz_error };
+static const struct http_conn_callbacks fuzz_cbs = { .on_exchange = fuzz_exchange, .on_error = fuzz_error };
 
 /* Feeds bytes as random events in random directions. */
 static void fuzz_feed(struct http_conn *c, int dir, const uint8_t *p,
@@ -2028,8 +2028,139 @@ static void test_fuzz_mutations(void)
 	CHECK(exchanges > 0); /* the mutations left some traffic intact */
 }
 
+/* ---- request headers and on_request ---- */
+
+struct seen_requests {
+	int requests, exchanges;
+	char targets[4][64];
+	struct http_request_headers headers[4];
+	uint8_t user0[4];
+};
+
+static void hdr_on_request(void *ctx, struct http_request *req)
+{
+	struct seen_requests *s = ctx;
+
+	/* The caller's area comes zeroed and is handed back with the
+	 * exchange. */
+	CHECK_INT(req->user[0], 0);
+	req->user[0] = (uint8_t)(0xa0 + s->requests);
+	if (s->requests < 4)
+		snprintf(s->targets[s->requests], sizeof(s->targets[0]), "%s",
+			 req->target);
+	s->requests++;
+}
+
+static void hdr_on_exchange(void *ctx, const struct http_exchange *ex)
+{
+	struct seen_requests *s = ctx;
+
+	CHECK(ex->request != NULL);
+	if (ex->request && s->exchanges < 4) {
+		s->headers[s->exchanges] = ex->request->headers;
+		s->user0[s->exchanges] = ex->request->user[0];
+		CHECK_STR(ex->request->target, ex->target);
+	}
+	/* on_request came first, for this very request */
+	CHECK(s->requests > s->exchanges);
+	s->exchanges++;
+}
+
+static const struct http_conn_callbacks hdr_cbs = {
+	.on_exchange = hdr_on_exchange,
+	.on_request = hdr_on_request,
+};
+
+static const char hdr_request[] =
+	"GET /a?q=1 HTTP/1.1\r\n"
+	"Host: svc.shop:8080\r\n"
+	"User-Agent: curl/7.88.1\r\n"
+	"traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n"
+	"B3: 80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1\r\n"
+	"x-b3-traceid: 463ac35c9f6413ad\r\n"
+	"X-B3-SpanId: a2fb4a1d1a96d312\r\n"
+	"X-B3-Sampled: 1\r\n"
+	"X-B3-Flags: 0\r\n"
+	"Host: second.example\r\n"
+	"\r\n"
+	"GET /b HTTP/1.1\r\n"
+	"traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n"
+	"traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n"
+	"\r\n";
+static const char hdr_response[] =
+	"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+	"HTTP/1.1 204 No Content\r\n\r\n";
+
+static void check_trace_headers(size_t step)
+{
+	struct http_conn *c = http_conn_new(HTTP_ROLE_SERVER);
+	struct seen_requests s = { 0 };
+	size_t n = sizeof(hdr_request) - 1, m = sizeof(hdr_response) - 1;
+
+	for (size_t off = 0; off < n; off += step) {
+		size_t len = off + step <= n ? step : n - off;
+
+		send_event(c, HTTP_DIR_INGRESS, off, hdr_request + off, len, len,
+			   10 + off, &hdr_cbs, &s);
+	}
+	/* Both heads were parsed before any answer: on_request ran for
+	 * each, in order. */
+	CHECK_INT(s.requests, 2);
+	CHECK_STR(s.targets[0], "/a?q=1");
+	CHECK_STR(s.targets[1], "/b");
+	send_event(c, HTTP_DIR_EGRESS, 0, hdr_response, m, m, 5000, &hdr_cbs, &s);
+	CHECK_INT(s.exchanges, 2);
+	/* the first value of a header wins; names are case-insensitive */
+	CHECK_STR(s.headers[0].host, "svc.shop:8080");
+	CHECK_STR(s.headers[0].user_agent, "curl/7.88.1");
+	CHECK_STR(s.headers[0].traceparent,
+		  "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+	CHECK_STR(s.headers[0].b3,
+		  "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1");
+	CHECK_STR(s.headers[0].x_b3_traceid, "463ac35c9f6413ad");
+	CHECK_STR(s.headers[0].x_b3_spanid, "a2fb4a1d1a96d312");
+	CHECK_STR(s.headers[0].x_b3_sampled, "1");
+	CHECK_STR(s.headers[0].x_b3_flags, "0");
+	CHECK_INT(s.user0[0], 0xa0);
+	/* two traceparent headers: W3C says to ignore both */
+	CHECK_STR(s.headers[1].traceparent, "");
+	CHECK_STR(s.headers[1].host, "");
+	CHECK_INT(s.user0[1], 0xa1);
+	http_conn_free(c);
+}
+
+static void test_trace_headers(void)
+{
+	check_trace_headers(sizeof(hdr_request)); /* whole */
+	check_trace_headers(1);                   /* one byte at a time */
+	check_trace_headers(7);
+}
+
+/* A header value longer than its field is cut, never overflows. */
+static void test_trace_header_cut(void)
+{
+	char req[4096];
+	struct http_conn *c = http_conn_new(HTTP_ROLE_SERVER);
+	struct seen_requests s = { 0 };
+	const char rsp[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+	int n;
+
+	n = snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nUser-Agent: %0900d\r\n"
+		     "b3: %0300d\r\n\r\n", 7, 8);
+	send_event(c, HTTP_DIR_INGRESS, 0, req, n, n, 1, &hdr_cbs, &s);
+	send_event(c, HTTP_DIR_EGRESS, 0, rsp, sizeof(rsp) - 1, sizeof(rsp) - 1,
+		   2, &hdr_cbs, &s);
+	CHECK_INT(s.exchanges, 1);
+	CHECK_INT(strlen(s.headers[0].user_agent),
+		  sizeof(s.headers[0].user_agent) - 1);
+	CHECK_INT(strlen(s.headers[0].b3), sizeof(s.headers[0].b3) - 1);
+	http_conn_free(c);
+}
+
 int main(void)
 {
+	RUN(test_trace_headers);
+	RUN(test_trace_header_cut);
 	RUN(test_simple_get);
 	RUN(test_keep_alive);
 	RUN(test_pipelining);
