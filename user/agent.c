@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "agent.h"
 
+#include <arpa/inet.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <string.h>
 #include <time.h>
 
@@ -18,27 +21,75 @@ struct exchange_ctx {
 	struct conn *conn;
 };
 
+/* Formats an address of `addrs` ("" when not an IP socket). */
+static void format_ip(const struct podtap_sock_addrs *addrs,
+		      const uint8_t *addr, char *out, size_t size)
+{
+	out[0] = '\0';
+	if (addrs->family == AF_INET)
+		inet_ntop(AF_INET, addr, out, size);
+	else if (addrs->family == AF_INET6)
+		inet_ntop(AF_INET6, addr, out, size);
+}
+
+/*
+ * The server a client exchange went to, as OpenTelemetry names it: the
+ * Host header's name and port (port 80 when it has none), else the peer's
+ * IP address and port.
+ */
+static void client_server(const struct conn *c, const struct http_exchange *ex,
+			  char *addr, size_t size, unsigned int *port)
+{
+	const char *host = ex->request ? ex->request->headers.host : "";
+	const char *colon, *end;
+
+	*port = 0;
+	if (host[0]) {
+		end = host[0] == '[' ? strchr(host, ']') : NULL;
+		colon = strrchr(end ? end : host, ':');
+		if (end) /* [v6]:port */
+			snprintf(addr, size, "%.*s", (int)(end - host - 1), host + 1);
+		else
+			snprintf(addr, size, "%.*s",
+				 (int)(colon ? colon - host : (long)strlen(host)),
+				 host);
+		*port = colon ? (unsigned int)atoi(colon + 1) : 80;
+		if (*port > 65535)
+			*port = 0;
+		return;
+	}
+	format_ip(&c->addrs, c->addrs.remote_addr, addr, size);
+	*port = c->addrs.remote_port;
+}
+
 static void on_exchange(void *ctx, const struct http_exchange *ex)
 {
 	struct exchange_ctx *x = ctx;
 	struct agent *a = x->agent;
-	const struct workload *w;
-	char route[ROUTE_MAX];
-	double seconds;
+	char route[ROUTE_MAX], server[256] = "";
+	struct metrics_exchange m = {
+		.side = ex->role == HTTP_ROLE_CLIENT ? METRICS_CLIENT
+						     : METRICS_SERVER,
+		.method = ex->method,
+		.route = route,
+		.status = ex->status,
+		.scheme = "http",
+		.server_address = server,
+	};
 
-	if (ex->role != HTTP_ROLE_SERVER) {
-		atomic_fetch_add(&a->stats.exchanges_client, 1);
-		return; /* client metrics come with the traces work */
-	}
-	atomic_fetch_add(&a->stats.exchanges_server, 1);
-	w = pod_resolver_lookup(a->pods, x->conn->cgroup_id, x->conn->pid,
-				x->conn->comm, ex->end_ns);
+	atomic_fetch_add(m.side == METRICS_CLIENT ? &a->stats.exchanges_client
+						  : &a->stats.exchanges_server,
+			 1);
+	m.w = pod_resolver_lookup(a->pods, x->conn->cgroup_id, x->conn->pid,
+				  x->conn->comm, ex->end_ns);
 	route_normalise(a->routes, ex->target, route, sizeof(route));
-	seconds = ex->end_ns > ex->start_ns
-			  ? (double)(ex->end_ns - ex->start_ns) / 1e9
-			  : 0;
-	metrics_record_server(a->metrics, w, ex->method, route, ex->status,
-			      "http", seconds);
+	if (m.side == METRICS_CLIENT)
+		client_server(x->conn, ex, server, sizeof(server),
+			      &m.server_port);
+	m.seconds = ex->end_ns > ex->start_ns
+			    ? (double)(ex->end_ns - ex->start_ns) / 1e9
+			    : 0;
+	metrics_record(a->metrics, &m);
 }
 
 static void on_parse_error(void *ctx, enum http_parse_error err)

@@ -16,6 +16,9 @@ static const double duration_bounds[] = { 0.005, 0.01, 0.025, 0.05, 0.075,
 
 struct series {
 	struct hnode node;
+	enum metrics_side side;
+	unsigned int server_port;
+	char *server_address; /* points into route[]'s allocation */
 	const struct workload *w;
 	const char *method; /* static string from http_method_label */
 	const char *scheme; /* static string */
@@ -27,6 +30,9 @@ struct series {
 };
 
 struct series_key {
+	enum metrics_side side;
+	const char *server_address;
+	unsigned int server_port;
 	const struct workload *w;
 	const char *method;
 	const char *scheme;
@@ -86,10 +92,13 @@ void metrics_free(struct metrics *m)
 
 static uint64_t key_hash(const struct series_key *k)
 {
-	uint64_t h = hash_u64((uintptr_t)k->w ^ ((uint64_t)k->status << 48));
+	uint64_t h = hash_u64((uintptr_t)k->w ^ ((uint64_t)k->status << 48) ^
+			      ((uint64_t)k->side << 40) ^
+			      ((uint64_t)k->server_port << 16));
 
 	h = hash_bytes(k->method, strlen(k->method), h);
 	h = hash_bytes(k->scheme, strlen(k->scheme), h);
+	h = hash_bytes(k->server_address, strlen(k->server_address), h);
 	return hash_bytes(k->route, strlen(k->route), h);
 }
 
@@ -98,9 +107,11 @@ static bool key_eq(const struct hnode *n, const void *key)
 	const struct series *s = hmap_entry(n, struct series, node);
 	const struct series_key *k = key;
 
-	return s->w == k->w && s->status == k->status &&
+	return s->w == k->w && s->side == k->side && s->status == k->status &&
 	       s->method == k->method && s->scheme == k->scheme &&
-	       !strcmp(s->route, k->route);
+	       s->server_port == k->server_port &&
+	       !strcmp(s->route, k->route) &&
+	       !strcmp(s->server_address, k->server_address);
 }
 
 static struct series *series_get(struct metrics *m, struct series_key *k)
@@ -108,69 +119,91 @@ static struct series *series_get(struct metrics *m, struct series_key *k)
 	uint64_t h = key_hash(k);
 	struct hnode *n = hmap_find(&m->series, h, k, key_eq);
 	struct workload *w = (struct workload *)k->w;
+	size_t route_len = strlen(k->route);
 	struct series *s;
 	bool overflow;
 
 	if (n)
 		return hmap_entry(n, struct series, node);
-	/* A new route series: past the cap, fold it into the overflow route
-	 * (which itself does not count against the cap). */
+	/* A new series: past the cap, fold it into the overflow route (which
+	 * itself does not count against the cap). */
 	overflow = !strcmp(k->route, METRICS_OVERFLOW_ROUTE);
 	if (!overflow && w->nseries >= m->max_series) {
 		m->series_dropped++;
 		k->route = METRICS_OVERFLOW_ROUTE;
+		k->server_address = "";
+		k->server_port = 0;
 		return series_get(m, k);
 	}
-	s = calloc(1, sizeof(*s) + strlen(k->route) + 1);
+	s = calloc(1, sizeof(*s) + route_len + 1 +
+			      strlen(k->server_address) + 1);
 	if (!s)
 		return NULL;
+	s->side = k->side;
 	s->w = k->w;
 	s->method = k->method;
 	s->scheme = k->scheme;
 	s->status = k->status;
+	s->server_port = k->server_port;
 	strcpy(s->route, k->route);
+	s->server_address = s->route + route_len + 1;
+	strcpy(s->server_address, k->server_address);
 	hmap_insert(&m->series, &s->node, h);
 	if (!overflow)
 		w->nseries++;
 	return s;
 }
 
-void metrics_record_server(struct metrics *m, const struct workload *w,
-			   const char *method, const char *route, int status,
-			   const char *scheme, double seconds)
+void metrics_record(struct metrics *m, const struct metrics_exchange *x)
 {
-	struct series_key k = { .w = w, .method = http_method_label(method),
-				.scheme = scheme, .route = route,
-				.status = status };
+	struct series_key k = {
+		.side = x->side,
+		.w = x->w,
+		.method = http_method_label(x->method),
+		.scheme = x->scheme,
+		.route = x->route,
+		.status = x->status,
+		.server_address = x->side == METRICS_CLIENT && x->server_address
+					  ? x->server_address : "",
+		.server_port = x->side == METRICS_CLIENT ? x->server_port : 0,
+	};
 	struct series *s;
 	size_t b = 0;
 
-	while (b < NBOUNDS && seconds > duration_bounds[b])
+	while (b < NBOUNDS && x->seconds > duration_bounds[b])
 		b++;
 	pthread_mutex_lock(&m->lock);
 	s = series_get(m, &k);
 	if (s) {
 		s->buckets[b]++;
 		s->count++;
-		s->sum += seconds;
+		s->sum += x->seconds;
 	}
 	pthread_mutex_unlock(&m->lock);
 }
 
-void metrics_render(struct metrics *m, struct prom_writer *out)
+static void render_side(struct metrics *m, enum metrics_side side,
+			struct prom_writer *out)
 {
-	static const char name[] = "http_server_request_duration_seconds";
-	size_t b;
+	static const char *const names[] = {
+		"http_server_request_duration_seconds",
+		"http_client_request_duration_seconds",
+	};
+	static const char *const helps[] = {
+		"Duration of HTTP server requests, from the read of the "
+		"request's first byte to the write of the response's last "
+		"byte, as seen by podtap from the kernel.",
+		"Duration of HTTP client requests, from the write of the "
+		"request's first byte to the read of the response's last "
+		"byte, as seen by podtap from the kernel.",
+	};
+	size_t b, nlabels = side == METRICS_CLIENT ? 10 : 8;
 	struct hnode *n;
 
-	prom_family(out, name, "histogram",
-		    "Duration of HTTP server requests, from the read of the "
-		    "request's first byte to the write of the response's last "
-		    "byte, as seen by podtap from the kernel.");
-	pthread_mutex_lock(&m->lock);
+	prom_family(out, names[side], "histogram", helps[side]);
 	for (n = hmap_first(&m->series, &b); n; n = hmap_next(&m->series, n, &b)) {
 		const struct series *s = hmap_entry(n, struct series, node);
-		char status[16];
+		char status[16], port[16];
 		struct prom_label labels[] = {
 			{ "http_request_method", s->method },
 			{ "http_response_status_code", status },
@@ -180,13 +213,24 @@ void metrics_render(struct metrics *m, struct prom_writer *out)
 			{ "k8s_pod_name", s->w->pod },
 			{ "k8s_container_name", s->w->container },
 			{ "service_name", s->w->service },
+			{ "server_address", s->server_address },
+			{ "server_port", port },
 		};
 
+		if (s->side != side)
+			continue;
 		snprintf(status, sizeof(status), "%d", s->status);
-		prom_histogram(out, name, labels,
-			       sizeof(labels) / sizeof(labels[0]),
+		snprintf(port, sizeof(port), "%u", s->server_port);
+		prom_histogram(out, names[side], labels, nlabels,
 			       duration_bounds, NBOUNDS, s->buckets, s->sum);
 	}
+}
+
+void metrics_render(struct metrics *m, struct prom_writer *out)
+{
+	pthread_mutex_lock(&m->lock);
+	render_side(m, METRICS_SERVER, out);
+	render_side(m, METRICS_CLIENT, out);
 	pthread_mutex_unlock(&m->lock);
 }
 

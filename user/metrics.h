@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * Aggregates exchanges into http_server_request_duration_seconds histograms
- * per workload, method, route, status and scheme, with a per-workload cap on
- * route series. Thread-safe: the event loop records, the HTTP thread renders.
+ * Aggregates exchanges into the http_server_request_duration_seconds and
+ * http_client_request_duration_seconds histograms per workload, method,
+ * route, status and scheme (and, for clients, server address and port),
+ * with a per-workload cap on series. Thread-safe: the event loop records,
+ * the HTTP thread renders.
  */
 #ifndef PODTAP_METRICS_H
 #define PODTAP_METRICS_H
@@ -19,11 +21,22 @@ struct metrics;
 struct metrics *metrics_new(unsigned int max_series_per_workload);
 void metrics_free(struct metrics *m); /* accepts NULL */
 
-/* Records one server exchange. `method` as sent (normalised here to the
- * OpenTelemetry set or "_OTHER"); `route` already normalised. */
-void metrics_record_server(struct metrics *m, const struct workload *w,
-			   const char *method, const char *route, int status,
-			   const char *scheme, double seconds);
+enum metrics_side { METRICS_SERVER = 0, METRICS_CLIENT = 1 };
+
+/* One exchange, as its labels. */
+struct metrics_exchange {
+	enum metrics_side side;
+	const struct workload *w;
+	const char *method;         /* as sent; normalised here */
+	const char *route;          /* already normalised */
+	int status;
+	const char *scheme;         /* static string: "http", "https" */
+	const char *server_address; /* client side only */
+	unsigned int server_port;   /* client side only */
+	double seconds;
+};
+
+void metrics_record(struct metrics *m, const struct metrics_exchange *x);
 
 /* Appends the HTTP families to `out`. */
 void metrics_render(struct metrics *m, struct prom_writer *out);
