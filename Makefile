@@ -30,10 +30,11 @@ endif
 
 # Debian packages: to build and run, and in addition to test.
 BUILD_PKGS := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev \
-	libmicrohttpd-dev pkg-config gcc make
+	libmicrohttpd-dev libprotobuf-c-dev protobuf-c-compiler \
+	libcurl4-openssl-dev ca-certificates pkg-config gcc make
 TEST_PKGS := bats curl gunicorn python3-flask python3-requests \
 	python3-prometheus-client hey wrk prometheus openssl iproute2 \
-	netcat-openbsd procps
+	netcat-openbsd procps nodejs npm jq
 
 # clang's own system include dirs, so asm/*.h resolve for the BPF target.
 CLANG_BPF_SYS_INCLUDES := $(shell $(CLANG) -v -E - </dev/null 2>&1 \
@@ -45,11 +46,13 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall \
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation -Werror=implicit -Werror=incompatible-pointer-types \
 	-MMD -MP -I$(OUTPUT) -Iuser -DPODTAP_VERSION='"$(VERSION)"'
-LIBS := $(shell $(PKG_CONFIG) --libs libbpf libmicrohttpd 2>/dev/null || \
-	echo -lbpf -lelf -lz -lmicrohttpd) -lpthread -lm
+LIBS := $(shell $(PKG_CONFIG) --libs libbpf libmicrohttpd libprotobuf-c \
+	libcurl zlib 2>/dev/null || \
+	echo -lbpf -lelf -lz -lmicrohttpd -lprotobuf-c -lcurl) -lpthread -lm
 
 DAEMON_SRCS := $(wildcard user/*.c)
-DAEMON_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(DAEMON_SRCS))
+DAEMON_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(DAEMON_SRCS)) \
+	$(OUTPUT)/otlp.pb-c.o
 
 # Unit tests: tests/unit/test_<m>.c links user/<m>.c and what it names in
 # UNIT_DEPS_<m>.
@@ -74,9 +77,20 @@ $(OUTPUT)/capture.skel.h: $(OUTPUT)/capture.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name podtap > $@
 
+# --- OTLP messages (protobuf-c over the project's own user/otlp.proto) ----
+
+$(OUTPUT)/otlp.pb-c.c $(OUTPUT)/otlp.pb-c.h &: user/otlp.proto | $(OUTPUT)
+	$(call msg,PROTOC-C,$@)
+	$(Q)protoc-c --proto_path=user --c_out=$(OUTPUT) $<
+
+$(OUTPUT)/otlp.pb-c.o: $(OUTPUT)/otlp.pb-c.c
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Wno-unused-parameter -c $< -o $@
+
 # --- daemon ---------------------------------------------------------------
 
 $(OUTPUT)/user/capture.o: $(OUTPUT)/capture.skel.h
+$(OUTPUT)/user/otlp_encoder.o: $(OUTPUT)/otlp.pb-c.h
 
 $(OUTPUT)/user/%.o: user/%.c | $(OUTPUT)/user
 	$(call msg,CC,$@)
@@ -89,6 +103,9 @@ $(OUTPUT)/podtap: $(DAEMON_OBJS)
 # --- tests ----------------------------------------------------------------
 
 UNIT_DEPS_metrics := user/route.c user/prom_writer.c user/hashmap.c
+UNIT_DEPS_otlp_encoder := $(OUTPUT)/otlp.pb-c.c -lprotobuf-c
+
+$(OUTPUT)/tests/test_otlp_encoder: $(OUTPUT)/otlp.pb-c.h
 
 $(OUTPUT)/tests/test_%: tests/unit/test_%.c user/%.c | $(OUTPUT)/tests
 	$(call msg,CC,$@)
@@ -100,8 +117,16 @@ $(OUTPUT)/tests/bpf_load: tests/root/bpf_load.c $(OUTPUT)/user/capture.o \
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) -o $@
 
-test: deps $(OUTPUT)/podtap $(UNIT_TESTS) $(OUTPUT)/tests/bpf_load
+test: deps $(OUTPUT)/podtap $(UNIT_TESTS) $(OUTPUT)/tests/bpf_load \
+		tests/otlp/node_modules
 	$(Q)tests/run.sh
+
+# The OTLP test receiver decodes with the official schema (the protobufjs
+# root that @opentelemetry/otlp-transformer ships), pinned by the lock file.
+tests/otlp/node_modules: tests/otlp/package.json tests/otlp/package-lock.json
+	$(call msg,NPM,$@)
+	$(Q)npm ci --prefix tests/otlp --no-audit --no-fund --loglevel=error >/dev/null
+	$(Q)touch $@
 
 bench: deps $(OUTPUT)/podtap
 	$(Q)tests/bench/run.sh
@@ -136,6 +161,9 @@ deps-test:
 	$(call apt_install,$(TEST_PKGS))
 
 deps: deps-build deps-test
+
+# Test binaries are built after deps: order-only.
+$(UNIT_TESTS) $(OUTPUT)/tests/bpf_load: | deps-build
 
 vmlinux:
 	$(Q)mkdir -p $(VMLINUX_DIR)
