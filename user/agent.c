@@ -19,6 +19,7 @@
 struct exchange_ctx {
 	struct agent *agent;
 	struct conn *conn;
+	uint32_t tid; /* thread of the event being parsed */
 };
 
 /* Formats an address of `addrs` ("" when not an IP socket). */
@@ -90,6 +91,31 @@ static void on_exchange(void *ctx, const struct http_exchange *ex)
 			    ? (double)(ex->end_ns - ex->start_ns) / 1e9
 			    : 0;
 	metrics_record(a->metrics, &m);
+	if (a->tracer) {
+		char peer[64];
+		struct tracer_conn tc = { .pid = x->conn->pid, .tid = x->tid,
+					  .comm = x->conn->comm,
+					  .peer_address = peer,
+					  .server_address = server,
+					  .server_port = m.server_port,
+					  .w = m.w };
+
+		format_ip(&x->conn->addrs, x->conn->addrs.remote_addr, peer,
+			  sizeof(peer));
+		tracer_on_exchange(a->tracer, &tc, ex, route,
+				   a->mono_to_unix_ns);
+	}
+}
+
+static void on_request(void *ctx, struct http_request *req)
+{
+	struct exchange_ctx *x = ctx;
+	struct tracer_conn tc = { .pid = x->conn->pid, .tid = x->tid,
+				  .comm = x->conn->comm };
+
+	if (x->agent->tracer)
+		tracer_on_request(x->agent->tracer,
+				  http_conn_role(x->conn->http), &tc, req);
 }
 
 static void on_parse_error(void *ctx, enum http_parse_error err)
@@ -103,12 +129,13 @@ static void on_parse_error(void *ctx, enum http_parse_error err)
 static const struct http_conn_callbacks callbacks = {
 	.on_exchange = on_exchange,
 	.on_error = on_parse_error,
+	.on_request = on_request,
 };
 
 static void on_conn_end(void *ctx, struct conn *c, uint64_t ts_ns)
 {
 	struct agent *a = ctx;
-	struct exchange_ctx x = { a, c };
+	struct exchange_ctx x = { a, c, 0 };
 
 	if (c->http && !c->ignored)
 		http_conn_close(c->http, ts_ns, &callbacks, &x);
@@ -172,7 +199,7 @@ static void classify(struct agent *a, struct conn *c)
 static void handle_data(struct agent *a, const struct podtap_event *ev)
 {
 	struct conn *c = track(a, ev);
-	struct exchange_ctx x = { a, c };
+	struct exchange_ctx x = { a, c, ev->tid };
 
 	if (!c || c->ignored)
 		return;
@@ -210,6 +237,8 @@ void agent_handle_event(void *ctx, const struct podtap_event *ev, size_t size)
 		a->ending_process = true;
 		conn_table_end_pid(a->conns, ev->pid, ev->ts_ns);
 		a->ending_process = false;
+		if (a->tracer)
+			tracer_process_exit(a->tracer, ev->pid);
 		break;
 	default:
 		break;
@@ -217,8 +246,21 @@ void agent_handle_event(void *ctx, const struct podtap_event *ev, size_t size)
 	atomic_store(&a->stats.conns_tracked, conn_table_count(a->conns));
 }
 
+/* Events are stamped with CLOCK_MONOTONIC (bpf_ktime_get_ns); spans want
+ * wall-clock time. Re-read each tick so clock steps are followed. */
+static uint64_t monotonic_to_unix_ns(void)
+{
+	struct timespec mono, real;
+
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	clock_gettime(CLOCK_REALTIME, &real);
+	return (uint64_t)(real.tv_sec - mono.tv_sec) * 1000000000ULL +
+	       (uint64_t)(real.tv_nsec - mono.tv_nsec);
+}
+
 void agent_tick(struct agent *a, uint64_t now_ns)
 {
+	a->mono_to_unix_ns = monotonic_to_unix_ns();
 	if (now_ns > IDLE_NS)
 		conn_table_sweep(a->conns, now_ns - IDLE_NS, now_ns);
 	atomic_store(&a->stats.conns_tracked, conn_table_count(a->conns));
@@ -231,6 +273,10 @@ void agent_render(void *ctx, struct prom_writer *out)
 
 	if (a->capture)
 		capture_read_drops(a->capture, snap.kernel_drops);
+	if (a->exporter) {
+		snap.traces = true;
+		otlp_exporter_get_stats(a->exporter, &snap.spans);
+	}
 	snap.series = metrics_series_count(a->metrics);
 	snap.series_dropped = metrics_series_dropped(a->metrics);
 	metrics_render(a->metrics, out);
@@ -241,6 +287,7 @@ int agent_init(struct agent *a, const struct config *cfg)
 {
 	memset(a, 0, sizeof(*a));
 	atomic_store(&a->stats.start_time_s, (uint64_t)time(NULL));
+	a->mono_to_unix_ns = monotonic_to_unix_ns();
 	a->routes = route_table_new();
 	if (!a->routes)
 		goto nomem;

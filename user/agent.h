@@ -18,6 +18,7 @@
 #include "prom_writer.h"
 #include "route.h"
 #include "stats.h"
+#include "tracer.h"
 
 struct agent {
 	struct capture *capture; /* set once attached; may be NULL before */
@@ -25,6 +26,9 @@ struct agent {
 	struct pod_resolver *pods;
 	struct route_table *routes;
 	struct metrics *metrics;
+	struct tracer *tracer;   /* NULL: traces off */
+	struct otlp_exporter *exporter; /* for its stats; NULL: off */
+	uint64_t mono_to_unix_ns; /* event clock -> wall clock, for spans */
 	struct stats stats;
 	bool ending_process; /* connections end because their process did */
 };

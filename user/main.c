@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <bpf/libbpf.h>
@@ -20,7 +21,11 @@
 #include "config.h"
 #include "log.h"
 #include "metrics_server.h"
+#include "otel_env.h"
+#include "otlp_exporter.h"
 #include "preflight.h"
+#include "sampler.h"
+#include "tracer.h"
 #include "version.h"
 
 /* Poll timeout: kernel wakeups are batched, so this bounds how stale an
@@ -52,6 +57,56 @@ static uint64_t monotonic_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
+/*
+ * Traces, from the standard OpenTelemetry variables: a tracer always (its
+ * sampler decides nothing without an exporter), and an exporter when an
+ * endpoint is set. Returns -1 for settings that cannot be honoured.
+ */
+static int start_traces(struct tracer **tracer, struct otlp_exporter **exp)
+{
+	static struct otel_config ocfg; /* large: headers and attributes */
+	struct sampler sampler;
+	char msg[256] = "";
+
+	*tracer = NULL;
+	*exp = NULL;
+	if (otel_config_from_env(&ocfg, environ, msg, sizeof(msg))) {
+		log_error("%s", msg);
+		return -1;
+	}
+	for (unsigned int i = 0; i < ocfg.n_warnings; i++)
+		log_warn("%s", ocfg.warnings[i]);
+	/* The specification: an unknown sampler is a warning, and the
+	 * default is used. */
+	msg[0] = '\0';
+	sampler_parse(&sampler, getenv("OTEL_TRACES_SAMPLER"),
+		      getenv("OTEL_TRACES_SAMPLER_ARG"), msg, sizeof(msg));
+	if (msg[0])
+		log_warn("%s", msg);
+	if (!ocfg.enabled) {
+		log_info("traces off: %s", ocfg.disabled_reason);
+		return 0;
+	}
+	if (ocfg.service_name[0])
+		log_warn("OTEL_SERVICE_NAME/service.name set for podtap is not "
+			 "applied: each workload's service.name comes from its "
+			 "own OTEL_SERVICE_NAME, its container or executable");
+	*tracer = tracer_new(&sampler, getenv("NODE_NAME"),
+			     ocfg.resource_attrs, ocfg.n_resource_attrs);
+	if (!*tracer)
+		return -1;
+	*exp = otlp_exporter_start(&ocfg, tracer_release_resource, *tracer);
+	if (!*exp) {
+		tracer_free(*tracer);
+		*tracer = NULL;
+		return -1;
+	}
+	tracer_set_exporter(*tracer, *exp);
+	sampler_describe(&sampler, msg, sizeof(msg));
+	log_info("exporting spans to %s, sampler %s", ocfg.traces_url, msg);
+	return 0;
+}
+
 static int run(const struct config *cfg)
 {
 	static struct agent agent;
@@ -66,6 +121,8 @@ static int run(const struct config *cfg)
 				      .pin_path = cfg->pin_path };
 	struct metrics_server *server = NULL;
 	struct capture *cap = NULL;
+	struct otlp_exporter *exporter = NULL;
+	struct tracer *tracer = NULL;
 	uint64_t last_tick = 0;
 	int fd, err = 1;
 
@@ -79,6 +136,10 @@ static int run(const struct config *cfg)
 		close(fd);
 		return 1;
 	}
+	if (start_traces(&tracer, &exporter))
+		goto cleanup;
+	agent.tracer = tracer;
+	agent.exporter = exporter;
 	heartbeat_s = monotonic_ns() / 1000000000ULL;
 	server = metrics_server_start(fd, &sopts);
 	if (!server)
@@ -116,7 +177,12 @@ cleanup:
 	metrics_server_stop(server);
 	agent.capture = NULL;
 	capture_close(cap);
+	/* Ends connections (their last exchanges may still make spans),
+	 * then flushes spans within the shutdown deadline; the tracer goes
+	 * last, since the exporter hands resources back to it. */
 	agent_fini(&agent);
+	otlp_exporter_destroy(exporter);
+	tracer_free(tracer);
 	return err;
 }
 

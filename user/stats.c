@@ -28,6 +28,32 @@ static void by_label(struct prom_writer *out, const char *name,
 	prom_sample(out, name, &l, 1, (double)v);
 }
 
+static void render_spans(const struct otlp_exporter_stats *sp,
+			 struct prom_writer *out)
+{
+	counter(out, "podtap_spans_enqueued_total",
+		"Spans queued for export.", sp->spans_enqueued);
+	counter(out, "podtap_spans_exported_total",
+		"Spans the collector accepted.", sp->spans_exported);
+	prom_family(out, "podtap_spans_dropped_total", "counter",
+		    "Spans not exported, by reason (queue_full: the export "
+		    "queue was full; rejected: the collector refused them; "
+		    "export_failed: retries ran out; shutdown: not sent by the "
+		    "shutdown deadline).");
+	for (int r = 0; r < OTLP_DROP__COUNT; r++)
+		by_label(out, "podtap_spans_dropped_total", "reason",
+			 otlp_drop_reason_name(r), sp->spans_dropped[r]);
+	prom_family(out, "podtap_span_export_requests_total", "counter",
+		    "OTLP export requests, by outcome.");
+	for (int o = 0; o < OTLP_REQ__COUNT; o++)
+		by_label(out, "podtap_span_export_requests_total", "outcome",
+			 otlp_request_outcome_name(o), sp->requests[o]);
+	counter(out, "podtap_span_export_retries_total",
+		"Export requests that retried a batch.", sp->retries);
+	gauge(out, "podtap_span_queue_length", "Spans waiting for export.",
+	      (double)sp->queue_length);
+}
+
 void stats_render(const struct stats *s, const struct stats_snapshot *snap,
 		  struct prom_writer *out)
 {
@@ -87,6 +113,9 @@ void stats_render(const struct stats *s, const struct stats_snapshot *snap,
 		 s->exchanges_server);
 	by_label(out, "podtap_http_exchanges_total", "side", "client",
 		 s->exchanges_client);
+
+	if (snap->traces)
+		render_spans(&snap->spans, out);
 
 	gauge(out, "podtap_series", "Route series currently exported.",
 	      (double)snap->series);

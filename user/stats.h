@@ -5,10 +5,12 @@
 #define PODTAP_STATS_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "capture.h"
 #include "http_parser.h"
+#include "otlp_exporter.h"
 #include "prom_writer.h"
 
 #define STATS_EVENT_KINDS 5 /* index = enum podtap_event_kind */
@@ -31,6 +33,8 @@ struct stats_snapshot {
 	uint64_t kernel_drops[PODTAP_DROP_NR];
 	uint64_t series;
 	uint64_t series_dropped;
+	bool traces;                      /* an exporter runs */
+	struct otlp_exporter_stats spans; /* when traces */
 };
 
 void stats_render(const struct stats *s, const struct stats_snapshot *snap,
