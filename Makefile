@@ -34,7 +34,7 @@ BUILD_PKGS := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev \
 	libcurl4-openssl-dev ca-certificates pkg-config gcc make
 TEST_PKGS := bats curl gunicorn python3-flask python3-requests \
 	python3-prometheus-client hey wrk prometheus openssl iproute2 \
-	netcat-openbsd procps nodejs npm jq
+	netcat-openbsd procps jq
 
 # clang's own system include dirs, so asm/*.h resolve for the BPF target.
 CLANG_BPF_SYS_INCLUDES := $(shell $(CLANG) -v -E - </dev/null 2>&1 \
@@ -159,6 +159,11 @@ deps-build:
 
 deps-test:
 	$(call apt_install,$(TEST_PKGS))
+	@# Node may come from elsewhere with its own npm (Debian's npm package
+	@# then conflicts): install Debian's only when there is no npm at all.
+	$(Q)command -v npm >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		--no-install-recommends nodejs npm >/dev/null; }
 
 deps: deps-build deps-test
 

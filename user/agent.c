@@ -278,7 +278,6 @@ void agent_render(void *ctx, struct prom_writer *out)
 		otlp_exporter_get_stats(a->exporter, &snap.spans);
 	}
 	snap.series = metrics_series_count(a->metrics);
-	snap.series_dropped = metrics_series_dropped(a->metrics);
 	metrics_render(a->metrics, out);
 	stats_render(&a->stats, &snap, out);
 }

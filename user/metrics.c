@@ -44,7 +44,6 @@ struct metrics {
 	pthread_mutex_t lock;
 	struct hmap series;
 	unsigned int max_series;
-	uint64_t series_dropped;
 };
 
 const char *http_method_label(const char *method)
@@ -129,7 +128,7 @@ static struct series *series_get(struct metrics *m, struct series_key *k)
 	 * itself does not count against the cap). */
 	overflow = !strcmp(k->route, METRICS_OVERFLOW_ROUTE);
 	if (!overflow && w->nseries >= m->max_series) {
-		m->series_dropped++;
+		w->series_dropped++;
 		k->route = METRICS_OVERFLOW_ROUTE;
 		k->server_address = "";
 		k->server_port = 0;
@@ -151,6 +150,8 @@ static struct series *series_get(struct metrics *m, struct series_key *k)
 	hmap_insert(&m->series, &s->node, h);
 	if (!overflow)
 		w->nseries++;
+	else if (!w->first_overflow)
+		w->first_overflow = s;
 	return s;
 }
 
@@ -226,22 +227,38 @@ static void render_side(struct metrics *m, enum metrics_side side,
 	}
 }
 
+/* Once per workload that hit the cap, through its first overflow series. */
+static void render_dropped(struct metrics *m, struct prom_writer *out)
+{
+	static const char name[] = "podtap_series_dropped_total";
+	size_t b;
+	struct hnode *n;
+
+	prom_family(out, name, "counter",
+		    "Requests folded into http_route=\"{overflow}\" because "
+		    "their workload reached --max-series-per-pod.");
+	for (n = hmap_first(&m->series, &b); n; n = hmap_next(&m->series, n, &b)) {
+		const struct series *s = hmap_entry(n, struct series, node);
+		struct prom_label labels[] = {
+			{ "k8s_namespace_name", s->w->namespace },
+			{ "k8s_pod_name", s->w->pod },
+			{ "k8s_container_name", s->w->container },
+			{ "service_name", s->w->service },
+		};
+
+		if (s->w->first_overflow == s)
+			prom_sample(out, name, labels, 4,
+				    (double)s->w->series_dropped);
+	}
+}
+
 void metrics_render(struct metrics *m, struct prom_writer *out)
 {
 	pthread_mutex_lock(&m->lock);
 	render_side(m, METRICS_SERVER, out);
 	render_side(m, METRICS_CLIENT, out);
+	render_dropped(m, out);
 	pthread_mutex_unlock(&m->lock);
-}
-
-uint64_t metrics_series_dropped(struct metrics *m)
-{
-	uint64_t v;
-
-	pthread_mutex_lock(&m->lock);
-	v = m->series_dropped;
-	pthread_mutex_unlock(&m->lock);
-	return v;
 }
 
 uint64_t metrics_series_count(struct metrics *m)

@@ -38,11 +38,10 @@ struct metrics_exchange {
 
 void metrics_record(struct metrics *m, const struct metrics_exchange *x);
 
-/* Appends the HTTP families to `out`. */
+/* Appends the HTTP families, and podtap_series_dropped_total per workload
+ * (requests folded into the overflow route by the cap), to `out`. */
 void metrics_render(struct metrics *m, struct prom_writer *out);
 
-/* Requests folded into the overflow route because of the series cap. */
-uint64_t metrics_series_dropped(struct metrics *m);
 uint64_t metrics_series_count(struct metrics *m);
 
 /* The OpenTelemetry method set, else "_OTHER". */

@@ -169,6 +169,8 @@ static const struct workload *intern(struct pod_resolver *r,
 		return &r->overflow;
 	e->w = *w;
 	e->w.nseries = 0;
+	e->w.series_dropped = 0;
+	e->w.first_overflow = NULL;
 	hmap_insert(&r->workloads, &e->node, h);
 	return &e->w;
 }
@@ -381,12 +383,14 @@ static const struct workload *resolve(struct pod_resolver *r, uint64_t id,
 		return NULL;
 	snprintf(w.pod_uid, sizeof(w.pod_uid), "%s", ref.pod_uid);
 	if (!names_from_log_dir(r, &ref, &w)) {
+		/* Counted as host traffic (named by its process) until its
+		 * names are known: a pod without names would export the very
+		 * label set of host traffic as a second series. */
 		log_debug("pod %s (cgroup %s) has no log directory under %s yet",
 			  ref.pod_uid, path, r->pod_log_dir);
 		*final = false;
+		return NULL;
 	}
-	/* Until the pod's names are known, the process name still tells
-	 * workloads apart. */
 	snprintf(w.service, sizeof(w.service), "%s",
 		 w.container[0] ? w.container : comm);
 	return intern(r, &w);

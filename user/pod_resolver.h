@@ -25,6 +25,8 @@ struct workload {
 	char service[254]; /* container name in a pod, else the comm */
 	char pod_uid[POD_UID_LEN];
 	unsigned int nseries; /* route series so far; owned by metrics.c */
+	uint64_t series_dropped; /* requests past the cap; owned by metrics.c */
+	const void *first_overflow; /* its first overflow series; metrics.c */
 };
 
 struct pod_resolver;

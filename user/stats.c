@@ -119,7 +119,5 @@ void stats_render(const struct stats *s, const struct stats_snapshot *snap,
 
 	gauge(out, "podtap_series", "Route series currently exported.",
 	      (double)snap->series);
-	counter(out, "podtap_series_dropped_total",
-		"Requests folded into http_route=\"{overflow}\" because their "
-		"pod reached --max-series-per-pod.", snap->series_dropped);
+
 }

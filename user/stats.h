@@ -32,7 +32,6 @@ struct stats {
 struct stats_snapshot {
 	uint64_t kernel_drops[PODTAP_DROP_NR];
 	uint64_t series;
-	uint64_t series_dropped;
 	bool traces;                      /* an exporter runs */
 	struct otlp_exporter_stats spans; /* when traces */
 };

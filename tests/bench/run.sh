@@ -10,6 +10,10 @@
 #   c  in-process prometheus_client instrumentation (before/after_request
 #      Histogram, multiprocess mode, as prometheus-flask-exporter does), no
 #      podtap
+#   d  podtap exporting every exchange as a span (OTEL_TRACES_SAMPLER=
+#      always_on) over OTLP/HTTP to the local test receiver (Node,
+#      tests/otlp/receiver.js, decoding with the official schema); spans
+#      include hey's own CLIENT spans, so about two per request
 # The modes are interleaved (order rotated each round) and each ratio is the
 # median over the rounds of that round's own ratio (b/a, c/a measured
 # seconds apart), so a machine that speeds up or slows down during the run
@@ -45,7 +49,7 @@ for tool in hey curl "$PT_GUNICORN" "$PT_PY"; do
 	command -v "$tool" >/dev/null || die "$tool not found"
 done
 pt_init || die "setup failed"
-trap 'pt_cleanup' EXIT
+trap 'stop_receiver; pt_cleanup' EXIT
 trap 'exit 130' INT TERM
 pt_require_podtap || die "build podtap first (make)"
 
@@ -96,8 +100,28 @@ median() {
 		if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
-: >"$PT_TMP/a" ; : >"$PT_TMP/b" ; : >"$PT_TMP/c"
+: >"$PT_TMP/a" ; : >"$PT_TMP/b" ; : >"$PT_TMP/c" ; : >"$PT_TMP/d"
 SENT=0 COUNTED=0 DROPS=0 CPU_TICKS=0 HWM_KB=0 ERRORS=0
+SPANS=0 SPAN_CPU_TICKS=0 SPAN_DROPS=0 RECV_PID=""
+
+# The OTLP receiver for mode d: started once, stopped by pid at exit.
+start_receiver() {
+	local port
+	port=$(pt_free_port) || die "no port"
+	node "$PT_REPO/tests/otlp/receiver.js" "$port" --out /dev/null \
+		--pid-file "$PT_TMP/receiver.pid" >"$PT_TMP/logs/receiver.log" 2>&1 &
+	for _ in $(seq 1 50); do
+		[ -s "$PT_TMP/receiver.pid" ] && break
+		sleep 0.1
+	done
+	[ -s "$PT_TMP/receiver.pid" ] || die "OTLP receiver did not start"
+	RECV_PID=$(cat "$PT_TMP/receiver.pid")
+	RECV_URL="http://127.0.0.1:$port"
+}
+stop_receiver() {
+	[ -n "$RECV_PID" ] && kill "$RECV_PID" 2>/dev/null && wait "$RECV_PID" 2>/dev/null
+	RECV_PID=""
+}
 CLK_TCK=$(getconf CLK_TCK)
 
 run_mode() {
@@ -108,9 +132,18 @@ run_mode() {
 	   pt_podtap_start --no-pin || die "podtap did not start"
 	   ;;
 	c) url="http://127.0.0.1:$PORT_PROM/" ;;
+	d) url="http://127.0.0.1:$PORT_PLAIN/"
+	   OTEL_EXPORTER_OTLP_ENDPOINT=$RECV_URL OTEL_TRACES_SAMPLER=always_on \
+		pt_podtap_start --no-pin || die "podtap did not start"
+	   ;;
 	esac
 	# Warm-up (before podtap's counters are read, so it is not counted).
 	hey -n 200 -c 4 "$url" >/dev/null 2>&1 || die "hey failed"
+	if [ "$mode" = d ]; then
+		sleep 0.5
+		s0=$(pt_metric_sum podtap_spans_exported_total) || die "scrape failed"
+		t0=$(cpu_ticks "$PODTAP_PID")
+	fi
 	if [ "$mode" = b ]; then
 		sleep 0.3
 		c0=$(pt_metric_sum "${PT_HIST}_count" "${LABELS[@]}") || die "scrape failed"
@@ -120,6 +153,15 @@ run_mode() {
 	res=$(hey_run "$url" "$PT_TMP/hey.$mode.out") ||
 		{ cat "$PT_TMP/hey.$mode.out" >&2; die "hey failed"; }
 	echo "$res" >>"$PT_TMP/$mode"
+	if [ "$mode" = d ]; then
+		t1=$(cpu_ticks "$PODTAP_PID")
+		sleep 1 # the last batch (200 ms batching) reaches the receiver
+		s1=$(pt_metric_sum podtap_spans_exported_total) || die "scrape failed"
+		SPANS=$((SPANS + s1 - s0))
+		SPAN_CPU_TICKS=$((SPAN_CPU_TICKS + t1 - t0))
+		SPAN_DROPS=$((SPAN_DROPS + $(pt_metric_sum podtap_spans_dropped_total)))
+		pt_podtap_stop || die "podtap did not stop cleanly"
+	fi
 	if [ "$mode" = b ]; then
 		t1=$(cpu_ticks "$PODTAP_PID")
 		# Let the last events through, then read the counters.
@@ -150,13 +192,15 @@ run_mode() {
 
 echo "podtap bench: hey -z $DURATION -c $CONC, gunicorn -w $WORKERS sync, $ROUNDS rounds"
 echo "(load average now: $(cut -d' ' -f1-3 /proc/loadavg); other work skews the figures)"
-ORDERS=(a b c b c a c a b)
+start_receiver
+MODES=(a b c d)
 for r in $(seq 0 $((ROUNDS - 1))); do
 	echo "round $((r + 1)):"
-	for k in 0 1 2; do
-		run_mode "${ORDERS[$(( (r % 3) * 3 + k ))]}"
+	for k in 0 1 2 3; do
+		run_mode "${MODES[$(( (r + k) % 4 ))]}"
 	done
 done
+stop_receiver
 
 col_median() { awk -v c="$2" '{ print $c }' "$PT_TMP/$1" | median; }
 RPS_a=$(col_median a 1) RPS_b=$(col_median b 1) RPS_c=$(col_median c 1)
@@ -169,6 +213,9 @@ round_ratios() {
 }
 TP_B=$(round_ratios b 1 | median | xargs printf '%.3f')
 TP_C=$(round_ratios c 1 | median | xargs printf '%.3f')
+TP_D=$(round_ratios d 1 | median | xargs printf '%.3f')
+RPS_d=$(col_median d 1) P99_d=$(col_median d 2)
+P99R_D=$(round_ratios d 2 | median | xargs printf '%.3f')
 P99R_B=$(round_ratios b 2 | median | xargs printf '%.3f')
 P99R_C=$(round_ratios c 2 | median | xargs printf '%.3f')
 CPU_S=$(awk -v t="$CPU_TICKS" -v hz="$CLK_TCK" 'BEGIN { printf "%.3f", t / hz }')
@@ -192,6 +239,8 @@ printf '%-22s %10.0f %8s %10.2f %8s %10s\n' "b podtap" "$RPS_b" "$TP_B" \
 	"$(awk -v v="$P99_b" 'BEGIN { print v * 1000 }')" "$P99R_B" "$(spread b)"
 printf '%-22s %10.0f %8s %10.2f %8s %10s\n' "c prometheus_client" "$RPS_c" "$TP_C" \
 	"$(awk -v v="$P99_c" 'BEGIN { print v * 1000 }')" "$P99R_C" "$(spread c)"
+printf '%-22s %10.0f %8s %10.2f %8s %10s\n' "d podtap + spans" "$RPS_d" "$TP_D" \
+	"$(awk -v v="$P99_d" 'BEGIN { print v * 1000 }')" "$P99R_D" "$(spread d)"
 # shellcheck disable=SC2046 # one line of figures
 echo "ratios: median of per-round ratios to a; throughput b/a per round:" \
 	$(round_ratios b 1) "; c/a:" $(round_ratios c 1)
@@ -201,6 +250,10 @@ echo
 echo "podtap CPU: ${CPU_S} s over $SENT requests = ${CPU_10K} s per 10k requests"
 echo "podtap max RSS (VmHWM): ${RSS_MIB} MiB"
 echo "requests sent (hey): $SENT   counted by podtap: $COUNTED   kernel drops: $DROPS"
+SPAN_CPU_10K=$(awk -v t="$SPAN_CPU_TICKS" -v hz="$CLK_TCK" -v n="$SPANS" \
+	'BEGIN { printf "%.3f", (n > 0) ? t / hz / (n / 10000) : 0 }')
+echo "spans (d, always_on): $SPANS exported, $SPAN_DROPS dropped; podtap CPU ${SPAN_CPU_10K} s per 10k spans"
+echo "throughput with spans exported, d/a: $TP_D"
 [ "$ERRORS" -gt 0 ] && echo "note: hey reported $ERRORS client errors over all runs"
 echo
 pass() { if "$@"; then echo PASS; else echo MISS; fi; }

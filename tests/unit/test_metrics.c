@@ -21,6 +21,15 @@ static char *render(struct metrics *m)
 	return w.buf;
 }
 
+static int occurrences(const char *text, const char *what)
+{
+	int n = 0;
+
+	for (const char *p = text; (p = strstr(p, what)); p++)
+		n++;
+	return n;
+}
+
 static void record(struct metrics *m, enum metrics_side side,
 		   const char *method, const char *route, int status,
 		   const char *server, unsigned int port, double seconds)
@@ -40,6 +49,7 @@ static void test_server_and_client_series(void)
 	char *text;
 
 	web.nseries = 0;
+	web.first_overflow = NULL;
 	record(m, METRICS_SERVER, "GET", "/users/{id}", 200, NULL, 0, 0.003);
 	record(m, METRICS_SERVER, "GET", "/users/{id}", 200, NULL, 0, 0.2);
 	record(m, METRICS_SERVER, "BREW", "/pot", 418, NULL, 0, 0.01);
@@ -81,6 +91,8 @@ static void test_series_cap(void)
 	char *text;
 
 	web.nseries = 0;
+	web.series_dropped = 0;
+	web.first_overflow = NULL;
 	record(m, METRICS_SERVER, "GET", "/a", 200, NULL, 0, 0.001);
 	record(m, METRICS_SERVER, "GET", "/b", 200, NULL, 0, 0.001);
 	/* over the cap: folded into {overflow}, counted per request */
@@ -90,7 +102,12 @@ static void test_series_cap(void)
 	/* existing series still count normally */
 	record(m, METRICS_SERVER, "GET", "/a", 200, NULL, 0, 0.001);
 	text = render(m);
-	CHECK_INT(metrics_series_dropped(m), 3);
+	CHECK_INT(web.series_dropped, 3);
+	/* one sample for the workload, however many overflow series it has */
+	CHECK(strstr(text, "podtap_series_dropped_total{k8s_namespace_name=\"shop\","
+			   "k8s_pod_name=\"web-1\",k8s_container_name=\"web\","
+			   "service_name=\"web\"} 3\n"));
+	CHECK_INT(occurrences(text, "podtap_series_dropped_total{"), 1);
 	CHECK(strstr(text, "http_server_request_duration_seconds_count{http_request_method=\"GET\","
 			   "http_response_status_code=\"200\",http_route=\"{overflow}\""));
 	CHECK(strstr(text, "http_route=\"{overflow}\",url_scheme=\"http\",k8s_namespace_name=\"shop\","
