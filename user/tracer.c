@@ -12,6 +12,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "otlp_exporter.h"
+#include "runtime_info.h"
 #include "trace_context.h"
 
 /* Bounds: threads serving a request at once, and resources alive. */
@@ -344,6 +345,7 @@ static void fill_resource(struct tracer *t, const struct tracer_conn *conn,
 			  struct span_resource *r)
 {
 	const struct workload *w = conn->w;
+	struct runtime_info rt;
 
 	if (!env_service_name(conn->pid, r->service_name,
 			      sizeof(r->service_name))) {
@@ -364,6 +366,12 @@ static void fill_resource(struct tracer *t, const struct tracer_conn *conn,
 	snprintf(r->k8s_node_name, sizeof(r->k8s_node_name), "%s",
 		 t->node_name);
 	r->process_pid = conn->pid;
+	if (runtime_info_read(conn->pid, &rt)) {
+		snprintf(r->process_runtime_name, sizeof(r->process_runtime_name),
+			 "%s", rt.name);
+		snprintf(r->process_runtime_version,
+			 sizeof(r->process_runtime_version), "%s", rt.version);
+	}
 	memcpy(r->extra, t->extra, t->n_extra * sizeof(t->extra[0]));
 	r->n_extra = t->n_extra;
 }
