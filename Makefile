@@ -45,7 +45,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall \
 
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation -Werror=implicit -Werror=incompatible-pointer-types \
-	-MMD -MP -I$(OUTPUT) -Iuser -DPODTAP_VERSION='"$(VERSION)"'
+	-MMD -MP -I$(OUTPUT) -Iuser
 LIBS := $(shell $(PKG_CONFIG) --libs libbpf libmicrohttpd libprotobuf-c \
 	libcurl zlib 2>/dev/null || \
 	echo -lbpf -lelf -lz -lmicrohttpd -lprotobuf-c -lcurl) -lpthread -lm
@@ -60,12 +60,21 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/
 UNIT_CFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer
 
 .DELETE_ON_ERROR:
-.PHONY: all run test bench deps deps-build deps-test vmlinux install clean
+.PHONY: all run test bench deps deps-build deps-test vmlinux install clean FORCE
 
 all: $(OUTPUT)/podtap
 
 $(OUTPUT) $(OUTPUT)/user $(OUTPUT)/tests:
 	$(Q)mkdir -p $@
+
+# The version, in a header rewritten only when it changes, so that exactly
+# the objects that include it (tracked by -MMD) are rebuilt then.
+$(OUTPUT)/podtap_version.h: FORCE | $(OUTPUT)
+	$(Q)v='#define PODTAP_VERSION "$(VERSION)"'; \
+	[ "$$(cat $@ 2>/dev/null)" = "$$v" ] || echo "$$v" > $@
+
+$(DAEMON_OBJS) $(UNIT_TESTS) $(OUTPUT)/tests/bpf_load \
+	$(OUTPUT)/tests/exporter_driver: | $(OUTPUT)/podtap_version.h
 
 # --- BPF ------------------------------------------------------------------
 
@@ -117,8 +126,15 @@ $(OUTPUT)/tests/bpf_load: tests/root/bpf_load.c $(OUTPUT)/user/capture.o \
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) -o $@
 
+$(OUTPUT)/tests/exporter_driver: tests/otlp/exporter_driver.c \
+		$(OUTPUT)/user/otlp_exporter.o $(OUTPUT)/user/otel_env.o \
+		$(OUTPUT)/user/otlp_encoder.o $(OUTPUT)/otlp.pb-c.o \
+		$(OUTPUT)/user/log.o | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) -o $@
+
 test: deps $(OUTPUT)/podtap $(UNIT_TESTS) $(OUTPUT)/tests/bpf_load \
-		tests/otlp/node_modules
+		$(OUTPUT)/tests/exporter_driver tests/otlp/node_modules
 	$(Q)tests/run.sh
 
 # The OTLP test receiver decodes with the official schema (the protobufjs

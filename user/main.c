@@ -103,7 +103,7 @@ static int start_traces(struct tracer **tracer, struct otlp_exporter **exp)
 	}
 	tracer_set_exporter(*tracer, *exp);
 	sampler_describe(&sampler, msg, sizeof(msg));
-	log_info("exporting spans to %s, sampler %s", ocfg.traces_url, msg);
+	log_info("trace sampler: %s", msg);
 	return 0;
 }
 

@@ -18,9 +18,13 @@
  *
  *   PODTAP_OTLP_BATCH_SIZE     | OTEL_BSP_MAX_EXPORT_BATCH_SIZE  (8192)
  *   PODTAP_OTLP_BATCH_TIMEOUT  | OTEL_BSP_SCHEDULE_DELAY  ms     (200)
- *   PODTAP_OTLP_QUEUE_SIZE     | OTEL_BSP_MAX_QUEUE_SIZE         (16384)
- *   PODTAP_OTLP_SHUTDOWN_TIMEOUT  ms to flush at exit            (5000)
- *   PODTAP_OTLP_RETRY_MAX_ELAPSED ms before a batch is given up  (300000)
+ *   PODTAP_OTLP_QUEUE_SIZE     | OTEL_BSP_MAX_QUEUE_SIZE         (8192)
+ *   PODTAP_OTLP_SHUTDOWN_TIMEOUT  ms to flush at exit, 0: none   (5000)
+ *   PODTAP_OTLP_RETRY_MAX_ELAPSED ms before a batch is given up,
+ *                                 0: no retries                  (300000)
+ *
+ * OTEL_BSP_EXPORT_TIMEOUT is not read: the request timeout bounds each
+ * attempt and PODTAP_OTLP_RETRY_MAX_ELAPSED a batch's retries.
  *
  * A TRACES_ variable wins over its general twin and a PODTAP_ one over its
  * OTEL_BSP_ twin. An empty variable counts as unset. As the specification
@@ -53,7 +57,7 @@
 #define OTEL_DEFAULT_TIMEOUT_MS 10000            /* the specification's */
 #define OTEL_DEFAULT_BATCH_SIZE 8192             /* the collector's batch */
 #define OTEL_DEFAULT_BATCH_TIMEOUT_MS 200        /* processor's defaults */
-#define OTEL_DEFAULT_QUEUE_SIZE 16384
+#define OTEL_DEFAULT_QUEUE_SIZE 8192 /* ~20 MiB of spans when full */
 #define OTEL_DEFAULT_SHUTDOWN_TIMEOUT_MS 5000
 #define OTEL_DEFAULT_RETRY_MAX_ELAPSED_MS 300000 /* the collector's */
 /* Each queued span is a struct span copy (about 2.5 KiB). */

@@ -55,6 +55,7 @@ enum send_result { SEND_OK, SEND_RETRY, SEND_PERMANENT, SEND_ABORTED };
 struct otlp_exporter {
 	/* settings */
 	char url[OTEL_URL_MAX];
+	char shown_url[OTEL_URL_MAX]; /* url without user:password@ */
 	bool gzip;
 	uint32_t batch_size;
 	uint64_t batch_timeout_ns;
@@ -140,7 +141,7 @@ static void note_failure(struct otlp_exporter *e, const char *fmt, ...)
 static void note_success(struct otlp_exporter *e)
 {
 	if (e->failing)
-		log_info("OTLP export to %s works again", e->url);
+		log_info("OTLP export to %s works again", e->shown_url);
 	e->failing = false;
 }
 
@@ -279,12 +280,12 @@ static enum send_result classify(struct otlp_exporter *e, CURLcode res)
 	if (res == CURLE_WRITE_ERROR && e->resp_err) {
 		/* The specification: a response over the limit is a
 		 * non-retryable error. */
-		note_failure(e, "POST %s: %s", e->url, e->resp_err);
+		note_failure(e, "POST %s: %s", e->shown_url, e->resp_err);
 		return SEND_PERMANENT;
 	}
 	if (res != CURLE_OK) {
 		/* No answer (refused, reset, timed out, TLS): transient. */
-		note_failure(e, "POST %s: %s", e->url,
+		note_failure(e, "POST %s: %s", e->shown_url,
 			     e->curl_err[0] ? e->curl_err
 					    : curl_easy_strerror(res));
 		return SEND_RETRY;
@@ -293,7 +294,7 @@ static enum send_result classify(struct otlp_exporter *e, CURLcode res)
 	if (code >= 200 && code < 300)
 		return SEND_OK;
 	body_text(e, text, sizeof(text));
-	note_failure(e, "POST %s: HTTP %ld%s", e->url, code, text);
+	note_failure(e, "POST %s: HTTP %ld%s", e->shown_url, code, text);
 	if (code == 429 || code == 502 || code == 503 || code == 504) {
 		/* Either form of Retry-After: curl turns a date into
 		 * seconds from now. */
@@ -334,7 +335,7 @@ static enum send_result post(struct otlp_exporter *e, const uint8_t *body,
 	e->curl_err[0] = '\0';
 	if (curl_multi_add_handle(e->multi, e->easy) != CURLM_OK) {
 		note_failure(e, "POST %s: curl_multi_add_handle failed",
-			     e->url);
+			     e->shown_url);
 		return SEND_RETRY;
 	}
 	for (;;) {
@@ -350,7 +351,7 @@ static enum send_result post(struct otlp_exporter *e, const uint8_t *body,
 		if (past_deadline(e, now_ns())) {
 			curl_multi_remove_handle(e->multi, e->easy);
 			note_failure(e, "POST %s: aborted at the shutdown deadline",
-				     e->url);
+				     e->shown_url);
 			return SEND_ABORTED;
 		}
 		curl_multi_poll(e->multi, NULL, 0, (int)poll_ms(e, now_ns()),
@@ -607,10 +608,11 @@ static int build_headers(struct otlp_exporter *e, const struct otel_config *cfg)
 
 static int curl_setup(struct otlp_exporter *e, const struct otel_config *cfg)
 {
-	long connect_ms = cfg->timeout_ms && cfg->timeout_ms < CONNECT_TIMEOUT_MS ?
-				  (long)cfg->timeout_ms :
-				  CONNECT_TIMEOUT_MS;
+	long connect_ms = CONNECT_TIMEOUT_MS;
 	CURL *c;
+
+	if (cfg->timeout_ms && cfg->timeout_ms < CONNECT_TIMEOUT_MS)
+		connect_ms = (long)cfg->timeout_ms;
 
 	if (curl_global_init(CURL_GLOBAL_DEFAULT))
 		return -EIO;
@@ -634,6 +636,23 @@ static int curl_setup(struct otlp_exporter *e, const struct otel_config *cfg)
 	    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, e->curl_err))
 		return -EINVAL;
 	return 0;
+}
+
+/* Credentials in the URL (http://user:password@host/) stay out of logs
+ * and stats. */
+static void hide_userinfo(const char *url, char *out, size_t size)
+{
+	const char *host = strstr(url, "://");
+	size_t auth_len;
+	const char *at;
+
+	host = host ? host + 3 : url;
+	auth_len = strcspn(host, "/?#");
+	at = memrchr(host, '@', auth_len);
+	if (at)
+		snprintf(out, size, "%.*s%s", (int)(host - url), url, at + 1);
+	else
+		snprintf(out, size, "%s", url);
 }
 
 static void seed_rng(struct otlp_exporter *e)
@@ -680,6 +699,7 @@ struct otlp_exporter *otlp_exporter_start(const struct otel_config *cfg,
 		goto fail;
 	pthread_mutex_init(&e->err_lock, NULL);
 	snprintf(e->url, sizeof(e->url), "%s", cfg->traces_url);
+	hide_userinfo(e->url, e->shown_url, sizeof(e->shown_url));
 	e->gzip = cfg->gzip;
 	e->cap = cfg->queue_size;
 	e->batch_size = cfg->batch_size < cfg->queue_size ? cfg->batch_size
@@ -704,7 +724,7 @@ struct otlp_exporter *otlp_exporter_start(const struct otel_config *cfg,
 	if (err)
 		goto fail;
 	log_info("OTLP export to %s: batches of up to %u spans every %u ms, queue of %llu spans%s",
-		 e->url, e->batch_size, cfg->batch_timeout_ms,
+		 e->shown_url, e->batch_size, cfg->batch_timeout_ms,
 		 (unsigned long long)e->cap, e->gzip ? ", gzip" : "");
 	return e;
 fail:
@@ -762,7 +782,8 @@ void otlp_exporter_stop(struct otlp_exporter *e)
 	count(&e->dropped[OTLP_DROP_SHUTDOWN], n);
 	log_debug("OTLP export stopped: %llu spans exported, %llu dropped at shutdown",
 		  (unsigned long long)atomic_load(&e->exported),
-		  (unsigned long long)atomic_load(&e->dropped[OTLP_DROP_SHUTDOWN]));
+		  (unsigned long long)atomic_load(
+			  &e->dropped[OTLP_DROP_SHUTDOWN]));
 }
 
 void otlp_exporter_destroy(struct otlp_exporter *e)
