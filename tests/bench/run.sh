@@ -102,7 +102,7 @@ median() {
 
 : >"$PT_TMP/a" ; : >"$PT_TMP/b" ; : >"$PT_TMP/c" ; : >"$PT_TMP/d"
 SENT=0 COUNTED=0 DROPS=0 CPU_TICKS=0 HWM_KB=0 ERRORS=0
-SPANS=0 SPAN_CPU_TICKS=0 SPAN_DROPS=0 RECV_PID=""
+SPANS=0 SPAN_CPU_TICKS=0 SPAN_DROPS=0 RECV_PID="" RECV_TICKS=0
 
 # The OTLP receiver for mode d: started once, stopped by pid at exit.
 start_receiver() {
@@ -143,6 +143,7 @@ run_mode() {
 		sleep 0.5
 		s0=$(pt_metric_sum podtap_spans_exported_total) || die "scrape failed"
 		t0=$(cpu_ticks "$PODTAP_PID")
+	r0=$(cpu_ticks "$RECV_PID")
 	fi
 	if [ "$mode" = b ]; then
 		sleep 0.3
@@ -156,6 +157,7 @@ run_mode() {
 	if [ "$mode" = d ]; then
 		t1=$(cpu_ticks "$PODTAP_PID")
 		sleep 1 # the last batch (200 ms batching) reaches the receiver
+		RECV_TICKS=$((RECV_TICKS + $(cpu_ticks "$RECV_PID") - r0))
 		s1=$(pt_metric_sum podtap_spans_exported_total) || die "scrape failed"
 		SPANS=$((SPANS + s1 - s0))
 		SPAN_CPU_TICKS=$((SPAN_CPU_TICKS + t1 - t0))
@@ -252,7 +254,10 @@ echo "podtap max RSS (VmHWM): ${RSS_MIB} MiB"
 echo "requests sent (hey): $SENT   counted by podtap: $COUNTED   kernel drops: $DROPS"
 SPAN_CPU_10K=$(awk -v t="$SPAN_CPU_TICKS" -v hz="$CLK_TCK" -v n="$SPANS" \
 	'BEGIN { printf "%.3f", (n > 0) ? t / hz / (n / 10000) : 0 }')
+RECV_CPU_10K=$(awk -v t="$RECV_TICKS" -v hz="$CLK_TCK" -v n="$SPANS" \
+	'BEGIN { printf "%.3f", (n > 0) ? t / hz / (n / 10000) : 0 }')
 echo "spans (d, always_on): $SPANS exported, $SPAN_DROPS dropped; podtap CPU ${SPAN_CPU_10K} s per 10k spans"
+echo "  (the local test receiver, on the same 2 cores, used ${RECV_CPU_10K} s per 10k spans)"
 echo "throughput with spans exported, d/a: $TP_D"
 [ "$ERRORS" -gt 0 ] && echo "note: hey reported $ERRORS client errors over all runs"
 echo
