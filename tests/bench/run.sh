@@ -143,7 +143,7 @@ run_mode() {
 		sleep 0.5
 		s0=$(pt_metric_sum podtap_spans_exported_total) || die "scrape failed"
 		t0=$(cpu_ticks "$PODTAP_PID")
-	r0=$(cpu_ticks "$RECV_PID")
+		r0=$(cpu_ticks "$RECV_PID")
 	fi
 	if [ "$mode" = b ]; then
 		sleep 0.3
