@@ -37,10 +37,22 @@ static const char usage[] =
 	"  --max-series-per-pod N      route series per pod before the {overflow}\n"
 	"                              route is used [PODTAP_MAX_SERIES_PER_POD]\n"
 	"                              (default 1000)\n"
+	"  --otlp-queue-size N         spans queued for export before drops\n"
+	"                              [PODTAP_OTLP_QUEUE_SIZE] (default 8192)\n"
+	"  --otlp-batch-size N         spans per export request\n"
+	"                              [PODTAP_OTLP_BATCH_SIZE] (default 8192)\n"
+	"  --otlp-batch-timeout MS     longest wait before a partial batch is sent\n"
+	"                              [PODTAP_OTLP_BATCH_TIMEOUT] (default 200)\n"
 	"  -v, --verbose               debug logging, libbpf's included\n"
 	"                              [PODTAP_VERBOSE=1]\n"
 	"  -h, --help                  this text\n"
-	"  -V, --version               version\n";
+	"  -V, --version               version\n"
+	"\n"
+	"Traces: set OTEL_EXPORTER_OTLP_ENDPOINT (or ..._TRACES_ENDPOINT) to export\n"
+	"a span per HTTP exchange over OTLP/HTTP; OTEL_EXPORTER_OTLP_HEADERS,\n"
+	"OTEL_EXPORTER_OTLP_COMPRESSION, OTEL_EXPORTER_OTLP_TIMEOUT,\n"
+	"OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG and OTEL_RESOURCE_ATTRIBUTES\n"
+	"mean what the OpenTelemetry specification says.\n";
 
 static int set_string(char *dst, size_t size, const char *value,
 		      const char *what)
@@ -143,7 +155,8 @@ static int apply_env(struct config *cfg)
 int config_parse(struct config *cfg, int argc, char **argv)
 {
 	enum { OPT_LISTEN = 256, OPT_LOGDIR, OPT_ROUTE, OPT_PIN, OPT_NOPIN,
-	       OPT_PAYLOAD, OPT_RINGBUF, OPT_SERIES };
+	       OPT_PAYLOAD, OPT_RINGBUF, OPT_SERIES, OPT_OTLP_QUEUE,
+	       OPT_OTLP_BATCH, OPT_OTLP_TIMEOUT };
 	static const struct option opts[] = {
 		{ "metrics-listen", required_argument, NULL, OPT_LISTEN },
 		{ "pod-log-dir", required_argument, NULL, OPT_LOGDIR },
@@ -153,6 +166,9 @@ int config_parse(struct config *cfg, int argc, char **argv)
 		{ "payload-size", required_argument, NULL, OPT_PAYLOAD },
 		{ "ringbuf-size", required_argument, NULL, OPT_RINGBUF },
 		{ "max-series-per-pod", required_argument, NULL, OPT_SERIES },
+		{ "otlp-queue-size", required_argument, NULL, OPT_OTLP_QUEUE },
+		{ "otlp-batch-size", required_argument, NULL, OPT_OTLP_BATCH },
+		{ "otlp-batch-timeout", required_argument, NULL, OPT_OTLP_TIMEOUT },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -211,6 +227,17 @@ int config_parse(struct config *cfg, int argc, char **argv)
 			if (set_u32(&cfg->max_series_per_pod, optarg, 1, 1000000,
 				    "--max-series-per-pod"))
 				return -1;
+			break;
+		/* The exporter reads its settings from the environment
+		 * (otel_env.c), so these flags set their twins there. */
+		case OPT_OTLP_QUEUE:
+			setenv("PODTAP_OTLP_QUEUE_SIZE", optarg, 1);
+			break;
+		case OPT_OTLP_BATCH:
+			setenv("PODTAP_OTLP_BATCH_SIZE", optarg, 1);
+			break;
+		case OPT_OTLP_TIMEOUT:
+			setenv("PODTAP_OTLP_BATCH_TIMEOUT", optarg, 1);
 			break;
 		case 'v':
 			cfg->verbose = true;

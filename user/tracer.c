@@ -511,7 +511,10 @@ void tracer_on_exchange(struct tracer *t, const struct tracer_conn *conn,
 		return;
 	if (ex->role == HTTP_ROLE_SERVER)
 		thread_clear(t, conn->tid, ctx);
-	if (!ctx->sampled)
+	/* A collector on this node serving podtap's own exports: a span for
+	 * each would be exported in turn, a loop that never ends. */
+	if (!ctx->sampled ||
+	    !strncmp(ex->request->headers.user_agent, "podtap/", 7))
 		return;
 	res = resource_get(t, conn);
 	if (!res)
