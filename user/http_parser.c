@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hex.h"
+
 /* An UNKNOWN-role connection showing no request line in this many bytes is
  * taken for another protocol. */
 #define UNDECIDED_MAX (64 * 1024)
@@ -196,17 +198,6 @@ static bool is_tchar(uint8_t c)
 static bool is_ctl(uint8_t c)
 {
 	return c < 0x20 || c == 0x7f;
-}
-
-static int hex_value(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 static uint8_t lower(uint8_t c)

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "hex.h"
+
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* A piece of a variable's value: not NUL-terminated. */
@@ -112,17 +114,6 @@ static bool next_member(struct slice *rest, struct slice *member)
 	return true;
 }
 
-static int hex_val(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * RFC 3986 percent-decoding of s into out, NUL-terminated. Returns the
  * decoded length; -EINVAL for a '%' not followed by two hex digits, or for
@@ -139,8 +130,8 @@ static int pct_decode(struct slice s, char *out, size_t out_size)
 		if (c == '%') {
 			if (i + 2 >= s.n)
 				return -EINVAL;
-			hi = hex_val(s.p[i + 1]);
-			lo = hex_val(s.p[i + 2]);
+			hi = hex_value((unsigned char)s.p[i + 1]);
+			lo = hex_value((unsigned char)s.p[i + 2]);
 			if (hi < 0 || lo < 0 || (hi | lo) == 0)
 				return -EINVAL;
 			c = (char)(hi << 4 | lo);
