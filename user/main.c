@@ -84,7 +84,7 @@ static int start_traces(struct tracer **tracer, struct otlp_exporter **exp)
 	if (msg[0])
 		log_warn("%s", msg);
 	if (!ocfg.enabled) {
-		log_info("traces off: %s", ocfg.disabled_reason);
+		log_info("%s", ocfg.disabled_reason);
 		return 0;
 	}
 	if (ocfg.service_name[0])
