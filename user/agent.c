@@ -33,32 +33,41 @@ static void format_ip(const struct podtap_sock_addrs *addrs,
 		inet_ntop(AF_INET6, addr, out, size);
 }
 
+/* A Host header, "name[:port]" or "[v6][:port]": the name into addr and
+ * the port, or default_port when it names none. False when empty. */
+static bool split_host(const char *host, char *addr, size_t size,
+		       unsigned int default_port, unsigned int *port)
+{
+	const char *end = host[0] == '[' ? strchr(host, ']') : NULL;
+	const char *colon = strrchr(end ? end : host, ':');
+
+	if (!host[0])
+		return false;
+	if (end)
+		snprintf(addr, size, "%.*s", (int)(end - host - 1), host + 1);
+	else
+		snprintf(addr, size, "%.*s",
+			 (int)(colon ? colon - host : (long)strlen(host)), host);
+	*port = colon ? (unsigned int)atoi(colon + 1) : default_port;
+	if (*port > 65535)
+		*port = 0;
+	return true;
+}
+
 /*
- * The server a client exchange went to, as OpenTelemetry names it: the
- * Host header's name and port (port 80 when it has none), else the peer's
- * IP address and port.
+ * The server of an exchange, as OpenTelemetry names it: the Host header's
+ * name and port. A client that sent none went to its peer's IP and port,
+ * and one that names no port used 80.
  */
-static void client_server(const struct conn *c, const struct http_exchange *ex,
-			  char *addr, size_t size, unsigned int *port)
+static void server_of(const struct conn *c, const struct http_exchange *ex,
+		      char *addr, size_t size, unsigned int *port)
 {
 	const char *host = ex->request ? ex->request->headers.host : "";
-	const char *colon, *end;
+	bool client = ex->role == HTTP_ROLE_CLIENT;
 
 	*port = 0;
-	if (host[0]) {
-		end = host[0] == '[' ? strchr(host, ']') : NULL;
-		colon = strrchr(end ? end : host, ':');
-		if (end) /* [v6]:port */
-			snprintf(addr, size, "%.*s", (int)(end - host - 1), host + 1);
-		else
-			snprintf(addr, size, "%.*s",
-				 (int)(colon ? colon - host : (long)strlen(host)),
-				 host);
-		*port = colon ? (unsigned int)atoi(colon + 1) : 80;
-		if (*port > 65535)
-			*port = 0;
+	if (split_host(host, addr, size, client ? 80 : 0, port) || !client)
 		return;
-	}
 	format_ip(&c->addrs, c->addrs.remote_addr, addr, size);
 	*port = c->addrs.remote_port;
 }
@@ -84,9 +93,9 @@ static void on_exchange(void *ctx, const struct http_exchange *ex)
 	m.w = pod_resolver_lookup(a->pods, x->conn->cgroup_id, x->conn->pid,
 				  x->conn->comm, ex->end_ns);
 	route_normalise(a->routes, ex->target, route, sizeof(route));
-	if (m.side == METRICS_CLIENT)
-		client_server(x->conn, ex, server, sizeof(server),
-			      &m.server_port);
+	/* Servers' own names only go on spans. */
+	if (m.side == METRICS_CLIENT || a->tracer)
+		server_of(x->conn, ex, server, sizeof(server), &m.server_port);
 	m.seconds = ex->end_ns > ex->start_ns
 			    ? (double)(ex->end_ns - ex->start_ns) / 1e9
 			    : 0;

@@ -2,6 +2,7 @@
 #include "runtime_info.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,15 +113,51 @@ static bool scan_version(int fd, const char *minor, char *out, size_t size)
 	return found;
 }
 
+/*
+ * What earlier scans found, by file identity: every worker of a gunicorn
+ * and every short-lived python shares one interpreter file, which is read
+ * (megabytes for a libpython) only the first time. Round-robin, bounded;
+ * used from the event loop only.
+ */
+#define SCANNED_MAX 32
+
+static struct scanned {
+	dev_t dev;
+	ino_t ino;
+	bool found;
+	char version[32];
+} scanned[SCANNED_MAX];
+static unsigned int scanned_next;
+
 /* Looks for the version in `fd` (closed here); true if found. */
 static bool version_in(int fd, const char *minor, struct runtime_info *info)
 {
+	struct scanned *e = NULL;
+	struct stat st;
 	bool found;
 
 	if (fd < 0)
 		return false;
+	if (!fstat(fd, &st)) {
+		for (unsigned int i = 0; i < SCANNED_MAX; i++)
+			if (scanned[i].ino == st.st_ino &&
+			    scanned[i].dev == st.st_dev && st.st_ino) {
+				close(fd);
+				snprintf(info->version, sizeof(info->version),
+					 "%s", scanned[i].version);
+				return scanned[i].found;
+			}
+		e = &scanned[scanned_next++ % SCANNED_MAX];
+	}
 	found = scan_version(fd, minor, info->version, sizeof(info->version));
 	close(fd);
+	if (e) {
+		e->dev = st.st_dev;
+		e->ino = st.st_ino;
+		e->found = found;
+		snprintf(e->version, sizeof(e->version), "%s",
+			 found ? info->version : "");
+	}
 	return found;
 }
 

@@ -448,7 +448,6 @@ static void fill_span(struct span *s, const struct tracer_conn *conn,
 		      const struct http_exchange *ex, const char *route,
 		      const struct span_ctx *ctx, uint64_t mono_to_unix)
 {
-	const struct http_request_headers *h = &ex->request->headers;
 	const char *method = http_method_label(ex->method);
 	bool server = ex->role == HTTP_ROLE_SERVER;
 	size_t path_len = strcspn(ex->target, "?#");
@@ -476,24 +475,13 @@ static void fill_span(struct span *s, const struct tracer_conn *conn,
 	snprintf(s->network_peer_address, sizeof(s->network_peer_address),
 		 "%s", conn->peer_address);
 	snprintf(s->user_agent_original, sizeof(s->user_agent_original), "%s",
-		 h->user_agent);
-	if (server) {
-		/* The server's name as the client addressed it. */
-		size_t host_len = h->host[0] == '['
-					  ? strcspn(h->host, "]") + 1
-					  : strcspn(h->host, ":");
-		const char *port = h->host + host_len;
-
-		snprintf(s->server_address, sizeof(s->server_address), "%.*s",
-			 (int)host_len, h->host);
-		s->server_port = *port == ':' ? atoi(port + 1) : 0;
+		 ex->request->headers.user_agent);
+	snprintf(s->server_address, sizeof(s->server_address), "%s",
+		 conn->server_address);
+	s->server_port = conn->server_port;
+	if (server)
 		snprintf(s->client_address, sizeof(s->client_address), "%s",
 			 conn->peer_address);
-	} else {
-		snprintf(s->server_address, sizeof(s->server_address), "%s",
-			 conn->server_address);
-		s->server_port = conn->server_port;
-	}
 }
 
 void tracer_on_exchange(struct tracer *t, const struct tracer_conn *conn,

@@ -24,7 +24,7 @@ struct tracer_conn {
 	uint32_t tid;              /* thread of the current event */
 	const char *comm;
 	const char *peer_address;  /* "" when not an IP socket */
-	const char *server_address; /* client side: Host, else the peer */
+	const char *server_address; /* Host; a client's: else the peer */
 	unsigned int server_port;
 	const struct workload *w;
 };
