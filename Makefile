@@ -46,7 +46,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall \
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation -Werror=implicit -Werror=incompatible-pointer-types \
 	-MMD -MP -I$(OUTPUT) -Iuser
-LIBS := $(shell $(PKG_CONFIG) --libs libbpf libmicrohttpd libprotobuf-c \
+LIBS := $(shell $(PKG_CONFIG) --libs libbpf libelf libmicrohttpd libprotobuf-c \
 	libcurl zlib 2>/dev/null || \
 	echo -lbpf -lelf -lz -lmicrohttpd -lprotobuf-c -lcurl) -lpthread -lm
 
@@ -78,13 +78,19 @@ $(DAEMON_OBJS) $(UNIT_TESTS) $(OUTPUT)/tests/bpf_load \
 
 # --- BPF ------------------------------------------------------------------
 
-$(OUTPUT)/capture.bpf.o: bpf/capture.bpf.c | $(OUTPUT)
+# Two objects: socket syscalls (skeleton "podtap") and Python runtime
+# hooks ("podtap_py"), sharing maps through bpf/conn.bpf.h.
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -MMD -MP -c $< -o $@
 
 $(OUTPUT)/capture.skel.h: $(OUTPUT)/capture.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name podtap > $@
+
+$(OUTPUT)/python.skel.h: $(OUTPUT)/python.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name podtap_py > $@
 
 # --- OTLP messages (protobuf-c over the project's own user/otlp.proto) ----
 
@@ -99,6 +105,7 @@ $(OUTPUT)/otlp.pb-c.o: $(OUTPUT)/otlp.pb-c.c
 # --- daemon ---------------------------------------------------------------
 
 $(OUTPUT)/user/capture.o: $(OUTPUT)/capture.skel.h
+$(OUTPUT)/user/python_hooks.o: $(OUTPUT)/python.skel.h
 $(OUTPUT)/user/otlp_encoder.o: $(OUTPUT)/otlp.pb-c.h
 
 $(OUTPUT)/user/%.o: user/%.c | $(OUTPUT)/user

@@ -17,7 +17,17 @@ enum podtap_event_kind {
 				 * seen; payload: struct podtap_sock_addrs */
 	PODTAP_EV_CLOSE = 3,    /* close() of a tracked socket */
 	PODTAP_EV_PROC_EXIT = 4,/* a process (thread group) exited */
+	PODTAP_EV_EXEC = 5,     /* a process called execve */
+	PODTAP_EV_FORK = 6,     /* a tracked Python process forked; payload:
+				 * struct podtap_fork */
+	PODTAP_EV_LIB_MAPPED = 7,/* a tracked Python process mapped an
+				  * executable file (dlopen, import) */
+	PODTAP_EV_GC = 8,       /* a CPython collection ended; payload:
+				 * struct podtap_gc */
 };
+
+/* Event flags. */
+#define PODTAP_EVF_TLS 0x1 /* plaintext of SSL_read/SSL_write (https) */
 
 enum podtap_direction {
 	PODTAP_DIR_INGRESS = 0, /* read by the process */
@@ -37,7 +47,11 @@ enum podtap_drop_reason {
 	PODTAP_DROP_CONNS_FULL = 2,    /* connection table full */
 	PODTAP_DROP_READ_FAILED = 3,   /* user memory could not be read */
 	PODTAP_DROP_IOV_TRUNCATED = 4, /* more iovecs than PODTAP_IOV_MAX */
-	PODTAP_DROP_NR = 5,
+	PODTAP_DROP_TLS_NO_SOCKET = 5, /* SSL call whose socket is unknown
+					* (memory BIO, or no I/O seen yet) */
+	PODTAP_DROP_TLS_CALLS_FULL = 6,/* in-flight SSL call table full */
+	PODTAP_DROP_PY_PROCS_FULL = 7, /* Python process table full */
+	PODTAP_DROP_NR = 8,
 };
 
 /* Payload of OPEN events, read from the socket itself (so it is there for
@@ -50,6 +64,19 @@ struct podtap_sock_addrs {
 	__u16 pad;
 	__u8 local_addr[16];
 	__u8 remote_addr[16];
+};
+
+struct podtap_fork {
+	__u32 parent_pid;
+	__u32 child_pid;
+};
+
+/* One garbage collection: from CPython's gc__start/gc__done USDT probes or
+ * a uprobe on its collector function. */
+struct podtap_gc {
+	__u64 duration_ns;
+	__u32 generation;
+	__u32 pad;
 };
 
 struct podtap_event {
@@ -65,7 +92,7 @@ struct podtap_event {
 	__u8 kind;         /* enum podtap_event_kind */
 	__u8 direction;    /* enum podtap_direction */
 	__u8 role;         /* enum podtap_role */
-	__u8 pad;
+	__u8 flags;        /* PODTAP_EVF_* */
 	char comm[PODTAP_COMM_LEN];
 	char payload[];    /* captured bytes, DATA only */
 };

@@ -66,7 +66,8 @@ static void server_of(const struct conn *c, const struct http_exchange *ex,
 	bool client = ex->role == HTTP_ROLE_CLIENT;
 
 	*port = 0;
-	if (split_host(host, addr, size, client ? 80 : 0, port) || !client)
+	if (split_host(host, addr, size, client ? (c->tls ? 443 : 80) : 0,
+		       port) || !client)
 		return;
 	format_ip(&c->addrs, c->addrs.remote_addr, addr, size);
 	*port = c->addrs.remote_port;
@@ -83,7 +84,7 @@ static void on_exchange(void *ctx, const struct http_exchange *ex)
 		.method = ex->method,
 		.route = route,
 		.status = ex->status,
-		.scheme = "http",
+		.scheme = x->conn->tls ? "https" : "http",
 		.server_address = server,
 	};
 
@@ -107,6 +108,7 @@ static void on_exchange(void *ctx, const struct http_exchange *ex)
 					  .peer_address = peer,
 					  .server_address = server,
 					  .server_port = m.server_port,
+					  .scheme = m.scheme,
 					  .w = m.w };
 
 		format_ip(&x->conn->addrs, x->conn->addrs.remote_addr, peer,
@@ -176,6 +178,8 @@ static struct conn *track(struct agent *a, const struct podtap_event *ev)
 	}
 	c->cgroup_id = ev->cgroup_id;
 	c->last_seen_ns = ev->ts_ns;
+	if (ev->flags & PODTAP_EVF_TLS)
+		c->tls = true;
 	memcpy(c->comm, ev->comm, sizeof(c->comm));
 	c->comm[sizeof(c->comm) - 1] = '\0';
 	return c;
@@ -220,6 +224,36 @@ static void handle_data(struct agent *a, const struct podtap_event *ev)
 	classify(a, c);
 }
 
+static void handle_gc(struct agent *a, const struct podtap_event *ev)
+{
+	const struct podtap_gc *gc = (const void *)ev->payload;
+	char comm[PODTAP_COMM_LEN];
+
+	if (ev->captured < sizeof(*gc))
+		return;
+	memcpy(comm, ev->comm, sizeof(comm));
+	comm[sizeof(comm) - 1] = '\0';
+	python_metrics_gc(a->python_metrics,
+			  pod_resolver_lookup(a->pods, ev->cgroup_id, ev->pid,
+					      comm, ev->ts_ns),
+			  gc->generation, (double)gc->duration_ns / 1e9);
+}
+
+void agent_python_process(void *ctx, const struct python_process *p,
+			  bool alive)
+{
+	struct agent *a = ctx;
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	python_metrics_process(
+		a->python_metrics,
+		pod_resolver_lookup(a->pods, p->cgroup_id, p->pid, p->comm,
+				    (uint64_t)now.tv_sec * 1000000000ULL +
+					    (uint64_t)now.tv_nsec),
+		p->info, alive);
+}
+
 void agent_handle_event(void *ctx, const struct podtap_event *ev, size_t size)
 {
 	struct agent *a = ctx;
@@ -248,6 +282,17 @@ void agent_handle_event(void *ctx, const struct podtap_event *ev, size_t size)
 		a->ending_process = false;
 		if (a->tracer)
 			tracer_process_exit(a->tracer, ev->pid);
+		if (a->python)
+			python_hooks_handle_event(a->python, ev);
+		break;
+	case PODTAP_EV_EXEC:
+	case PODTAP_EV_FORK:
+	case PODTAP_EV_LIB_MAPPED:
+		if (a->python)
+			python_hooks_handle_event(a->python, ev);
+		break;
+	case PODTAP_EV_GC:
+		handle_gc(a, ev);
 		break;
 	default:
 		break;
@@ -286,8 +331,13 @@ void agent_render(void *ctx, struct prom_writer *out)
 		snap.traces = true;
 		otlp_exporter_get_stats(a->exporter, &snap.spans);
 	}
+	if (a->python) {
+		snap.python = true;
+		snap.hooks = python_hooks_stats(a->python);
+	}
 	snap.series = metrics_series_count(a->metrics);
 	metrics_render(a->metrics, out);
+	python_metrics_render(a->python_metrics, out);
 	stats_render(&a->stats, &snap, out);
 }
 
@@ -312,7 +362,8 @@ int agent_init(struct agent *a, const struct config *cfg)
 		goto fail;
 	a->metrics = metrics_new(cfg->max_series_per_pod);
 	a->conns = conn_table_new(MAX_CONNS, on_conn_end, a);
-	if (!a->metrics || !a->conns)
+	a->python_metrics = python_metrics_new();
+	if (!a->metrics || !a->conns || !a->python_metrics)
 		goto nomem;
 	return 0;
 nomem:
@@ -326,6 +377,7 @@ void agent_fini(struct agent *a)
 {
 	conn_table_free(a->conns);
 	metrics_free(a->metrics);
+	python_metrics_free(a->python_metrics);
 	pod_resolver_free(a->pods);
 	route_table_free(a->routes);
 	memset(a, 0, sizeof(*a));

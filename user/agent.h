@@ -16,6 +16,8 @@
 #include "metrics.h"
 #include "pod_resolver.h"
 #include "prom_writer.h"
+#include "python_hooks.h"
+#include "python_metrics.h"
 #include "route.h"
 #include "stats.h"
 #include "tracer.h"
@@ -27,6 +29,8 @@ struct agent {
 	struct route_table *routes;
 	struct metrics *metrics;
 	struct tracer *tracer;   /* NULL: traces off */
+	struct python_hooks *python; /* set once attached; NULL: off */
+	struct python_metrics *python_metrics;
 	struct otlp_exporter *exporter; /* for its stats; NULL: off */
 	uint64_t mono_to_unix_ns; /* event clock -> wall clock, for spans */
 	struct stats stats;
@@ -40,6 +44,10 @@ void agent_fini(struct agent *a);
 
 /* capture_event_fn */
 void agent_handle_event(void *ctx, const struct podtap_event *ev, size_t size);
+
+/* python_process_fn: python_info per workload. */
+void agent_python_process(void *ctx, const struct python_process *p,
+			  bool alive);
 
 /* Periodic upkeep: ends connections of processes that vanished unseen. */
 void agent_tick(struct agent *a, uint64_t now_ns);

@@ -29,7 +29,8 @@ struct conn_state {
 	uint64_t pos[2];
 	uint8_t role;
 	uint8_t ignored;
-	uint8_t pad[6];
+	uint8_t tls;
+	uint8_t pad[5];
 };
 
 struct capture {
@@ -41,6 +42,7 @@ struct capture {
 	int pin_lock_fd;
 	bool pinned;
 	int ncpus;
+	uint64_t wakeup_min_bytes;
 };
 
 const char *capture_drop_reason_name(int reason)
@@ -51,6 +53,9 @@ const char *capture_drop_reason_name(int reason)
 	case PODTAP_DROP_CONNS_FULL: return "conn_table_full";
 	case PODTAP_DROP_READ_FAILED: return "user_read_failed";
 	case PODTAP_DROP_IOV_TRUNCATED: return "iov_truncated";
+	case PODTAP_DROP_TLS_NO_SOCKET: return "tls_socket_unknown";
+	case PODTAP_DROP_TLS_CALLS_FULL: return "tls_call_table_full";
+	case PODTAP_DROP_PY_PROCS_FULL: return "python_process_table_full";
 	default: return "unknown";
 	}
 }
@@ -176,7 +181,8 @@ static int configure(struct capture *cap, const struct capture_opts *opts)
 	skel->rodata->payload_size = opts->payload_size;
 	/* Wake the reader per 1/16 of the ring: few wakeups under load, and
 	 * still far from full when it wakes. */
-	skel->rodata->wakeup_min_bytes = opts->ringbuf_size / 16;
+	cap->wakeup_min_bytes = opts->ringbuf_size / 16;
+	skel->rodata->wakeup_min_bytes = cap->wakeup_min_bytes;
 	err = bpf_map__set_max_entries(skel->maps.podtap_events, opts->ringbuf_size);
 	if (!err)
 		err = bpf_map__set_max_entries(skel->maps.podtap_scratch, cap->ncpus);
@@ -314,6 +320,19 @@ void capture_forget_conn(struct capture *cap, uint32_t pid, int32_t fd,
 	if (find_conn(cap, &key, gen, &st))
 		bpf_map_delete_elem(bpf_map__fd(cap->skel->maps.podtap_conns),
 				    &key);
+}
+
+int capture_map_fd(struct capture *cap, const char *name)
+{
+	struct bpf_map *map =
+		bpf_object__find_map_by_name(cap->skel->obj, name);
+
+	return map ? bpf_map__fd(map) : -1;
+}
+
+uint64_t capture_wakeup_min_bytes(struct capture *cap)
+{
+	return cap->wakeup_min_bytes;
 }
 
 void capture_close(struct capture *cap)

@@ -42,6 +42,11 @@ void capture_ignore_conn(struct capture *cap, uint32_t pid, int32_t fd,
 void capture_forget_conn(struct capture *cap, uint32_t pid, int32_t fd,
 			 uint64_t gen);
 
+/* For BPF objects that share the capture's maps (python_hooks.c): the fd
+ * of its map `name`, or -1; and its ring-buffer wakeup threshold. */
+int capture_map_fd(struct capture *cap, const char *name);
+uint64_t capture_wakeup_min_bytes(struct capture *cap);
+
 /* Detaches, unpins and frees; accepts NULL. */
 void capture_close(struct capture *cap);
 

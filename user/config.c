@@ -43,6 +43,9 @@ static const char usage[] =
 	"                              [PODTAP_OTLP_BATCH_SIZE] (default 8192)\n"
 	"  --otlp-batch-timeout MS     longest wait before a partial batch is sent\n"
 	"                              [PODTAP_OTLP_BATCH_TIMEOUT] (default 200)\n"
+	"  --no-python-hooks           do not hook Python processes (HTTPS\n"
+	"                              plaintext, GC metrics)\n"
+	"                              [PODTAP_PYTHON_HOOKS=0]\n"
 	"  -v, --verbose               debug logging, libbpf's included\n"
 	"                              [PODTAP_VERBOSE=1]\n"
 	"  -h, --help                  this text\n"
@@ -140,6 +143,8 @@ static int apply_env(struct config *cfg)
 		return -1;
 	if ((v = getenv("PODTAP_VERBOSE")) && strcmp(v, "") && strcmp(v, "0"))
 		cfg->verbose = true;
+	if ((v = getenv("PODTAP_PYTHON_HOOKS")) && !strcmp(v, "0"))
+		cfg->python_hooks = false;
 	if ((v = getenv("PODTAP_ROUTES"))) {
 		env_routes_copy = strdup(v);
 		if (!env_routes_copy)
@@ -156,7 +161,7 @@ int config_parse(struct config *cfg, int argc, char **argv)
 {
 	enum { OPT_LISTEN = 256, OPT_LOGDIR, OPT_ROUTE, OPT_PIN, OPT_NOPIN,
 	       OPT_PAYLOAD, OPT_RINGBUF, OPT_SERIES, OPT_OTLP_QUEUE,
-	       OPT_OTLP_BATCH, OPT_OTLP_TIMEOUT };
+	       OPT_OTLP_BATCH, OPT_OTLP_TIMEOUT, OPT_NO_PYTHON };
 	static const struct option opts[] = {
 		{ "metrics-listen", required_argument, NULL, OPT_LISTEN },
 		{ "pod-log-dir", required_argument, NULL, OPT_LOGDIR },
@@ -169,6 +174,7 @@ int config_parse(struct config *cfg, int argc, char **argv)
 		{ "otlp-queue-size", required_argument, NULL, OPT_OTLP_QUEUE },
 		{ "otlp-batch-size", required_argument, NULL, OPT_OTLP_BATCH },
 		{ "otlp-batch-timeout", required_argument, NULL, OPT_OTLP_TIMEOUT },
+		{ "no-python-hooks", no_argument, NULL, OPT_NO_PYTHON },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -183,6 +189,7 @@ int config_parse(struct config *cfg, int argc, char **argv)
 	cfg->payload_size = 8192;
 	cfg->ringbuf_size = 4u << 20;
 	cfg->max_series_per_pod = 1000;
+	cfg->python_hooks = true;
 
 	if (apply_env(cfg))
 		return -1;
@@ -238,6 +245,9 @@ int config_parse(struct config *cfg, int argc, char **argv)
 			break;
 		case OPT_OTLP_TIMEOUT:
 			setenv("PODTAP_OTLP_BATCH_TIMEOUT", optarg, 1);
+			break;
+		case OPT_NO_PYTHON:
+			cfg->python_hooks = false;
 			break;
 		case 'v':
 			cfg->verbose = true;

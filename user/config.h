@@ -19,6 +19,7 @@ struct config {
 	uint32_t payload_size;    /* bytes copied per syscall */
 	uint32_t ringbuf_size;    /* bytes, power of two */
 	uint32_t max_series_per_pod;
+	bool python_hooks;        /* SSL and GC uprobes in Python processes */
 	bool verbose;
 };
 

@@ -26,6 +26,7 @@ struct conn {
 	struct podtap_sock_addrs addrs; /* from the OPEN event; zero if none */
 	struct http_conn *http; /* NULL once ignored (not HTTP) */
 	bool ignored;
+	bool tls;                /* plaintext of SSL calls: https */
 	bool counted_http;       /* protocol HTTP already counted */
 };
 

@@ -150,6 +150,17 @@ static int run(const struct config *cfg)
 	if (capture_open(&cap, &copts, agent_handle_event, &agent))
 		goto cleanup;
 	agent.capture = cap;
+	if (cfg->python_hooks) {
+		struct python_hooks_opts popts = {
+			.payload_size = cfg->payload_size,
+			.pin_path = cfg->pin_path,
+			.on_process = agent_python_process,
+			.ctx = &agent,
+		};
+
+		if (python_hooks_open(&agent.python, cap, &popts))
+			goto cleanup;
+	}
 	atomic_store(&ready, true);
 	log_info("podtap %s attached; capturing HTTP on this node",
 		 PODTAP_VERSION);
@@ -165,6 +176,8 @@ static int run(const struct config *cfg)
 		}
 		now = monotonic_ns();
 		heartbeat_s = now / 1000000000ULL;
+		if (agent.python)
+			python_hooks_tick(agent.python, now);
 		if (now - last_tick >= 1000000000ULL) {
 			agent_tick(&agent, now);
 			last_tick = now;
@@ -175,6 +188,8 @@ static int run(const struct config *cfg)
 cleanup:
 	atomic_store(&ready, false);
 	metrics_server_stop(server);
+	python_hooks_close(agent.python);
+	agent.python = NULL;
 	agent.capture = NULL;
 	capture_close(cap);
 	/* Ends connections (their last exchanges may still make spans),

@@ -54,11 +54,35 @@ static void render_spans(const struct otlp_exporter_stats *sp,
 	      (double)sp->queue_length);
 }
 
+static void render_hooks(const struct python_hooks_stats *h,
+			 struct prom_writer *out)
+{
+	prom_family(out, "podtap_uprobe_attach_failures_total", "counter",
+		    "Python runtime hooks that could not be attached, by "
+		    "reason (no_symbol: stripped or not the library needed; "
+		    "unknown_version: no USDT and a collector podtap does not "
+		    "know; permission; process_gone; not_elf; attach_error; "
+		    "too_many_processes).");
+	for (int r = 0; r < HOOK_FAIL__COUNT; r++)
+		by_label(out, "podtap_uprobe_attach_failures_total", "reason",
+			 hook_failure_name(r), atomic_load(&h->failures[r]));
+	gauge(out, "podtap_python_processes",
+	      "Python processes found and hooked.",
+	      (double)atomic_load(&h->processes));
+	gauge(out, "podtap_uprobe_files",
+	      "Distinct files (device and inode) with uprobes attached.",
+	      (double)atomic_load(&h->files));
+	gauge(out, "podtap_uprobe_links",
+	      "Uprobe and USDT links attached.",
+	      (double)atomic_load(&h->links));
+}
+
 void stats_render(const struct stats *s, const struct stats_snapshot *snap,
 		  struct prom_writer *out)
 {
 	static const char *const kinds[STATS_EVENT_KINDS] = {
-		"unknown", "data", "open", "close", "process_exit"
+		"unknown", "data", "open", "close", "process_exit",
+		"exec", "fork", "library_mapped", "python_gc"
 	};
 	char libbpf[32];
 	struct prom_label build[] = { { "version", PODTAP_VERSION },
@@ -116,6 +140,8 @@ void stats_render(const struct stats *s, const struct stats_snapshot *snap,
 
 	if (snap->traces)
 		render_spans(&snap->spans, out);
+	if (snap->python)
+		render_hooks(snap->hooks, out);
 
 	gauge(out, "podtap_series", "Route series currently exported.",
 	      (double)snap->series);

@@ -12,8 +12,9 @@
 #include "http_parser.h"
 #include "otlp_exporter.h"
 #include "prom_writer.h"
+#include "python_hooks.h"
 
-#define STATS_EVENT_KINDS 5 /* index = enum podtap_event_kind */
+#define STATS_EVENT_KINDS 9 /* index = enum podtap_event_kind */
 
 struct stats {
 	_Atomic uint64_t events[STATS_EVENT_KINDS];
@@ -34,6 +35,8 @@ struct stats_snapshot {
 	uint64_t series;
 	bool traces;                      /* an exporter runs */
 	struct otlp_exporter_stats spans; /* when traces */
+	bool python;                      /* Python hooks run */
+	const struct python_hooks_stats *hooks; /* when python */
 };
 
 void stats_render(const struct stats *s, const struct stats_snapshot *snap,

@@ -469,7 +469,7 @@ static void fill_span(struct span *s, const struct tracer_conn *conn,
 		 method);
 	snprintf(s->url_path, sizeof(s->url_path), "%.*s", (int)path_len,
 		 ex->target);
-	snprintf(s->url_scheme, sizeof(s->url_scheme), "http");
+	snprintf(s->url_scheme, sizeof(s->url_scheme), "%s", conn->scheme);
 	snprintf(s->http_route, sizeof(s->http_route), "%s", route);
 	s->http_response_status_code = ex->status;
 	snprintf(s->network_peer_address, sizeof(s->network_peer_address),

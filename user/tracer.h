@@ -26,6 +26,7 @@ struct tracer_conn {
 	const char *peer_address;  /* "" when not an IP socket */
 	const char *server_address; /* Host; a client's: else the peer */
 	unsigned int server_port;
+	const char *scheme;        /* "http" or "https" */
 	const struct workload *w;
 };
 

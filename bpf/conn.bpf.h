@@ -1,0 +1,342 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Connections and the events about them, shared by the syscall programs
+ * (capture.bpf.c) and the Python uprobes (python.bpf.c). Both objects
+ * declare these maps; the daemon loads capture.bpf.c first and hands its
+ * map fds to python.bpf.c (bpf_map__reuse_fd), so there is one table of
+ * each. Each object has its own copy of the configuration below.
+ */
+#ifndef PODTAP_CONN_BPF_H
+#define PODTAP_CONN_BPF_H
+
+#include "capture.h"
+#include "sockfd.bpf.h"
+
+/* Set by the daemon between open and load. */
+const volatile __u32 self_tgid = 0;         /* never trace ourselves */
+const volatile __u32 payload_size = 8192;   /* <= PODTAP_PAYLOAD_MAX */
+const volatile __u64 wakeup_min_bytes = 0;  /* batch wakeups below this */
+
+struct conn_key {
+	__u32 tgid;
+	__s32 fd;
+};
+
+struct conn_state {
+	__u64 gen;
+	__u64 pos[2];   /* bytes so far, per enum podtap_direction */
+	__u8 role;      /* enum podtap_role */
+	__u8 ignored;   /* set by userspace: not HTTP, send no data */
+	__u8 tls;       /* data comes from SSL_read/SSL_write, not syscalls */
+	__u8 pad[5];
+};
+
+enum io_shape {
+	IO_BUF = 0, /* read/write/recvfrom/sendto/SSL_*: one buffer */
+	IO_IOV = 1, /* readv/writev/recvmsg/sendmsg: an iovec array */
+	IO_NONE = 2,/* sendfile: bytes move, but not through user memory */
+};
+
+/* An SSL_read/SSL_write/SSL_do_handshake call in progress on a thread.
+ * The socket syscalls the library makes inside it name the socket (fd). */
+struct tls_call {
+	__u64 ssl;       /* the SSL object */
+	__u64 buf;       /* plaintext buffer */
+	__u64 count_ptr; /* size_t * of the _ex variants, else 0 */
+	__s32 fd;        /* socket, once a syscall inside the call shows it */
+	__u8 dir;        /* enum podtap_direction, or TLS_HANDSHAKE */
+	__u8 pad[3];
+};
+
+#define TLS_HANDSHAKE 2
+
+struct ssl_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 ssl;
+};
+
+/* Sockets seen; LRU because a process can vanish without close(). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct conn_key);
+	__type(value, struct conn_state);
+} podtap_conns SEC(".maps");
+
+/* The next connection generation: unique per (pid, fd) lifetime. A map,
+ * not a global, so both objects count from the same place. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} podtap_conn_gen SEC(".maps");
+
+/* SSL calls in progress, by thread (LRU: a thread can die inside one). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct tls_call);
+} podtap_tls_calls SEC(".maps");
+
+/* SSL object -> socket fd, for calls served from OpenSSL's own buffer
+ * without a syscall. Refreshed by every syscall made inside a call, so a
+ * reused SSL address is remapped on its first I/O. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct ssl_key);
+	__type(value, __s32);
+} podtap_ssl_fds SEC(".maps");
+
+/* Python processes whose SSL calls are captured: set by the daemon when it
+ * finds one, inherited on fork, removed on exit. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 32768);
+	__type(key, __u32);
+	__type(value, __u8);
+} podtap_py_procs SEC(".maps");
+
+/* Per-reason drop counters (enum podtap_drop_reason). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, PODTAP_DROP_NR);
+	__type(key, __u32); /* enum podtap_drop_reason: arrays need int keys */
+	__type(value, __u64);
+} podtap_drops SEC(".maps");
+
+/* Scratch space for building an event: per CPU (max_entries is set to the
+ * number of CPUs at load), and twice the payload bound so that a variable
+ * offset plus a bounded length provably stays inside it. Not a per-CPU map
+ * because per-CPU values are limited to 32 KiB. */
+struct event_scratch {
+	__u8 data[sizeof(struct podtap_event) + 2 * PODTAP_PAYLOAD_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1); /* the daemon sets it to the CPU count */
+	__type(key, __u32);
+	__type(value, struct event_scratch);
+} podtap_scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20);
+} podtap_events SEC(".maps");
+
+static __always_inline void count_drop(__u32 reason)
+{
+	__u64 *n = bpf_map_lookup_elem(&podtap_drops, &reason);
+
+	if (n)
+		*n += 1;
+}
+
+static __always_inline bool traced_task(void)
+{
+	return (bpf_get_current_pid_tgid() >> 32) != self_tgid;
+}
+
+/* Wake the reader only once enough has piled up; the daemon polls on a
+ * short timeout, so quiet periods still flow. */
+static __always_inline __u64 wakeup_flags(void)
+{
+	if (!wakeup_min_bytes)
+		return 0;
+	if (bpf_ringbuf_query(&podtap_events, BPF_RB_AVAIL_DATA) >= wakeup_min_bytes)
+		return BPF_RB_FORCE_WAKEUP;
+	return BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline void fill_header(struct podtap_event *ev, __u8 kind,
+					int fd, __u64 gen, __u8 role)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	ev->ts_ns = bpf_ktime_get_ns();
+	ev->cgroup_id = bpf_get_current_cgroup_id();
+	ev->conn_gen = gen;
+	ev->stream_pos = 0;
+	ev->pid = id >> 32;
+	ev->tid = (__u32)id;
+	ev->fd = fd;
+	ev->byte_count = 0;
+	ev->captured = 0;
+	ev->kind = kind;
+	ev->direction = 0;
+	ev->role = role;
+	ev->flags = 0;
+	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
+}
+
+/* Events without payload: a small stack event is enough. */
+static __always_inline void emit_lifecycle(__u8 kind, int fd, __u64 gen,
+					   __u8 role)
+{
+	struct podtap_event ev;
+
+	fill_header(&ev, kind, fd, gen, role);
+	if (bpf_ringbuf_output(&podtap_events, &ev, sizeof(ev), wakeup_flags()))
+		count_drop(PODTAP_DROP_RINGBUF_FULL);
+}
+
+/* OPEN carries the socket's addresses. */
+static __always_inline void emit_open(int fd, __u64 gen, __u8 role, __u8 flags)
+{
+	__u8 buf[sizeof(struct podtap_event) + sizeof(struct podtap_sock_addrs)] = {};
+	struct podtap_event *ev = (struct podtap_event *)buf;
+	struct podtap_sock_addrs *addrs =
+		(struct podtap_sock_addrs *)(buf + sizeof(*ev));
+
+	fill_header(ev, PODTAP_EV_OPEN, fd, gen, role);
+	ev->flags = flags;
+	fd_sock_addrs(fd, addrs);
+	ev->captured = sizeof(*addrs);
+	if (bpf_ringbuf_output(&podtap_events, buf, sizeof(buf), wakeup_flags()))
+		count_drop(PODTAP_DROP_RINGBUF_FULL);
+}
+
+static __always_inline __u64 next_gen(void)
+{
+	__u32 zero = 0;
+	__u64 *gen = bpf_map_lookup_elem(&podtap_conn_gen, &zero);
+
+	/* Generation 0 means "none" to userspace. */
+	return gen ? __sync_fetch_and_add(gen, 1) + 1 : 0;
+}
+
+static __always_inline struct conn_state *new_conn(int fd, __u8 role)
+{
+	struct conn_key key = { .tgid = bpf_get_current_pid_tgid() >> 32,
+				.fd = fd };
+	struct conn_state st = { .gen = next_gen(), .role = role };
+
+	if (bpf_map_update_elem(&podtap_conns, &key, &st, BPF_ANY)) {
+		count_drop(PODTAP_DROP_CONNS_FULL);
+		return NULL;
+	}
+	emit_open(fd, st.gen, role, 0);
+	return bpf_map_lookup_elem(&podtap_conns, &key);
+}
+
+/* The connection behind fd, created on first sight of a socket that was
+ * opened before we attached (or by a syscall we do not trace). */
+static __always_inline struct conn_state *lookup_conn(int fd)
+{
+	struct conn_key key = { .tgid = bpf_get_current_pid_tgid() >> 32,
+				.fd = fd };
+	struct conn_state *st = bpf_map_lookup_elem(&podtap_conns, &key);
+
+	if (st)
+		return st;
+	if (!fd_is_socket(fd))
+		return NULL;
+	return new_conn(fd, PODTAP_ROLE_UNKNOWN);
+}
+
+/* From here on the connection's stream is the plaintext of its SSL calls:
+ * a new generation, so userspace starts a fresh parser instead of feeding
+ * it after whatever ciphertext (a handshake) it saw first. */
+static __always_inline void conn_make_tls(int fd, struct conn_state *st)
+{
+	st->gen = next_gen();
+	st->pos[0] = 0;
+	st->pos[1] = 0;
+	st->ignored = 0;
+	st->tls = 1;
+	emit_open(fd, st->gen, st->role, PODTAP_EVF_TLS);
+}
+
+static __always_inline __u32 copy_buf(char *dst, __u64 src, __u32 len)
+{
+	if (len > PODTAP_PAYLOAD_MAX)
+		len = PODTAP_PAYLOAD_MAX;
+	if (bpf_probe_read_user(dst, len, (void *)src)) {
+		count_drop(PODTAP_DROP_READ_FAILED);
+		return 0;
+	}
+	return len;
+}
+
+/* Copies up to `limit` bytes from an iovec array, in order. */
+static __always_inline __u32 copy_iov(char *dst, __u64 iovp, __u32 iovcnt,
+				      __u32 limit)
+{
+	const struct iovec *iov = (const struct iovec *)iovp;
+	__u32 off = 0;
+
+	for (int i = 0; i < PODTAP_IOV_MAX; i++) {
+		struct iovec seg;
+		__u64 len;
+
+		if (i >= iovcnt || off >= limit)
+			break;
+		if (bpf_probe_read_user(&seg, sizeof(seg), &iov[i])) {
+			count_drop(PODTAP_DROP_READ_FAILED);
+			break;
+		}
+		len = seg.iov_len;
+		if (len > limit - off)
+			len = limit - off;
+		if (len > PODTAP_PAYLOAD_MAX)
+			len = PODTAP_PAYLOAD_MAX;
+		off &= PODTAP_PAYLOAD_MAX - 1;
+		if (bpf_probe_read_user(dst + off, len, seg.iov_base)) {
+			count_drop(PODTAP_DROP_READ_FAILED);
+			break;
+		}
+		off += len;
+	}
+	if (iovcnt > PODTAP_IOV_MAX && off < limit)
+		count_drop(PODTAP_DROP_IOV_TRUNCATED);
+	return off;
+}
+
+/* A DATA event for `count` bytes moved on connection st (socket fd), with a
+ * bounded prefix copied from user memory. */
+static __always_inline void emit_data(int fd, struct conn_state *st, __u8 dir,
+				      __u64 count, __u8 shape, __u64 ptr,
+				      __u32 iovcnt)
+{
+	struct event_scratch *s;
+	struct podtap_event *ev;
+	char *payload;
+	__u32 cpu = bpf_get_smp_processor_id(), limit, captured = 0;
+	/* Positions advance even when the event is lost below, so userspace
+	 * sees the gap instead of misreading the stream. */
+	__u64 pos = __sync_fetch_and_add(&st->pos[dir & 1], count);
+
+	s = bpf_map_lookup_elem(&podtap_scratch, &cpu);
+	if (!s)
+		return;
+	ev = (struct podtap_event *)s->data;
+	payload = (char *)s->data + sizeof(*ev);
+	fill_header(ev, PODTAP_EV_DATA, fd, st->gen, st->role);
+	ev->direction = dir;
+	ev->flags = st->tls ? PODTAP_EVF_TLS : 0;
+	ev->stream_pos = pos;
+	ev->byte_count = count > 0xffffffffULL ? 0xffffffff : (__u32)count;
+
+	limit = payload_size;
+	if (limit > PODTAP_PAYLOAD_MAX)
+		limit = PODTAP_PAYLOAD_MAX;
+	if (count < limit)
+		limit = (__u32)count;
+	if (shape == IO_BUF)
+		captured = copy_buf(payload, ptr, limit);
+	else if (shape == IO_IOV)
+		captured = copy_iov(payload, ptr, iovcnt, limit);
+	if (captured > PODTAP_PAYLOAD_MAX)
+		captured = PODTAP_PAYLOAD_MAX;
+	ev->captured = captured;
+
+	if (bpf_ringbuf_output(&podtap_events, s, sizeof(*ev) + captured,
+			       wakeup_flags()))
+		count_drop(PODTAP_DROP_RINGBUF_FULL);
+}
+
+#endif /* PODTAP_CONN_BPF_H */

@@ -1,0 +1,271 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Python runtime hooks: OpenSSL's SSL_read/SSL_write (plaintext of HTTPS)
+ * and CPython's garbage collector, plus the process events the daemon
+ * needs to find Python processes and the libraries they map.
+ *
+ * The uprobes are attached per file (libssl, libpython, python3.x) for all
+ * processes; SSL calls are only captured for the processes the daemon put
+ * in podtap_py_procs, since libssl serves every other program too.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/usdt.bpf.h>
+
+#include "conn.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define PROT_EXEC 0x4
+
+struct gc_run {
+	__u64 start_ns;
+	__u32 generation;
+	__u32 pad;
+};
+
+/* Collections in progress, by thread. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, struct gc_run);
+} podtap_gc_runs SEC(".maps");
+
+static __always_inline bool python_task(void)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	return bpf_map_lookup_elem(&podtap_py_procs, &tgid) != NULL;
+}
+
+/* --- TLS -------------------------------------------------------------- */
+
+static __always_inline void tls_enter(__u64 ssl, __u64 buf, __u64 count_ptr,
+				      __u8 dir)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct tls_call call = { .ssl = ssl, .buf = buf,
+				 .count_ptr = count_ptr, .fd = -1,
+				 .dir = dir };
+
+	if (!python_task())
+		return;
+	if (bpf_map_update_elem(&podtap_tls_calls, &id, &call, BPF_ANY))
+		count_drop(PODTAP_DROP_TLS_CALLS_FULL);
+}
+
+/* The socket of an SSL call: the one its syscalls used, else the one last
+ * seen under the same SSL object. */
+static __always_inline int tls_socket(const struct tls_call *call)
+{
+	struct ssl_key key = { .tgid = bpf_get_current_pid_tgid() >> 32,
+			       .ssl = call->ssl };
+	__s32 *fd;
+
+	if (call->fd >= 0)
+		return call->fd;
+	fd = bpf_map_lookup_elem(&podtap_ssl_fds, &key);
+	return fd ? *fd : -1;
+}
+
+static __always_inline void tls_exit(long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct tls_call *c = bpf_map_lookup_elem(&podtap_tls_calls, &id);
+	struct tls_call call;
+	struct conn_state *st;
+	__u64 count = 0;
+	int fd;
+
+	if (!c)
+		return;
+	call = *c;
+	bpf_map_delete_elem(&podtap_tls_calls, &id);
+	if (call.dir == TLS_HANDSHAKE)
+		return;
+	if (call.count_ptr) {
+		/* SSL_read_ex/SSL_write_ex return 1 and store the count. */
+		if (ret == 1 && bpf_probe_read_user(&count, sizeof(count),
+						    (void *)call.count_ptr))
+			count_drop(PODTAP_DROP_READ_FAILED);
+	} else if (ret > 0) {
+		count = ret;
+	}
+	if (!count)
+		return;
+	fd = tls_socket(&call);
+	if (fd < 0) {
+		count_drop(PODTAP_DROP_TLS_NO_SOCKET);
+		return;
+	}
+	st = lookup_conn(fd);
+	if (!st)
+		return;
+	if (!st->tls)
+		conn_make_tls(fd, st);
+	emit_data(fd, st, call.dir, count, IO_BUF, call.buf, 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(podtap_ssl_read, void *ssl, void *buf)
+{
+	tls_enter((__u64)ssl, (__u64)buf, 0, PODTAP_DIR_INGRESS);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(podtap_ssl_read_ex, void *ssl, void *buf, __u64 num,
+	       __u64 *readbytes)
+{
+	tls_enter((__u64)ssl, (__u64)buf, (__u64)readbytes, PODTAP_DIR_INGRESS);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(podtap_ssl_write, void *ssl, void *buf)
+{
+	tls_enter((__u64)ssl, (__u64)buf, 0, PODTAP_DIR_EGRESS);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(podtap_ssl_write_ex, void *ssl, void *buf, __u64 num,
+	       __u64 *written)
+{
+	tls_enter((__u64)ssl, (__u64)buf, (__u64)written, PODTAP_DIR_EGRESS);
+	return 0;
+}
+
+/* The handshake's socket I/O is ciphertext too; hooking it keeps the
+ * ClientHello from ever reaching the HTTP parser. */
+SEC("uprobe")
+int BPF_KPROBE(podtap_ssl_handshake, void *ssl)
+{
+	tls_enter((__u64)ssl, 0, 0, TLS_HANDSHAKE);
+	return 0;
+}
+
+/* One return probe serves every SSL function: the call table says which. */
+SEC("uretprobe")
+int BPF_KRETPROBE(podtap_ssl_return, long ret)
+{
+	tls_exit(ret);
+	return 0;
+}
+
+/* --- garbage collector ------------------------------------------------ */
+
+static __always_inline void gc_start(long generation)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct gc_run run = { .start_ns = bpf_ktime_get_ns(),
+			      .generation = generation };
+
+	if (traced_task())
+		bpf_map_update_elem(&podtap_gc_runs, &id, &run, BPF_ANY);
+}
+
+static __always_inline void gc_done(void)
+{
+	__u8 buf[sizeof(struct podtap_event) + sizeof(struct podtap_gc)] = {};
+	struct podtap_event *ev = (struct podtap_event *)buf;
+	struct podtap_gc *gc = (struct podtap_gc *)(buf + sizeof(*ev));
+	__u64 id = bpf_get_current_pid_tgid();
+	struct gc_run *run = bpf_map_lookup_elem(&podtap_gc_runs, &id);
+
+	if (!run)
+		return;
+	fill_header(ev, PODTAP_EV_GC, -1, 0, PODTAP_ROLE_UNKNOWN);
+	gc->duration_ns = ev->ts_ns - run->start_ns;
+	gc->generation = run->generation;
+	ev->captured = sizeof(*gc);
+	bpf_map_delete_elem(&podtap_gc_runs, &id);
+	if (bpf_ringbuf_output(&podtap_events, buf, sizeof(buf), wakeup_flags()))
+		count_drop(PODTAP_DROP_RINGBUF_FULL);
+}
+
+/* CPython's own probes: python:gc__start(int generation), gc__done(long). */
+SEC("usdt")
+int BPF_USDT(podtap_gc_start_usdt, int generation)
+{
+	gc_start(generation);
+	return 0;
+}
+
+SEC("usdt")
+int BPF_USDT(podtap_gc_done_usdt)
+{
+	gc_done();
+	return 0;
+}
+
+/* Builds without USDT: the collector itself, 3.11's gc_collect_main(
+ * PyThreadState *tstate, int generation, ...). */
+SEC("uprobe")
+int BPF_KPROBE(podtap_gc_collect, void *tstate, int generation)
+{
+	gc_start(generation);
+	return 0;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(podtap_gc_collect_return)
+{
+	gc_done();
+	return 0;
+}
+
+/* --- processes -------------------------------------------------------- */
+
+SEC("tracepoint/sched/sched_process_exec")
+int podtap_proc_exec(struct trace_event_raw_sched_process_exec *ctx)
+{
+	if (traced_task())
+		emit_lifecycle(PODTAP_EV_EXEC, -1, 0, PODTAP_ROLE_UNKNOWN);
+	return 0;
+}
+
+/* A tracked process's children run the same interpreter and libraries:
+ * they are tracked from their first instruction, and the daemon is told. */
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(podtap_proc_fork, struct task_struct *parent,
+	     struct task_struct *child)
+{
+	__u8 buf[sizeof(struct podtap_event) + sizeof(struct podtap_fork)] = {};
+	struct podtap_event *ev = (struct podtap_event *)buf;
+	struct podtap_fork *fork = (struct podtap_fork *)(buf + sizeof(*ev));
+	__u32 parent_tgid = BPF_CORE_READ(parent, tgid);
+	__u32 child_tgid = BPF_CORE_READ(child, tgid);
+	__u8 one = 1;
+
+	/* New threads are forks too: only new thread groups count. */
+	if (child_tgid == parent_tgid ||
+	    !bpf_map_lookup_elem(&podtap_py_procs, &parent_tgid))
+		return 0;
+	if (bpf_map_update_elem(&podtap_py_procs, &child_tgid, &one, BPF_ANY))
+		count_drop(PODTAP_DROP_PY_PROCS_FULL);
+	fill_header(ev, PODTAP_EV_FORK, -1, 0, PODTAP_ROLE_UNKNOWN);
+	fork->parent_pid = parent_tgid;
+	fork->child_pid = child_tgid;
+	ev->captured = sizeof(*fork);
+	if (bpf_ringbuf_output(&podtap_events, buf, sizeof(buf), wakeup_flags()))
+		count_drop(PODTAP_DROP_RINGBUF_FULL);
+	return 0;
+}
+
+/* An executable mapping of a file by a tracked process: `import ssl` after
+ * start, or any dlopen. The daemon rereads the process's maps. */
+SEC("tracepoint/syscalls/sys_enter_mmap")
+int podtap_enter_mmap(struct trace_event_raw_sys_enter *ctx)
+{
+	if (!(ctx->args[2] & PROT_EXEC) || (long)ctx->args[4] < 0 ||
+	    !python_task())
+		return 0;
+	emit_lifecycle(PODTAP_EV_LIB_MAPPED, ctx->args[4], 0,
+		       PODTAP_ROLE_UNKNOWN);
+	return 0;
+}

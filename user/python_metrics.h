@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * What each workload's Python interpreters do, as prometheus_client names
+ * it for a process: python_info{implementation,version} (1 while a process
+ * of that version runs), python_gc_collections_total{generation} and a
+ * python_gc_duration_seconds{generation} histogram. Thread-safe: the event
+ * loop records, the HTTP thread renders.
+ */
+#ifndef PODTAP_PYTHON_METRICS_H
+#define PODTAP_PYTHON_METRICS_H
+
+#include <stdbool.h>
+
+#include "pod_resolver.h"
+#include "prom_writer.h"
+#include "runtime_info.h"
+
+struct python_metrics;
+
+struct python_metrics *python_metrics_new(void);
+void python_metrics_free(struct python_metrics *pm); /* accepts NULL */
+
+/* A process of this workload and interpreter started (alive) or ended. */
+void python_metrics_process(struct python_metrics *pm,
+			    const struct workload *w,
+			    const struct runtime_info *info, bool alive);
+
+/* One collection of `generation` (0..2) that took `seconds`. */
+void python_metrics_gc(struct python_metrics *pm, const struct workload *w,
+		       unsigned int generation, double seconds);
+
+void python_metrics_render(struct python_metrics *pm, struct prom_writer *out);
+
+#endif /* PODTAP_PYTHON_METRICS_H */
