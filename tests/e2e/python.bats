@@ -1,0 +1,392 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#
+# Python runtime hooks, end to end: HTTPS seen in plaintext through uprobes
+# on OpenSSL (a gunicorn serving TLS itself, Flask handlers and scripts
+# calling https:// services), and CPython's garbage collector per pod from
+# both interpreters here (Debian's python3.11 with USDT probes, the pyenv
+# build with a shared libpython and no USDT). One podtap, exporting spans to
+# the test OTLP receiver, serves the whole file; every figure is exact.
+
+load 'lib/common'
+load 'lib/otlp'
+
+PYENV_PY=/root/.pyenv/versions/3.11.7/bin/python3.11
+WORKLOAD="$PT_FIXTURES/pyworkload.py"
+
+setup_file() {
+	pt_init
+	pt_require_podtap
+	pt_otlp_require
+	if [ ! -x "$PYENV_PY" ]; then
+		pt_fail "the pyenv Python $PYENV_PY is missing"
+		return 1
+	fi
+	openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost \
+		-keyout "$PT_TMP/key.pem" -out "$PT_TMP/cert.pem" 2>/dev/null
+
+	pt_pod_create secure tls-1 web
+	export TLS_SCOPE=$PT_POD_SCOPE
+	pt_pod_create calls caller-1 caller
+	export CALLER_SCOPE=$PT_POD_SCOPE
+
+	pt_otlp_start
+	pt_otlp_podtap_start "OTEL_EXPORTER_OTLP_ENDPOINT=$OTLP_URL" \
+		NODE_NAME=python-node
+
+	TLS_PORT=$(pt_free_port)
+	CALLER_PORT=$(pt_free_port)
+	export TLS_PORT CALLER_PORT
+	TLS_PID=$(pt_gunicorn_start "$PT_TMP/logs/tls.log" "$TLS_PORT" \
+		--cgroup "$TLS_SCOPE" -- -w 2 --certfile "$PT_TMP/cert.pem" \
+		--keyfile "$PT_TMP/key.pem")
+	CALLER_PID=$(pt_gunicorn_start "$PT_TMP/logs/caller.log" "$CALLER_PORT" \
+		--cgroup "$CALLER_SCOPE" -- -w 1 --threads 2)
+	export TLS_PID CALLER_PID
+	export TLS="https://127.0.0.1:$TLS_PORT" CALLER="http://127.0.0.1:$CALLER_PORT"
+}
+
+teardown_file() {
+	local rc=0
+	pt_podtap_stop || rc=1
+	pt_cleanup
+	return $rc
+}
+
+# srv NS POD CONTAINER METHOD STATUS ROUTE [SCHEME]: a server series' labels.
+srv() {
+	pt_pod_labels "$1" "$2" "$3"
+	printf '%s\n' "http_request_method=$4" "http_response_status_code=$5" \
+		"http_route=$6" "url_scheme=${7:-https}"
+}
+
+# expect_srv N NS POD CONTAINER METHOD STATUS ROUTE [SCHEME]
+expect_srv() {
+	local n=$1
+	local -a l
+	shift
+	mapfile -t l < <(srv "$@")
+	pt_wait_metric "$n" "${PT_HIST}_count" "${l[@]}"
+}
+
+# srv_count NS POD CONTAINER METHOD STATUS ROUTE [SCHEME]: its count now.
+srv_count() {
+	local -a l
+	mapfile -t l < <(srv "$@")
+	pt_metric "${PT_HIST}_count" "${l[@]}"
+}
+
+# expect_cli N NS POD CONTAINER STATUS ROUTE ADDRESS PORT: a client series
+# (GET, https) has exactly N requests.
+expect_cli() {
+	local n=$1
+	local -a l
+	mapfile -t l < <(pt_pod_labels "$2" "$3" "$4")
+	pt_wait_metric "$n" http_client_request_duration_seconds_count "${l[@]}" \
+		http_request_method=GET "http_response_status_code=$5" \
+		"http_route=$6" url_scheme=https "server_address=$7" \
+		"server_port=$8"
+}
+
+parse_errors() { pt_metric_sum podtap_http_parse_errors_total; }
+
+# run_workload LOG [--cgroup DIR] -- CMD...: spawns a workload that prints
+# "ready" and waits for $PT_TMP/go.<n>; prints "<pid> <go file>".
+run_workload() {
+	local log=$1 pid go i
+	shift
+	go="$PT_TMP/go.$(pt_rand_hex 8)"
+	pid=$(pt_spawn "$log" "$@" "$go") || return 1
+	for i in $(seq 1 200); do
+		grep -qx ready "$log" 2>/dev/null && break
+		sleep 0.05
+	done
+	if ! grep -qx ready "$log"; then
+		pt_fail "workload $pid not ready:"
+		cat "$log" >&2
+		return 1
+	fi
+	echo "$pid $go"
+}
+
+# wait_done LOG: the workload printed "done" (bounded).
+wait_done() {
+	local i
+	for i in $(seq 1 300); do
+		grep -qx done "$1" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	pt_fail "workload did not finish:"
+	cat "$1" >&2
+	return 1
+}
+
+# expect_hooked POD: python_info shows a Python process of pod POD (within
+# a second or two of its start).
+expect_hooked() {
+	PT_WAIT_S=3 pt_wait_ge_info "$1"
+}
+
+pt_wait_ge_info() {
+	pt_wait_metric_ge 1 python_info "k8s_pod_name=$1"
+}
+
+@test "gunicorn serving HTTPS itself: exact counts with url_scheme=https, no parse errors from ciphertext" {
+	local err0 drop0 other0 i
+	err0=$(parse_errors)
+	drop0=$(pt_metric podtap_kernel_drops_total reason=tls_socket_unknown)
+	other0=$(pt_metric podtap_connections_total protocol=other)
+	for i in 1 2 3 4 5 6; do
+		[ "$(pt_curl_status "$TLS/" -k)" = 200 ]
+	done
+	for i in 11 12 13; do
+		[ "$(pt_curl_status "$TLS/users/$i" -k)" = 200 ]
+	done
+	for i in 1 2; do
+		[ "$(pt_curl_status "$TLS/error" -k)" = 500 ]
+	done
+	[ "$(pt_curl_status "$TLS/items" -k -d x=1)" = 201 ]
+	[ "$(pt_curl_status "$TLS/nothing-here" -k)" = 404 ]
+
+	expect_srv 6 secure tls-1 web GET 200 /
+	expect_srv 3 secure tls-1 web GET 200 '/users/{id}'
+	expect_srv 2 secure tls-1 web GET 500 /error
+	expect_srv 1 secure tls-1 web POST 201 /items
+	expect_srv 1 secure tls-1 web GET 404 /nothing-here
+	# Nothing of this pod is counted as plain http.
+	pt_expect_eq "http series of the TLS pod" 0 \
+		"$(pt_metric_sum "${PT_HIST}_count" k8s_pod_name=tls-1 url_scheme=http)"
+	pt_expect_eq "parse errors" "$err0" "$(parse_errors)"
+	pt_expect_eq "SSL calls without a socket" "$drop0" \
+		"$(pt_metric podtap_kernel_drops_total reason=tls_socket_unknown)"
+	# curl is no Python process: its 13 client connections carry
+	# ciphertext and are set aside as not HTTP. The server side's
+	# handshakes never reach the parser, so they add nothing.
+	pt_expect_eq "connections set aside as not HTTP" "$((other0 + 13))" \
+		"$(pt_metric podtap_connections_total protocol=other)"
+}
+
+@test "a Flask handler calling an HTTPS service with requests: client metrics and a CLIENT span" {
+	local i err0
+	err0=$(srv_count secure tls-1 web GET 500 /error)
+	for i in 1 2 3; do
+		[ "$(pt_curl_status "$CALLER/call?url=$TLS/users/$i&verify=0" -A "py-call-$BATS_TEST_NUMBER")" = 200 ]
+	done
+	[ "$(pt_curl_status "$CALLER/call?url=https://localhost:$TLS_PORT/error&verify=0")" = 500 ]
+	expect_cli 3 calls caller-1 caller 200 '/users/{id}' 127.0.0.1 "$TLS_PORT"
+	expect_cli 1 calls caller-1 caller 500 /error localhost "$TLS_PORT"
+	# Both ends: the TLS pod served it too.
+	expect_srv "$((err0 + 1))" secure tls-1 web GET 500 /error
+	# One CLIENT span per call, https, each the child of the SERVER span of
+	# the request that made it.
+	pt_otlp_wait_count 3 "client and pod(\"caller-1\") and a(\"server.port\") == $TLS_PORT and a(\"http.response.status_code\") == 200" || {
+		pt_otlp_dump 'pod("caller-1")'
+		return 1
+	}
+	pt_expect_eq "CLIENT spans with url.scheme https" 0 \
+		"$(pt_otlp_count "client and pod(\"caller-1\") and (a(\"url.scheme\") != \"https\")")"
+	pt_expect_eq "CLIENT spans whose parent is the caller's SERVER span" 3 \
+		"$(pt_otlp_jq '[.[] | select(server and pod("caller-1") and ua("py-call-'"$BATS_TEST_NUMBER"'"))] as $s
+			| [.[] | select(client and pod("caller-1") and a("http.response.status_code") == 200)
+			| select(.parentSpanId as $p | $s | any(.spanId == $p))] | length')"
+}
+
+# gc_count POD GENERATION: python_gc_collections_total of that pod now.
+gc_count() {
+	pt_metric python_gc_collections_total k8s_namespace_name=py \
+		"k8s_pod_name=$1" k8s_container_name=gc service_name=gc \
+		"generation=$2"
+}
+
+@test "GC collections per generation, exact: Debian python3.11 through USDT, pyenv 3.11 through gc_collect_main" {
+	local who py pod pid go rest g want
+	local -a before
+	for who in debian pyenv; do
+		case $who in
+		debian) py=/usr/bin/python3.11 ;;
+		pyenv) py=$PYENV_PY ;;
+		esac
+		pod="gc-$who"
+		pt_pod_create py "$pod" gc
+		read -r pid go rest < <(run_workload "$PT_TMP/logs/$pod.log" \
+			--cgroup "$PT_POD_SCOPE" -- "$py" "$WORKLOAD" gc)
+		expect_hooked "$pod"
+		# Interpreter start-up collects before the script disables
+		# automatic collection: count from here.
+		sleep 0.3
+		for g in 0 1 2; do
+			before[g]=$(gc_count "$pod" "$g")
+		done
+		touch "$go"
+		wait_done "$PT_TMP/logs/$pod.log"
+		g=0
+		for want in 7 5 3; do
+			pt_wait_metric "$((before[g] + want))" python_gc_collections_total \
+				k8s_namespace_name=py "k8s_pod_name=$pod" \
+				k8s_container_name=gc service_name=gc "generation=$g"
+			pt_wait_metric "$((before[g] + want))" python_gc_duration_seconds_count \
+				k8s_namespace_name=py "k8s_pod_name=$pod" \
+				k8s_container_name=gc service_name=gc "generation=$g"
+			g=$((g + 1))
+		done
+		pt_stop_pid "$pid" 5
+	done
+	# The interpreters' versions: the Debian build carries its full
+	# PY_VERSION; the pyenv libpython only names its minor version.
+	wait_no_info gc-debian
+	grep -q 'hooked through its USDT probes' "$PODTAP_LOG"
+	grep -q 'hooked through a uprobe on gc_collect_main' "$PODTAP_LOG"
+}
+
+# wait_no_info POD: python_info of POD drops to nothing (bounded).
+wait_no_info() {
+	local i
+	for i in $(seq 1 50); do
+		[ "$(pt_metric_sum python_info "k8s_pod_name=$1")" = 0 ] && return 0
+		sleep 0.1
+	done
+	pt_fail "python_info of $1 still there 5 s after its process ended"
+	return 1
+}
+
+@test "python_info per pod, for each interpreter, while its process runs" {
+	local pid go rest
+	pt_pod_create py info-deb app
+	read -r pid go rest < <(run_workload "$PT_TMP/logs/info.log" \
+		--cgroup "$PT_POD_SCOPE" -- /usr/bin/python3.11 "$WORKLOAD" gc)
+	pt_wait_metric 1 python_info k8s_namespace_name=py k8s_pod_name=info-deb \
+		k8s_container_name=app service_name=app implementation=CPython \
+		version=3.11.2
+	pt_stop_pid "$pid" 5
+	wait_no_info info-deb
+	pt_pod_create py info-pyenv app
+	read -r pid go rest < <(run_workload "$PT_TMP/logs/info2.log" \
+		--cgroup "$PT_POD_SCOPE" -- "$PYENV_PY" "$WORKLOAD" gc)
+	pt_wait_metric 1 python_info k8s_namespace_name=py k8s_pod_name=info-pyenv \
+		k8s_container_name=app service_name=app implementation=CPython \
+		version=3.11
+	pt_stop_pid "$pid" 5
+}
+
+# A copy of libssl (so a new file: device + inode) that no process has
+# mapped yet.
+fresh_libssl() {
+	local dir=$1 lib
+	lib=$(ldconfig -p | awk '/libssl\.so\.3 .*x86-64/ { print $NF; exit }')
+	mkdir -p "$dir"
+	cp "$lib" "$dir/libssl.so.3"
+}
+
+@test "a Python process started after podtap that imports ssl late is hooked within a second" {
+	local pid go rest log="$PT_TMP/logs/late.log"
+	local hooked="SSL uprobes attached to /proc/[0-9]*/root$PT_TMP/late-lib/libssl.so.3"
+	fresh_libssl "$PT_TMP/late-lib"
+	pt_pod_create py late-1 script
+	read -r pid go rest < <(run_workload "$log" --cgroup "$PT_POD_SCOPE" -- \
+		env LD_LIBRARY_PATH="$PT_TMP/late-lib" "$PYENV_PY" "$WORKLOAD" \
+		https "$TLS/users/77" 4 late)
+	expect_hooked late-1
+	# Not mapped yet, so not hooked yet: the import below maps it.
+	if grep -q "libssl.so.3" "/proc/$pid/maps"; then
+		pt_fail "libssl mapped before the import:"
+		grep "libssl" "/proc/$pid/maps" >&2
+		return 1
+	fi
+	grep -q "$hooked" "$PODTAP_LOG" && { pt_fail "the fresh libssl was hooked before any process mapped it"; return 1; }
+	touch "$go"
+	wait_done "$log"
+	pt_expect_eq "statuses" "200 200 200 200" "$(grep -x '[0-9]*' "$log" | tr '\n' ' ' | sed 's/ $//')"
+	expect_cli 4 py late-1 script 200 '/users/{id}' 127.0.0.1 "$TLS_PORT"
+	grep -q "$hooked" "$PODTAP_LOG"
+}
+
+@test "a Python process in its own mount namespace is hooked through /proc/PID/root" {
+	local pid go rest log="$PT_TMP/logs/mntns.log" nsdir="$PT_TMP/nsonly"
+	# The library exists only inside the process's mount namespace: a
+	# tmpfs mounted there, on a directory that is empty outside it.
+	fresh_libssl "$PT_TMP/ns-src"
+	mkdir -p "$nsdir"
+	pt_pod_create py mntns-1 script
+	read -r pid go rest < <(run_workload "$log" --cgroup "$PT_POD_SCOPE" -- \
+		unshare -m --propagation private bash -c \
+		'mount -t tmpfs none "$1" && cp "$2/libssl.so.3" "$1/" &&
+		 LD_LIBRARY_PATH="$1" exec "$3" "$4" https "$5" 3 early "$6"' \
+		ns "$nsdir" "$PT_TMP/ns-src" /usr/bin/python3.11 "$WORKLOAD" \
+		"$TLS/users/5")
+	expect_hooked mntns-1
+	[ -z "$(ls -A "$nsdir")" ] # outside the namespace, nothing is there
+	touch "$go"
+	wait_done "$log"
+	expect_cli 3 py mntns-1 script 200 '/users/{id}' 127.0.0.1 "$TLS_PORT"
+	grep -q "SSL uprobes attached to /proc/$pid/root$nsdir/libssl.so.3" "$PODTAP_LOG"
+}
+
+@test "bad binaries: a stripped libpython is counted as no_symbol and keeps python_info; a fake python is ignored" {
+	local pid go rest f0 lib
+	lib=$(ldd "$PYENV_PY" | awk '/libpython/ { print $3 }')
+	mkdir -p "$PT_TMP/stripped"
+	strip --strip-all -o "$PT_TMP/stripped/$(basename "$lib")" "$lib"
+	f0=$(pt_metric podtap_uprobe_attach_failures_total reason=no_symbol)
+	pt_pod_create py stripped-1 app
+	read -r pid go rest < <(run_workload "$PT_TMP/logs/stripped.log" \
+		--cgroup "$PT_POD_SCOPE" -- env LD_LIBRARY_PATH="$PT_TMP/stripped" \
+		"$PYENV_PY" "$WORKLOAD" gc)
+	grep -q "$PT_TMP/stripped/libpython" "/proc/$pid/maps"
+	pt_wait_metric 1 python_info k8s_pod_name=stripped-1 k8s_namespace_name=py \
+		k8s_container_name=app service_name=app implementation=CPython version=3.11
+	pt_expect_eq "no_symbol failures" "$((f0 + 1))" \
+		"$(pt_metric podtap_uprobe_attach_failures_total reason=no_symbol)"
+	grep -q "stripped/libpython.*neither CPython's USDT probes nor a gc_collect_main symbol" "$PODTAP_LOG"
+	touch "$go"
+	wait_done "$PT_TMP/logs/stripped.log"
+	sleep 0.5
+	pt_expect_eq "GC series of the stripped build" 0 \
+		"$(pt_metric_sum python_gc_collections_total k8s_pod_name=stripped-1)"
+	pt_stop_pid "$pid" 5
+
+	# Named like a python, but no interpreter inside.
+	mkdir -p "$PT_TMP/fake"
+	cp /bin/sleep "$PT_TMP/fake/python3.11"
+	pt_pod_create py fake-1 app
+	pid=$(pt_spawn "$PT_TMP/logs/fake.log" --cgroup "$PT_POD_SCOPE" -- \
+		"$PT_TMP/fake/python3.11" 30)
+	sleep 1
+	pt_expect_eq "python_info of a fake python" 0 \
+		"$(pt_metric_sum python_info k8s_pod_name=fake-1)"
+	pt_stop_pid "$pid" 5
+	pt_podtap_alive
+}
+
+@test "thousands of short-lived Python processes, and processes dying while hooked: no leak of links, table entries or memory" {
+	local links0 rss0 rss1 pid go rest pids p dead=0
+	links0=$(pt_metric podtap_uprobe_links)
+	rss0=$(awk '/VmRSS/ { print $2 }' "/proc/$PODTAP_PID/status")
+	# 2000 forks of a tracked process (kernel-side inheritance and exit).
+	pt_pod_create py churn-1 app
+	read -r pid go rest < <(run_workload "$PT_TMP/logs/churn.log" \
+		--cgroup "$PT_POD_SCOPE" -- /usr/bin/python3.11 "$WORKLOAD" forks 2000)
+	expect_hooked churn-1
+	touch "$go"
+	wait_done "$PT_TMP/logs/churn.log"
+	# 300 interpreters that exec and exit at once, several at a time:
+	# most die before or while podtap looks at them.
+	seq 1 300 | xargs -P 6 -I{} /usr/bin/python3.11 -c 'import ssl'
+	seq 1 100 | xargs -P 6 -I{} "$PYENV_PY" -c 'pass'
+	pt_stop_pid "$pid" 5
+	sleep 1.5
+	pt_podtap_alive
+	pt_expect_eq "Python processes of the churned pod still tracked" 0 \
+		"$(pt_metric_sum python_info k8s_pod_name=churn-1)"
+	pt_expect_eq "uprobe links" "$links0" "$(pt_metric podtap_uprobe_links)"
+	# Every entry of the kernel's Python process table is a live process.
+	pids=$(bpftool map dump pinned "$PODTAP_PIN/maps/podtap_py_procs" -j | jq -r '.[].formatted.key // empty')
+	for p in $pids; do
+		[ -d "/proc/$p" ] || dead=$((dead + 1))
+	done
+	pt_expect_eq "dead processes left in podtap_py_procs" 0 "$dead"
+	pt_expect_eq "entries in podtap_py_procs vs tracked processes" \
+		"$(pt_metric podtap_python_processes)" "$(echo "$pids" | grep -c . || true)"
+	rss1=$(awk '/VmRSS/ { print $2 }' "/proc/$PODTAP_PID/status")
+	pt_log "podtap RSS: $rss0 KiB before, $rss1 KiB after"
+	[ "$rss1" -lt $((rss0 + 8192)) ]
+}
