@@ -129,7 +129,10 @@ $(OUTPUT)/tests/test_%: tests/unit/test_%.c user/%.c | $(OUTPUT)/tests
 		$(UNIT_DEPS_$*) -lm -o $@
 
 $(OUTPUT)/tests/bpf_load: tests/root/bpf_load.c $(OUTPUT)/user/capture.o \
-		$(OUTPUT)/user/log.o $(OUTPUT)/user/preflight.o | $(OUTPUT)/tests
+		$(OUTPUT)/user/log.o $(OUTPUT)/user/preflight.o \
+		$(OUTPUT)/user/python_hooks.o $(OUTPUT)/user/elf_symbols.o \
+		$(OUTPUT)/user/runtime_info.o $(OUTPUT)/user/pod_resolver.o \
+		$(OUTPUT)/user/cgroup_path.o $(OUTPUT)/user/hashmap.o | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) -o $@
 

@@ -14,12 +14,16 @@
 #      always_on) over OTLP/HTTP to the local test receiver (Node,
 #      tests/otlp/receiver.js, decoding with the official schema); spans
 #      include hey's own CLIENT spans, so about two per request
+#   e  the same app served over HTTPS by gunicorn itself (--certfile,
+#      certificate made at run time), no probe
+#   f  e with podtap running: requests seen in plaintext through its
+#      SSL_read/SSL_write uprobes
 # The modes are interleaved (order rotated each round) and each ratio is the
 # median over the rounds of that round's own ratio (b/a, c/a measured
 # seconds apart), so a machine that speeds up or slows down during the run
 # (other work on its 2 cores) moves a and b alike.
 #
-# Prints throughput and p99 latency as ratios to (a); podtap's CPU seconds
+# Prints throughput and p99 latency as ratios to (a) (f: to e); podtap's CPU seconds
 # per 10k requests (utime+stime from /proc/PID/stat), its peak RSS (VmHWM),
 # requests sent (hey's count) against requests podtap counted (delta of the
 # pod's _count series) and kernel drops (podtap_kernel_drops_total delta);
@@ -58,6 +62,10 @@ SCOPE=$PT_POD_SCOPE
 LABELS=(k8s_namespace_name=bench k8s_pod_name=hello-0 k8s_container_name=hello service_name=hello)
 PORT_PLAIN=$(pt_free_port) || die "no port"
 PORT_PROM=$(pt_free_port) || die "no port"
+PORT_TLS=$(pt_free_port) || die "no port"
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost \
+	-keyout "$PT_TMP/key.pem" -out "$PT_TMP/cert.pem" 2>/dev/null ||
+	die "openssl could not make a certificate"
 mkdir -p "$PT_TMP/prom-multiproc"
 
 pt_gunicorn_start "$PT_TMP/logs/plain.log" "$PORT_PLAIN" \
@@ -67,12 +75,18 @@ pt_gunicorn_start "$PT_TMP/logs/prom.log" "$PORT_PROM" \
 	--cgroup "$SCOPE" --env PODTAP_APP_MODE=hello --env PODTAP_APP_PROM=1 \
 	--env "PROMETHEUS_MULTIPROC_DIR=$PT_TMP/prom-multiproc" \
 	-- -w "$WORKERS" >/dev/null || die "gunicorn (prometheus_client) did not start"
+pt_gunicorn_start "$PT_TMP/logs/tls.log" "$PORT_TLS" \
+	--cgroup "$SCOPE" --env PODTAP_APP_MODE=hello -- -w "$WORKERS" \
+	--certfile "$PT_TMP/cert.pem" --keyfile "$PT_TMP/key.pem" >/dev/null ||
+	die "gunicorn (TLS) did not start"
 
 # Sanity: both apps answer, the instrumented one exposes its histogram.
 [ "$(curl -s "http://127.0.0.1:$PORT_PLAIN/")" = "Hello, World!" ] ||
 	die "hello app does not answer"
 [ "$(curl -s "http://127.0.0.1:$PORT_PROM/")" = "Hello, World!" ] ||
 	die "instrumented hello app does not answer"
+[ "$(curl -sk "https://127.0.0.1:$PORT_TLS/")" = "Hello, World!" ] ||
+	die "TLS hello app does not answer"
 curl -s "http://127.0.0.1:$PORT_PROM/metrics" |
 	grep -q '^flask_http_request_duration_seconds_count' ||
 	die "instrumented app exposes no histogram"
@@ -101,7 +115,10 @@ median() {
 }
 
 : >"$PT_TMP/a" ; : >"$PT_TMP/b" ; : >"$PT_TMP/c" ; : >"$PT_TMP/d"
+: >"$PT_TMP/e" ; : >"$PT_TMP/f"
 SENT=0 COUNTED=0 DROPS=0 CPU_TICKS=0 HWM_KB=0 ERRORS=0
+# The same figures for f (HTTPS through uprobes).
+TLS_SENT=0 TLS_COUNTED=0 TLS_DROPS=0 TLS_CPU_TICKS=0
 SPANS=0 SPAN_CPU_TICKS=0 SPAN_DROPS=0 RECV_PID="" RECV_TICKS=0
 
 # The OTLP receiver for mode d: started once, stopped by pid at exit.
@@ -136,7 +153,13 @@ run_mode() {
 	   OTEL_EXPORTER_OTLP_ENDPOINT=$RECV_URL OTEL_TRACES_SAMPLER=always_on \
 		pt_podtap_start --no-pin || die "podtap did not start"
 	   ;;
+	e) url="https://127.0.0.1:$PORT_TLS/" ;;
+	f) url="https://127.0.0.1:$PORT_TLS/"
+	   pt_podtap_start --no-pin || die "podtap did not start"
+	   ;;
 	esac
+	local scheme=http
+	[ "$mode" = f ] && scheme=https
 	# Warm-up (before podtap's counters are read, so it is not counted).
 	hey -n 200 -c 4 "$url" >/dev/null 2>&1 || die "hey failed"
 	if [ "$mode" = d ]; then
@@ -145,9 +168,9 @@ run_mode() {
 		t0=$(cpu_ticks "$PODTAP_PID")
 		r0=$(cpu_ticks "$RECV_PID")
 	fi
-	if [ "$mode" = b ]; then
+	if [ "$mode" = b ] || [ "$mode" = f ]; then
 		sleep 0.3
-		c0=$(pt_metric_sum "${PT_HIST}_count" "${LABELS[@]}") || die "scrape failed"
+		c0=$(pt_metric_sum "${PT_HIST}_count" "${LABELS[@]}" "url_scheme=$scheme") || die "scrape failed"
 		d0=$(pt_metric_sum podtap_kernel_drops_total) || die "scrape failed"
 		t0=$(cpu_ticks "$PODTAP_PID")
 	fi
@@ -164,25 +187,32 @@ run_mode() {
 		SPAN_DROPS=$((SPAN_DROPS + $(pt_metric_sum podtap_spans_dropped_total)))
 		pt_podtap_stop || die "podtap did not stop cleanly"
 	fi
-	if [ "$mode" = b ]; then
+	if [ "$mode" = b ] || [ "$mode" = f ]; then
 		t1=$(cpu_ticks "$PODTAP_PID")
 		# Let the last events through, then read the counters.
 		local want _
 		want=$(( c0 + $(echo "$res" | awk '{ print $3 }') ))
 		for _ in $(seq 1 30); do
-			c1=$(pt_metric_sum "${PT_HIST}_count" "${LABELS[@]}") || die "scrape failed"
+			c1=$(pt_metric_sum "${PT_HIST}_count" "${LABELS[@]}" "url_scheme=$scheme") || die "scrape failed"
 			[ "$c1" -ge "$want" ] && break
 			sleep 0.1
 		done
 		sleep 0.3
-		c1=$(pt_metric_sum "${PT_HIST}_count" "${LABELS[@]}") || die "scrape failed"
+		c1=$(pt_metric_sum "${PT_HIST}_count" "${LABELS[@]}" "url_scheme=$scheme") || die "scrape failed"
 		d1=$(pt_metric_sum podtap_kernel_drops_total) || die "scrape failed"
 		hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$PODTAP_PID/status")
 		[ "$hwm" -gt "$HWM_KB" ] && HWM_KB=$hwm
-		SENT=$((SENT + $(echo "$res" | awk '{ print $3 }')))
-		COUNTED=$((COUNTED + c1 - c0))
-		DROPS=$((DROPS + d1 - d0))
-		CPU_TICKS=$((CPU_TICKS + t1 - t0))
+		if [ "$mode" = b ]; then
+			SENT=$((SENT + $(echo "$res" | awk '{ print $3 }')))
+			COUNTED=$((COUNTED + c1 - c0))
+			DROPS=$((DROPS + d1 - d0))
+			CPU_TICKS=$((CPU_TICKS + t1 - t0))
+		else
+			TLS_SENT=$((TLS_SENT + $(echo "$res" | awk '{ print $3 }')))
+			TLS_COUNTED=$((TLS_COUNTED + c1 - c0))
+			TLS_DROPS=$((TLS_DROPS + d1 - d0))
+			TLS_CPU_TICKS=$((TLS_CPU_TICKS + t1 - t0))
+		fi
 		pt_podtap_stop || die "podtap did not stop cleanly"
 	fi
 	ERRORS=$((ERRORS + $(echo "$res" | awk '{ print $4 }')))
@@ -195,11 +225,11 @@ run_mode() {
 echo "podtap bench: hey -z $DURATION -c $CONC, gunicorn -w $WORKERS sync, $ROUNDS rounds"
 echo "(load average now: $(cut -d' ' -f1-3 /proc/loadavg); other work skews the figures)"
 start_receiver
-MODES=(a b c d)
+MODES=(a b c d e f)
 for r in $(seq 0 $((ROUNDS - 1))); do
 	echo "round $((r + 1)):"
-	for k in 0 1 2 3; do
-		run_mode "${MODES[$(( (r + k) % 4 ))]}"
+	for k in 0 1 2 3 4 5; do
+		run_mode "${MODES[$(( (r + k) % 6 ))]}"
 	done
 done
 stop_receiver
@@ -208,14 +238,19 @@ col_median() { awk -v c="$2" '{ print $c }' "$PT_TMP/$1" | median; }
 RPS_a=$(col_median a 1) RPS_b=$(col_median b 1) RPS_c=$(col_median c 1)
 P99_a=$(col_median a 2) P99_b=$(col_median b 2) P99_c=$(col_median c 2)
 ratio() { awk -v x="$1" -v y="$2" 'BEGIN { printf "%.3f", (y > 0) ? x / y : 0 }'; }
-# round_ratios MODE COL: that mode's figure over a's, round by round.
+# round_ratios MODE COL [BASE]: that mode's figure over BASE's (default
+# a), round by round.
 round_ratios() {
-	paste -d ' ' "$PT_TMP/$1" "$PT_TMP/a" |
+	paste -d ' ' "$PT_TMP/$1" "$PT_TMP/${3:-a}" |
 		awk -v c="$2" '{ printf "%.3f\n", ($(c + 4) > 0) ? $c / $(c + 4) : 0 }'
 }
 TP_B=$(round_ratios b 1 | median | xargs printf '%.3f')
 TP_C=$(round_ratios c 1 | median | xargs printf '%.3f')
 TP_D=$(round_ratios d 1 | median | xargs printf '%.3f')
+TP_F=$(round_ratios f 1 e | median | xargs printf '%.3f')
+P99R_F=$(round_ratios f 2 e | median | xargs printf '%.3f')
+RPS_e=$(col_median e 1) P99_e=$(col_median e 2)
+RPS_f=$(col_median f 1) P99_f=$(col_median f 2)
 RPS_d=$(col_median d 1) P99_d=$(col_median d 2)
 P99R_D=$(round_ratios d 2 | median | xargs printf '%.3f')
 P99R_B=$(round_ratios b 2 | median | xargs printf '%.3f')
@@ -243,6 +278,11 @@ printf '%-22s %10.0f %8s %10.2f %8s %10s\n' "c prometheus_client" "$RPS_c" "$TP_
 	"$(awk -v v="$P99_c" 'BEGIN { print v * 1000 }')" "$P99R_C" "$(spread c)"
 printf '%-22s %10.0f %8s %10.2f %8s %10s\n' "d podtap + spans" "$RPS_d" "$TP_D" \
 	"$(awk -v v="$P99_d" 'BEGIN { print v * 1000 }')" "$P99R_D" "$(spread d)"
+printf '%-22s %10.0f %8s %10.2f %8s %10s\n' "e https, no probe" "$RPS_e" "(base)" \
+	"$(awk -v v="$P99_e" 'BEGIN { print v * 1000 }')" "(base)" "$(spread e)"
+printf '%-22s %10.0f %8s %10.2f %8s %10s\n' "f https + podtap" "$RPS_f" "$TP_F" \
+	"$(awk -v v="$P99_f" 'BEGIN { print v * 1000 }')" "$P99R_F" "$(spread f)"
+echo "(f's ratios are to e, the same HTTPS app without podtap)"
 # shellcheck disable=SC2046 # one line of figures
 echo "ratios: median of per-round ratios to a; throughput b/a per round:" \
 	$(round_ratios b 1) "; c/a:" $(round_ratios c 1)
@@ -259,10 +299,16 @@ RECV_CPU_10K=$(awk -v t="$RECV_TICKS" -v hz="$CLK_TCK" -v n="$SPANS" \
 echo "spans (d, always_on): $SPANS exported, $SPAN_DROPS dropped; podtap CPU ${SPAN_CPU_10K} s per 10k spans"
 echo "  (the local test receiver, on the same 2 cores, used ${RECV_CPU_10K} s per 10k spans)"
 echo "throughput with spans exported, d/a: $TP_D"
+TLS_CPU_10K=$(awk -v t="$TLS_CPU_TICKS" -v hz="$CLK_TCK" -v n="$TLS_SENT" \
+	'BEGIN { printf "%.3f", (n > 0) ? t / hz / (n / 10000) : 0 }')
+echo "https (f): podtap CPU ${TLS_CPU_10K} s per 10k requests; sent $TLS_SENT, counted $TLS_COUNTED, kernel drops $TLS_DROPS"
+echo "throughput over HTTPS with podtap, f/e: $TP_F"
 [ "$ERRORS" -gt 0 ] && echo "note: hey reported $ERRORS client errors over all runs"
 echo
 pass() { if "$@"; then echo PASS; else echo MISS; fi; }
 echo "target throughput ratio b/a >= 0.97: $(pass awk -v r="$TP_B" 'BEGIN { exit !(r >= 0.97) }') ($TP_B)"
 echo "target counted == sent, 0 drops:    $(pass test "$COUNTED" -eq "$SENT" -a "$DROPS" -eq 0) ($COUNTED/$SENT, $DROPS drops)"
+echo "target https ratio f/e >= 0.95:     $(pass awk -v r="$TP_F" 'BEGIN { exit !(r >= 0.95) }') ($TP_F)"
+echo "target https counted == sent:       $(pass test "$TLS_COUNTED" -eq "$TLS_SENT" -a "$TLS_DROPS" -eq 0) ($TLS_COUNTED/$TLS_SENT, $TLS_DROPS drops)"
 echo "target podtap RSS < 30 MiB:         $(pass awk -v k="$HWM_KB" 'BEGIN { exit !(k < 30 * 1024) }') (${RSS_MIB} MiB)"
 exit 0

@@ -23,6 +23,7 @@
 #include <bpf/libbpf.h>
 
 #include "capture.h"
+#include "python_hooks.h"
 #include "log.h"
 #include "preflight.h"
 #include "../unit/check.h"
@@ -283,6 +284,18 @@ static void test_events(void)
 		CHECK(open_c->ev.conn_gen != open_s->ev.conn_gen);
 }
 
+/* The Python hooks' object shares the capture's maps, loads (verifier)
+ * and attaches its process tracepoints; the uprobes themselves are
+ * exercised end to end (tests/e2e/python.bats). */
+static void test_python_hooks(void)
+{
+	struct python_hooks_opts opts = { .payload_size = 8192 };
+	struct python_hooks *ph = NULL;
+
+	CHECK_INT(python_hooks_open(&ph, cap, &opts), 0);
+	python_hooks_close(ph);
+}
+
 int main(void)
 {
 	struct capture_opts opts = { .payload_size = 8192,
@@ -310,6 +323,7 @@ int main(void)
 	printf("ok - load_and_attach\n");
 	check_passed++;
 	RUN(test_events);
+	RUN(test_python_hooks);
 	capture_close(cap);
 	return check_summary("bpf_load");
 }
