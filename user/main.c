@@ -158,8 +158,10 @@ static int run(const struct config *cfg)
 			.ctx = &agent,
 		};
 
+		/* HTTP capture goes on without them (the reason is logged). */
 		if (python_hooks_open(&agent.python, cap, &popts))
-			goto cleanup;
+			log_warn("Python hooks off: no HTTPS plaintext and no "
+				 "python_* metrics");
 	}
 	atomic_store(&ready, true);
 	log_info("podtap %s attached; capturing HTTP on this node",

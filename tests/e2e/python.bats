@@ -132,7 +132,7 @@ pt_wait_ge_info() {
 }
 
 @test "gunicorn serving HTTPS itself: exact counts with url_scheme=https, no parse errors from ciphertext" {
-	local err0 drop0 other0 i
+	local err0 drop0 other0 other1 i
 	err0=$(parse_errors)
 	drop0=$(pt_metric podtap_kernel_drops_total reason=tls_socket_unknown)
 	other0=$(pt_metric podtap_connections_total protocol=other)
@@ -161,9 +161,13 @@ pt_wait_ge_info() {
 		"$(pt_metric podtap_kernel_drops_total reason=tls_socket_unknown)"
 	# curl is no Python process: its 13 client connections carry
 	# ciphertext and are set aside as not HTTP. The server side's
-	# handshakes never reach the parser, so they add nothing.
-	pt_expect_eq "connections set aside as not HTTP" "$((other0 + 13))" \
-		"$(pt_metric podtap_connections_total protocol=other)"
+	# handshakes never reach the parser, so they add nothing: 13 here,
+	# 26 if they did (the count is node-wide, hence a bound, not 13).
+	other1=$(pt_metric podtap_connections_total protocol=other)
+	if [ $((other1 - other0)) -lt 13 ] || [ $((other1 - other0)) -ge 26 ]; then
+		pt_fail "connections set aside as not HTTP: +$((other1 - other0)), want 13 (curl's) and not 26"
+		return 1
+	fi
 }
 
 @test "a Flask handler calling an HTTPS service with requests: client metrics and a CLIENT span" {
