@@ -1035,7 +1035,7 @@ json_list() {
 	pt_podtap_stop
 }
 
-@test "receiver hanging: /metrics answers within 1 s throughout, counts exact, SIGTERM exits 0 within 8 s" {
+@test "receiver hanging: /metrics answers within 1 s throughout, counts exact, SIGTERM exits 0 within 12 s" {
 	local hpid slow=0 polls=0 out code tt t0 ms deadline
 	local -a l
 	pt_otlp_start --hang
@@ -1070,9 +1070,11 @@ json_list() {
 		http_response_status_code=200 http_route=/ url_scheme=http
 	[ "$(wc -l <"$OTLP_REQS")" -ge 1 ] || { pt_fail "podtap never tried to export"; return 1; }
 	# The flush on shutdown gives up at its deadline (5 s by default); the
-	# rest of podtap's stop takes about 2 s here.
+	# rest of podtap's stop takes 3 to 5 s here: the kernel synchronises
+	# once per detached tracepoint and uprobe (the Python hooks' uprobes
+	# add about 1.7 s on this machine).
 	t0=$(date +%s%N)
-	pt_podtap_stop 8
+	pt_podtap_stop 12
 	ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 	pt_log "exit after SIGTERM with a hanging receiver: $ms ms"
 }
