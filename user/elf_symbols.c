@@ -92,19 +92,22 @@ static bool note_matches(const char *desc, size_t size, size_t addr_size,
 	       !strcmp(desc + off, name);
 }
 
-bool elf_has_usdt(const char *path, const char *provider, const char *name)
+bool elf_has_usdt(const char *path, const char *provider,
+		  const char *const *names, size_t n)
 {
 	Elf_Scn *scn = NULL;
-	bool found = false;
-	size_t addr_size;
+	size_t addr_size, left = n;
+	bool seen[8] = { false };
 	Elf *elf;
 	int fd;
 
+	if (n > 8)
+		return false;
 	elf = elf_open(path, &fd);
 	if (!elf)
 		return false;
 	addr_size = gelf_getclass(elf) == ELFCLASS32 ? 4 : 8;
-	while (!found && (scn = elf_nextscn(elf, scn))) {
+	while (left && (scn = elf_nextscn(elf, scn))) {
 		GElf_Shdr sh;
 		GElf_Nhdr nh;
 		Elf_Data *data;
@@ -113,19 +116,24 @@ bool elf_has_usdt(const char *path, const char *provider, const char *name)
 		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_NOTE)
 			continue;
 		data = elf_getdata(scn, NULL);
-		while (data && !found &&
+		while (data && left &&
 		       (off = gelf_getnote(data, off, &nh, &name_off, &desc_off))) {
 			const char *owner = (const char *)data->d_buf + name_off;
 
-			if (nh.n_type == 3 && nh.n_namesz == sizeof("stapsdt") &&
-			    !memcmp(owner, "stapsdt", sizeof("stapsdt")))
-				found = note_matches((const char *)data->d_buf +
-							     desc_off,
-						     nh.n_descsz, addr_size,
-						     provider, name);
+			if (nh.n_type != 3 || nh.n_namesz != sizeof("stapsdt") ||
+			    memcmp(owner, "stapsdt", sizeof("stapsdt")))
+				continue;
+			for (size_t i = 0; i < n; i++)
+				if (!seen[i] &&
+				    note_matches((const char *)data->d_buf + desc_off,
+						 nh.n_descsz, addr_size, provider,
+						 names[i])) {
+					seen[i] = true;
+					left--;
+				}
 		}
 	}
 	elf_end(elf);
 	close(fd);
-	return found;
+	return !left;
 }

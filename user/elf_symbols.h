@@ -16,7 +16,8 @@
 int elf_defines(const char *path, const char *const *names, size_t n,
 		bool *found);
 
-/* True if `path` has an SDT (USDT) note of `provider`:`name`. */
-bool elf_has_usdt(const char *path, const char *provider, const char *name);
+/* True if `path` has SDT (USDT) notes for every `provider`:names[i]. */
+bool elf_has_usdt(const char *path, const char *provider,
+		  const char *const *names, size_t n);
 
 #endif /* PODTAP_ELF_SYMBOLS_H */

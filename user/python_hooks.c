@@ -145,38 +145,42 @@ static void file_unref(struct python_hooks *ph, struct hook_file *f)
 	free(f);
 }
 
+/* Keeps a link just made (NULL: errno says why) with its file. */
+static int keep_link(struct python_hooks *ph, struct hook_file *f,
+		     struct bpf_link *link)
+{
+	int err = -errno;
+
+	if (!link)
+		return err;
+	if (f->nlinks >= FILE_LINKS_MAX) {
+		bpf_link__destroy(link);
+		return -E2BIG;
+	}
+	f->links[f->nlinks++] = link;
+	atomic_fetch_add(&ph->stats.links, 1);
+	return 0;
+}
+
 static int attach_uprobe(struct python_hooks *ph, struct hook_file *f,
 			 struct bpf_program *prog, const char *path,
 			 const char *func, bool retprobe)
 {
 	LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = func,
 		    .retprobe = retprobe);
-	struct bpf_link *link;
 
-	if (f->nlinks >= FILE_LINKS_MAX)
-		return -E2BIG;
-	link = bpf_program__attach_uprobe_opts(prog, -1, path, 0, &opts);
-	if (!link)
-		return -errno;
-	f->links[f->nlinks++] = link;
-	atomic_fetch_add(&ph->stats.links, 1);
-	return 0;
+	return keep_link(ph, f,
+			 bpf_program__attach_uprobe_opts(prog, -1, path, 0,
+							 &opts));
 }
 
 static int attach_usdt(struct python_hooks *ph, struct hook_file *f,
 		       struct bpf_program *prog, const char *path,
 		       const char *name)
 {
-	struct bpf_link *link;
-
-	if (f->nlinks >= FILE_LINKS_MAX)
-		return -E2BIG;
-	link = bpf_program__attach_usdt(prog, -1, path, "python", name, NULL);
-	if (!link)
-		return -errno;
-	f->links[f->nlinks++] = link;
-	atomic_fetch_add(&ph->stats.links, 1);
-	return 0;
+	return keep_link(ph, f,
+			 bpf_program__attach_usdt(prog, -1, path, "python",
+						  name, NULL));
 }
 
 /* SSL_read/SSL_write and their _ex variants, plus SSL_do_handshake so the
@@ -243,6 +247,7 @@ static void hook_gc(struct python_hooks *ph, struct hook_file *f,
 {
 	static const char *const syms[] = { "Py_Initialize",
 					    "gc_collect_main" };
+	static const char *const probes[] = { "gc__start", "gc__done" };
 	struct podtap_py *s = ph->skel;
 	unsigned int first = f->nlinks;
 	bool found[2], usdt;
@@ -255,8 +260,7 @@ static void hook_gc(struct python_hooks *ph, struct hook_file *f,
 	f->python = found[0];
 	if (!f->python)
 		return;
-	usdt = elf_has_usdt(path, "python", "gc__start") &&
-	       elf_has_usdt(path, "python", "gc__done");
+	usdt = elf_has_usdt(path, "python", probes, 2);
 	if (usdt) {
 		err = attach_usdt(ph, f, s->progs.podtap_gc_start_usdt, path,
 				  "gc__start");
