@@ -16,6 +16,7 @@ static const double duration_bounds[] = { 0.005, 0.01, 0.025, 0.05, 0.075,
 
 struct series {
 	struct hnode node;
+	struct series *next_of_workload; /* the workload's list */
 	enum metrics_side side;
 	unsigned int server_port;
 	char *server_address; /* points into route[]'s allocation */
@@ -44,6 +45,7 @@ struct metrics {
 	pthread_mutex_t lock;
 	struct hmap series;
 	unsigned int max_series;
+	char node_name[254];
 };
 
 const char *http_method_label(const char *method)
@@ -58,7 +60,8 @@ const char *http_method_label(const char *method)
 	return "_OTHER";
 }
 
-struct metrics *metrics_new(unsigned int max_series_per_workload)
+struct metrics *metrics_new(unsigned int max_series_per_workload,
+			    const char *node_name)
 {
 	struct metrics *m = calloc(1, sizeof(*m));
 
@@ -70,6 +73,8 @@ struct metrics *metrics_new(unsigned int max_series_per_workload)
 	}
 	pthread_mutex_init(&m->lock, NULL);
 	m->max_series = max_series_per_workload;
+	snprintf(m->node_name, sizeof(m->node_name), "%s",
+		 node_name ? node_name : "");
 	return m;
 }
 
@@ -148,6 +153,8 @@ static struct series *series_get(struct metrics *m, struct series_key *k)
 	s->server_address = s->route + route_len + 1;
 	strcpy(s->server_address, k->server_address);
 	hmap_insert(&m->series, &s->node, h);
+	s->next_of_workload = w->series;
+	w->series = s;
 	if (!overflow)
 		w->nseries++;
 	else if (!w->first_overflow)
@@ -198,7 +205,7 @@ static void render_side(struct metrics *m, enum metrics_side side,
 		"request's first byte to the read of the response's last "
 		"byte, as seen by podtap from the kernel.",
 	};
-	size_t b, nlabels = side == METRICS_CLIENT ? 10 : 8;
+	size_t b, nlabels = side == METRICS_CLIENT ? 14 : 12;
 	struct hnode *n;
 
 	prom_family(out, names[side], "histogram", helps[side]);
@@ -213,6 +220,10 @@ static void render_side(struct metrics *m, enum metrics_side side,
 			{ "k8s_namespace_name", s->w->namespace },
 			{ "k8s_pod_name", s->w->pod },
 			{ "k8s_container_name", s->w->container },
+			{ "k8s_deployment_name", s->w->deployment },
+			{ "k8s_statefulset_name", s->w->statefulset },
+			{ "k8s_daemonset_name", s->w->daemonset },
+			{ "k8s_node_name", m->node_name },
 			{ "service_name", s->w->service },
 			{ "server_address", s->server_address },
 			{ "server_port", port },
@@ -243,11 +254,16 @@ static void render_dropped(struct metrics *m, struct prom_writer *out)
 			{ "k8s_namespace_name", s->w->namespace },
 			{ "k8s_pod_name", s->w->pod },
 			{ "k8s_container_name", s->w->container },
+			{ "k8s_deployment_name", s->w->deployment },
+			{ "k8s_statefulset_name", s->w->statefulset },
+			{ "k8s_daemonset_name", s->w->daemonset },
+			{ "k8s_node_name", m->node_name },
 			{ "service_name", s->w->service },
 		};
 
 		if (s->w->first_overflow == s)
-			prom_sample(out, name, labels, 4,
+			prom_sample(out, name, labels,
+				    sizeof(labels) / sizeof(labels[0]),
 				    (double)s->w->series_dropped);
 	}
 }
@@ -269,4 +285,26 @@ uint64_t metrics_series_count(struct metrics *m)
 	v = m->series.count;
 	pthread_mutex_unlock(&m->lock);
 	return v;
+}
+
+unsigned int metrics_forget_workload(struct metrics *m,
+				     const struct workload *w)
+{
+	struct workload *mw = (struct workload *)w;
+	struct series *s, *next;
+	unsigned int n = 0;
+
+	pthread_mutex_lock(&m->lock);
+	for (s = mw->series; s; s = next) {
+		next = s->next_of_workload;
+		hmap_remove(&m->series, &s->node);
+		free(s);
+		n++;
+	}
+	mw->series = NULL;
+	mw->first_overflow = NULL;
+	mw->nseries = 0;
+	mw->series_dropped = 0;
+	pthread_mutex_unlock(&m->lock);
+	return n;
 }

@@ -10,6 +10,7 @@
 
 #include "capture.h"
 #include "http_parser.h"
+#include "kubelet.h"
 #include "otlp_exporter.h"
 #include "prom_writer.h"
 
@@ -25,6 +26,8 @@ struct stats {
 	_Atomic uint64_t conns_tracked;   /* gauge */
 	_Atomic uint64_t exchanges_server;
 	_Atomic uint64_t exchanges_client;
+	_Atomic uint64_t series_expired_pod;  /* series of gone pods */
+	_Atomic uint64_t series_expired_host; /* of host processes */
 	_Atomic uint64_t start_time_s;
 };
 
@@ -34,6 +37,8 @@ struct stats_snapshot {
 	uint64_t series;
 	bool traces;                      /* an exporter runs */
 	struct otlp_exporter_stats spans; /* when traces */
+	bool kubelet;                     /* the kubelet source is on */
+	struct kubelet_stats pods;        /* when kubelet */
 };
 
 void stats_render(const struct stats *s, const struct stats_snapshot *snap,
