@@ -31,7 +31,7 @@ endif
 # Debian packages: to build and run, and in addition to test.
 BUILD_PKGS := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev \
 	libmicrohttpd-dev libprotobuf-c-dev protobuf-c-compiler \
-	libcurl4-openssl-dev ca-certificates pkg-config gcc make
+	libcurl4-openssl-dev libjson-c-dev ca-certificates pkg-config gcc make
 TEST_PKGS := bats curl gunicorn python3-flask python3-requests \
 	python3-prometheus-client hey wrk prometheus openssl iproute2 \
 	netcat-openbsd procps jq
@@ -47,8 +47,9 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation -Werror=implicit -Werror=incompatible-pointer-types \
 	-MMD -MP -I$(OUTPUT) -Iuser
 LIBS := $(shell $(PKG_CONFIG) --libs libbpf libelf libmicrohttpd libprotobuf-c \
-	libcurl zlib 2>/dev/null || \
-	echo -lbpf -lelf -lz -lmicrohttpd -lprotobuf-c -lcurl) -lpthread -lm
+	libcurl zlib json-c 2>/dev/null || \
+	echo -lbpf -lelf -lz -lmicrohttpd -lprotobuf-c -lcurl -ljson-c) \
+	-lpthread -lm
 
 DAEMON_SRCS := $(wildcard user/*.c)
 DAEMON_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(DAEMON_SRCS)) \
@@ -119,7 +120,11 @@ $(OUTPUT)/podtap: $(DAEMON_OBJS)
 # --- tests ----------------------------------------------------------------
 
 UNIT_DEPS_metrics := user/route.c user/prom_writer.c user/hashmap.c
+UNIT_DEPS_python_metrics := user/prom_writer.c user/hashmap.c
 UNIT_DEPS_otlp_encoder := $(OUTPUT)/otlp.pb-c.c -lprotobuf-c
+UNIT_DEPS_kubelet_pods := -ljson-c
+UNIT_DEPS_pod_resolver := user/cgroup_path.c user/hashmap.c user/log.c \
+	user/kubelet_cache.c user/kubelet_pods.c -ljson-c -lpthread
 
 $(OUTPUT)/tests/test_otlp_encoder: $(OUTPUT)/otlp.pb-c.h
 

@@ -12,8 +12,13 @@
 
 /* Must match the kernel side's connection table (bpf/capture.bpf.c). */
 #define MAX_CONNS 65536
+#define NSEC_PER_SEC 1000000000ULL
 /* Connections quiet this long are checked for a vanished process. */
-#define IDLE_NS (60ULL * 1000000000ULL)
+#define IDLE_NS (60ULL * NSEC_PER_SEC)
+/* Series expire within a tenth of the TTL of their time (cgroups are
+ * stat'ed then), checked at least every second and at most every 30 s. */
+#define EXPIRY_CHECK_MIN_NS (1ULL * NSEC_PER_SEC)
+#define EXPIRY_CHECK_MAX_NS (30ULL * NSEC_PER_SEC)
 
 /* What the parser callbacks need to know about the connection. */
 struct exchange_ctx {
@@ -78,6 +83,7 @@ static void on_exchange(void *ctx, const struct http_exchange *ex)
 	struct exchange_ctx *x = ctx;
 	struct agent *a = x->agent;
 	char route[ROUTE_MAX], server[256] = "";
+	const char *pod_uid;
 	struct metrics_exchange m = {
 		.side = ex->role == HTTP_ROLE_CLIENT ? METRICS_CLIENT
 						     : METRICS_SERVER,
@@ -92,7 +98,7 @@ static void on_exchange(void *ctx, const struct http_exchange *ex)
 						  : &a->stats.exchanges_server,
 			 1);
 	m.w = pod_resolver_lookup(a->pods, x->conn->cgroup_id, x->conn->pid,
-				  x->conn->comm, ex->end_ns);
+				  x->conn->comm, ex->end_ns, &pod_uid);
 	route_normalise(a->routes, ex->target, route, sizeof(route));
 	/* Servers' own names only go on spans. */
 	if (m.side == METRICS_CLIENT || a->tracer)
@@ -109,7 +115,7 @@ static void on_exchange(void *ctx, const struct http_exchange *ex)
 					  .server_address = server,
 					  .server_port = m.server_port,
 					  .scheme = m.scheme,
-					  .w = m.w };
+					  .w = m.w, .pod_uid = pod_uid };
 
 		format_ip(&x->conn->addrs, x->conn->addrs.remote_addr, peer,
 			  sizeof(peer));
@@ -228,6 +234,7 @@ static void handle_gc(struct agent *a, const struct podtap_event *ev)
 {
 	const struct podtap_gc *gc = (const void *)ev->payload;
 	char comm[PODTAP_COMM_LEN];
+	const char *pod_uid;
 
 	if (ev->captured < sizeof(*gc))
 		return;
@@ -235,7 +242,7 @@ static void handle_gc(struct agent *a, const struct podtap_event *ev)
 	comm[sizeof(comm) - 1] = '\0';
 	python_metrics_gc(a->python_metrics,
 			  pod_resolver_lookup(a->pods, ev->cgroup_id, ev->pid,
-					      comm, ev->ts_ns),
+					      comm, ev->ts_ns, &pod_uid),
 			  gc->generation, (double)gc->duration_ns / 1e9);
 }
 
@@ -244,14 +251,20 @@ void agent_python_process(void *ctx, const struct python_process *p,
 {
 	struct agent *a = ctx;
 	struct timespec now;
+	const char *pod_uid;
 
+	if (!alive) {
+		python_metrics_process_end(a->python_metrics, p->pid);
+		return;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	python_metrics_process(
-		a->python_metrics,
+	python_metrics_process_start(
+		a->python_metrics, p->pid,
 		pod_resolver_lookup(a->pods, p->cgroup_id, p->pid, p->comm,
 				    (uint64_t)now.tv_sec * 1000000000ULL +
-					    (uint64_t)now.tv_nsec),
-		p->info, alive);
+					    (uint64_t)now.tv_nsec,
+				    &pod_uid),
+		p->info);
 }
 
 void agent_handle_event(void *ctx, const struct podtap_event *ev, size_t size)
@@ -312,12 +325,49 @@ static uint64_t monotonic_to_unix_ns(void)
 	       (uint64_t)(real.tv_nsec - mono.tv_nsec);
 }
 
+/* workload_release_fn: nothing may point at a workload once it is freed.
+ * Series do (metrics), and tracer resources are found by its address;
+ * connections and queued spans hold none (they keep the cgroup id and
+ * copies of the names). */
+static void release_workload(void *ctx, const struct workload *w)
+{
+	struct agent *a = ctx;
+	unsigned int n = metrics_forget_workload(a->metrics, w);
+
+	atomic_fetch_add(w->in_pod ? &a->stats.series_expired_pod
+				   : &a->stats.series_expired_host, n);
+	python_metrics_forget_workload(a->python_metrics, w);
+	if (a->tracer)
+		tracer_forget_workload(a->tracer, w);
+}
+
+static void expire(struct agent *a, uint64_t now_ns)
+{
+	uint64_t every = a->series_ttl_ns / 10;
+	unsigned int n;
+
+	if (now_ns < a->next_expiry_ns)
+		return;
+	if (every < EXPIRY_CHECK_MIN_NS)
+		every = EXPIRY_CHECK_MIN_NS;
+	if (every > EXPIRY_CHECK_MAX_NS)
+		every = EXPIRY_CHECK_MAX_NS;
+	a->next_expiry_ns = now_ns + every;
+	if (now_ns < a->series_ttl_ns)
+		return;
+	n = pod_resolver_expire(a->pods, now_ns, a->series_ttl_ns,
+				release_workload, a);
+	if (n)
+		log_debug("%u workloads expired", n);
+}
+
 void agent_tick(struct agent *a, uint64_t now_ns)
 {
 	a->mono_to_unix_ns = monotonic_to_unix_ns();
 	if (now_ns > IDLE_NS)
 		conn_table_sweep(a->conns, now_ns - IDLE_NS, now_ns);
 	atomic_store(&a->stats.conns_tracked, conn_table_count(a->conns));
+	expire(a, now_ns);
 }
 
 void agent_render(void *ctx, struct prom_writer *out)
@@ -334,6 +384,10 @@ void agent_render(void *ctx, struct prom_writer *out)
 	if (a->python) {
 		snap.python = true;
 		snap.hooks = python_hooks_stats(a->python);
+	}
+	if (a->kubelet) {
+		snap.kubelet = true;
+		kubelet_get_stats(a->kubelet, &snap.pods);
 	}
 	snap.series = metrics_series_count(a->metrics);
 	metrics_render(a->metrics, out);
@@ -357,12 +411,28 @@ int agent_init(struct agent *a, const struct config *cfg)
 			goto fail;
 		}
 	}
-	a->pods = pod_resolver_new(cfg->pod_log_dir, NULL);
+	a->series_ttl_ns = (uint64_t)cfg->series_ttl_s * NSEC_PER_SEC;
+	if (cfg->kubelet) {
+		struct kubelet_opts ko = {
+			.url = cfg->kubelet_url,
+			.token_file = cfg->kubelet_token_file,
+			.ca_file = cfg->kubelet_ca_file,
+			.insecure_skip_verify = cfg->kubelet_insecure_skip_verify,
+			.refresh_s = cfg->kubelet_refresh_s,
+		};
+
+		a->kubelet = kubelet_start(&ko);
+		if (!a->kubelet)
+			goto fail;
+	}
+	a->pods = pod_resolver_new(cfg->pod_log_dir, NULL,
+				   a->kubelet ? kubelet_cache_of(a->kubelet)
+					      : NULL);
 	if (!a->pods)
 		goto fail;
-	a->metrics = metrics_new(cfg->max_series_per_pod);
+	a->metrics = metrics_new(cfg->max_series_per_pod, cfg->node_name);
 	a->conns = conn_table_new(MAX_CONNS, on_conn_end, a);
-	a->python_metrics = python_metrics_new();
+	a->python_metrics = python_metrics_new(cfg->node_name);
 	if (!a->metrics || !a->conns || !a->python_metrics)
 		goto nomem;
 	return 0;
@@ -375,10 +445,12 @@ fail:
 
 void agent_fini(struct agent *a)
 {
+	/* Ending connections resolves their last exchanges' pods. */
 	conn_table_free(a->conns);
 	metrics_free(a->metrics);
 	python_metrics_free(a->python_metrics);
 	pod_resolver_free(a->pods);
+	kubelet_stop(a->kubelet);
 	route_table_free(a->routes);
 	memset(a, 0, sizeof(*a));
 }

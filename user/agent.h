@@ -13,6 +13,7 @@
 #include "capture.h"
 #include "config.h"
 #include "conn_table.h"
+#include "kubelet.h"
 #include "metrics.h"
 #include "pod_resolver.h"
 #include "prom_writer.h"
@@ -25,6 +26,7 @@
 struct agent {
 	struct capture *capture; /* set once attached; may be NULL before */
 	struct conn_table *conns;
+	struct kubelet *kubelet; /* NULL: pod names from the log directory */
 	struct pod_resolver *pods;
 	struct route_table *routes;
 	struct metrics *metrics;
@@ -33,12 +35,14 @@ struct agent {
 	struct python_metrics *python_metrics;
 	struct otlp_exporter *exporter; /* for its stats; NULL: off */
 	uint64_t mono_to_unix_ns; /* event clock -> wall clock, for spans */
+	uint64_t series_ttl_ns;
+	uint64_t next_expiry_ns;  /* when agent_tick next looks for it */
 	struct stats stats;
 	bool ending_process; /* connections end because their process did */
 };
 
 /* Returns 0, or -1 after logging why (bad --route pattern, no cgroup v2,
- * out of memory). */
+ * the kubelet source not starting, out of memory). */
 int agent_init(struct agent *a, const struct config *cfg);
 void agent_fini(struct agent *a);
 
@@ -49,7 +53,8 @@ void agent_handle_event(void *ctx, const struct podtap_event *ev, size_t size);
 void agent_python_process(void *ctx, const struct python_process *p,
 			  bool alive);
 
-/* Periodic upkeep: ends connections of processes that vanished unseen. */
+/* Periodic upkeep: ends connections of processes that vanished unseen;
+ * expires the series of pods that are gone. */
 void agent_tick(struct agent *a, uint64_t now_ns);
 
 /* render_fn: the whole /metrics page. */

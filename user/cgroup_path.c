@@ -205,8 +205,9 @@ static void parse_container(const struct comp *c, struct cgroup_pod_ref *ref)
 }
 
 /* Reads [QoS /] pod [/ container] after the kubepods component. */
-static bool parse_below_kubepods(const struct comp *kubepods, bool systemd,
-				 const char *rest, struct cgroup_pod_ref *ref)
+static bool parse_below_kubepods(const char *path, const struct comp *kubepods,
+				 bool systemd, const char *rest,
+				 struct cgroup_pod_ref *ref)
 {
 	struct comp parent = *kubepods, c, name;
 
@@ -220,6 +221,7 @@ static bool parse_below_kubepods(const struct comp *kubepods, bool systemd,
 	}
 	if (!parse_pod(&name, ref->pod_uid))
 		return false;
+	ref->pod_path_len = (size_t)(c.s + c.n - path);
 	if (next_comp(&rest, &c))
 		parse_container(&c, ref);
 	return true;
@@ -235,7 +237,7 @@ bool cgroup_path_parse(const char *path, struct cgroup_pod_ref *ref)
 		struct cgroup_pod_ref found = { 0 };
 
 		if (is_kubepods(&c, &systemd) &&
-		    parse_below_kubepods(&c, systemd, p, &found)) {
+		    parse_below_kubepods(path, &c, systemd, p, &found)) {
 			*ref = found;
 			return true;
 		}

@@ -26,6 +26,8 @@ struct cgroup_pod_ref {
 					     * own cgroup (no container) */
 	char runtime[16];                   /* "containerd", "cri-o",
 					     * "docker" or "" if unknown */
+	size_t pod_path_len;                /* path[0, pod_path_len) is the
+					     * pod's own cgroup */
 };
 
 /* Returns true and fills *ref when `path` is inside a pod's cgroup. */

@@ -7,9 +7,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "capture.h"
 #include "version.h"
+
+#define DEFAULT_TOKEN_FILE "/var/run/secrets/kubernetes.io/serviceaccount/token"
+#define DEFAULT_CA_FILE "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
+#define TTL_MAX (366u * 86400u)
+#define REFRESH_MAX 86400u
 
 static char *env_routes_copy; /* PODTAP_ROUTES, split in place */
 
@@ -37,6 +43,25 @@ static const char usage[] =
 	"  --max-series-per-pod N      route series per pod before the {overflow}\n"
 	"                              route is used [PODTAP_MAX_SERIES_PER_POD]\n"
 	"                              (default 1000)\n"
+	"  --series-ttl SECONDS        series of a pod that is gone (and of a host\n"
+	"                              process) are dropped this long after their\n"
+	"                              last request [PODTAP_SERIES_TTL] (default 300)\n"
+	"  --kubelet                   pod names, labels and owners (Deployment,\n"
+	"                              StatefulSet, DaemonSet) from the kubelet's\n"
+	"                              /pods [PODTAP_KUBELET=1]\n"
+	"  --kubelet-url URL           the kubelet's API [PODTAP_KUBELET_URL]\n"
+	"                              (default https://$NODE_IP:10250)\n"
+	"  --kubelet-token-file FILE   bearer token, read for every request; ''\n"
+	"                              sends none [PODTAP_KUBELET_TOKEN_FILE] (default\n"
+	"                              " DEFAULT_TOKEN_FILE ")\n"
+	"  --kubelet-ca-file FILE      CA of the kubelet's certificate; '' for the\n"
+	"                              system store [PODTAP_KUBELET_CA_FILE] (default\n"
+	"                              " DEFAULT_CA_FILE ")\n"
+	"  --kubelet-insecure-skip-verify  do not check the kubelet's certificate\n"
+	"                              [PODTAP_KUBELET_INSECURE_SKIP_VERIFY=1]\n"
+	"  --kubelet-refresh SECONDS   how often the pod list is fetched (also when\n"
+	"                              an unknown pod appears, at most once a\n"
+	"                              second) [PODTAP_KUBELET_REFRESH] (default 30)\n"
 	"  --otlp-queue-size N         spans queued for export before drops\n"
 	"                              [PODTAP_OTLP_QUEUE_SIZE] (default 8192)\n"
 	"  --otlp-batch-size N         spans per export request\n"
@@ -55,7 +80,10 @@ static const char usage[] =
 	"a span per HTTP exchange over OTLP/HTTP; OTEL_EXPORTER_OTLP_HEADERS,\n"
 	"OTEL_EXPORTER_OTLP_COMPRESSION, OTEL_EXPORTER_OTLP_TIMEOUT,\n"
 	"OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG and OTEL_RESOURCE_ATTRIBUTES\n"
-	"mean what the OpenTelemetry specification says.\n";
+	"mean what the OpenTelemetry specification says.\n"
+	"\n"
+	"NODE_NAME names the node (k8s_node_name, k8s.node.name); NODE_IP is the\n"
+	"kubelet's address by default.\n";
 
 static int set_string(char *dst, size_t size, const char *value,
 		      const char *what)
@@ -84,6 +112,28 @@ static int set_u32(uint32_t *dst, const char *value, uint32_t min,
 	}
 	*dst = (uint32_t)v;
 	return 0;
+}
+
+/* A switch in the environment: 1/true/yes/on or 0/false/no/off ("" is
+ * off), so that a chart can set it either way. */
+static int set_bool_env(bool *dst, const char *value, const char *what)
+{
+	static const char *const on[] = { "1", "true", "yes", "on" };
+	static const char *const off[] = { "", "0", "false", "no", "off" };
+
+	for (size_t i = 0; i < sizeof(on) / sizeof(on[0]); i++)
+		if (!strcasecmp(value, on[i])) {
+			*dst = true;
+			return 0;
+		}
+	for (size_t i = 0; i < sizeof(off) / sizeof(off[0]); i++)
+		if (!strcasecmp(value, off[i])) {
+			*dst = false;
+			return 0;
+		}
+	fprintf(stderr, "podtap: %s must be 1 or 0 (true or false), got '%s'\n",
+		what, value);
+	return -1;
 }
 
 static int add_route(struct config *cfg, const char *pattern)
@@ -141,10 +191,39 @@ static int apply_env(struct config *cfg)
 	    set_u32(&cfg->max_series_per_pod, v, 1, 1000000,
 		    "PODTAP_MAX_SERIES_PER_POD"))
 		return -1;
+	if ((v = getenv("PODTAP_SERIES_TTL")) &&
+	    set_u32(&cfg->series_ttl_s, v, 1, TTL_MAX, "PODTAP_SERIES_TTL"))
+		return -1;
 	if ((v = getenv("PODTAP_VERBOSE")) && strcmp(v, "") && strcmp(v, "0"))
 		cfg->verbose = true;
 	if ((v = getenv("PODTAP_PYTHON_HOOKS")) && !strcmp(v, "0"))
 		cfg->python_hooks = false;
+	if ((v = getenv("NODE_NAME")) &&
+	    set_string(cfg->node_name, sizeof(cfg->node_name), v, "NODE_NAME"))
+		return -1;
+	if ((v = getenv("PODTAP_KUBELET")) &&
+	    set_bool_env(&cfg->kubelet, v, "PODTAP_KUBELET"))
+		return -1;
+	if ((v = getenv("PODTAP_KUBELET_URL")) &&
+	    set_string(cfg->kubelet_url, sizeof(cfg->kubelet_url), v,
+		       "PODTAP_KUBELET_URL"))
+		return -1;
+	if ((v = getenv("PODTAP_KUBELET_TOKEN_FILE")) &&
+	    set_string(cfg->kubelet_token_file, sizeof(cfg->kubelet_token_file),
+		       v, "PODTAP_KUBELET_TOKEN_FILE"))
+		return -1;
+	if ((v = getenv("PODTAP_KUBELET_CA_FILE")) &&
+	    set_string(cfg->kubelet_ca_file, sizeof(cfg->kubelet_ca_file), v,
+		       "PODTAP_KUBELET_CA_FILE"))
+		return -1;
+	if ((v = getenv("PODTAP_KUBELET_INSECURE_SKIP_VERIFY")) &&
+	    set_bool_env(&cfg->kubelet_insecure_skip_verify, v,
+			 "PODTAP_KUBELET_INSECURE_SKIP_VERIFY"))
+		return -1;
+	if ((v = getenv("PODTAP_KUBELET_REFRESH")) &&
+	    set_u32(&cfg->kubelet_refresh_s, v, 1, REFRESH_MAX,
+		    "PODTAP_KUBELET_REFRESH"))
+		return -1;
 	if ((v = getenv("PODTAP_ROUTES"))) {
 		env_routes_copy = strdup(v);
 		if (!env_routes_copy)
@@ -157,11 +236,45 @@ static int apply_env(struct config *cfg)
 	return 0;
 }
 
+/* The kubelet's URL: as given, else https://$NODE_IP:10250 (the node's
+ * address from the downward API: status.hostIP). */
+static int kubelet_url(struct config *cfg)
+{
+	const char *ip = getenv("NODE_IP");
+	const char *u = cfg->kubelet_url;
+
+	if (!u[0]) {
+		if (!ip || !ip[0]) {
+			fprintf(stderr, "podtap: --kubelet needs --kubelet-url "
+				"(PODTAP_KUBELET_URL) or NODE_IP, the node's "
+				"address\n");
+			return -1;
+		}
+		/* An IPv6 address goes in brackets. */
+		if ((size_t)snprintf(cfg->kubelet_url, sizeof(cfg->kubelet_url),
+				     strchr(ip, ':') ? "https://[%s]:10250"
+						     : "https://%s:10250",
+				     ip) >= sizeof(cfg->kubelet_url)) {
+			fprintf(stderr, "podtap: NODE_IP is too long\n");
+			return -1;
+		}
+		return 0;
+	}
+	if (strncmp(u, "https://", 8) && strncmp(u, "http://", 7)) {
+		fprintf(stderr, "podtap: --kubelet-url must be an http:// or "
+			"https:// URL, got '%s'\n", u);
+		return -1;
+	}
+	return 0;
+}
+
 int config_parse(struct config *cfg, int argc, char **argv)
 {
 	enum { OPT_LISTEN = 256, OPT_LOGDIR, OPT_ROUTE, OPT_PIN, OPT_NOPIN,
 	       OPT_PAYLOAD, OPT_RINGBUF, OPT_SERIES, OPT_OTLP_QUEUE,
-	       OPT_OTLP_BATCH, OPT_OTLP_TIMEOUT, OPT_NO_PYTHON };
+	       OPT_OTLP_BATCH, OPT_OTLP_TIMEOUT, OPT_NO_PYTHON, OPT_TTL,
+	       OPT_KUBELET, OPT_KUBELET_URL, OPT_KUBELET_TOKEN, OPT_KUBELET_CA,
+	       OPT_KUBELET_INSECURE, OPT_KUBELET_REFRESH };
 	static const struct option opts[] = {
 		{ "metrics-listen", required_argument, NULL, OPT_LISTEN },
 		{ "pod-log-dir", required_argument, NULL, OPT_LOGDIR },
@@ -175,6 +288,14 @@ int config_parse(struct config *cfg, int argc, char **argv)
 		{ "otlp-batch-size", required_argument, NULL, OPT_OTLP_BATCH },
 		{ "otlp-batch-timeout", required_argument, NULL, OPT_OTLP_TIMEOUT },
 		{ "no-python-hooks", no_argument, NULL, OPT_NO_PYTHON },
+		{ "series-ttl", required_argument, NULL, OPT_TTL },
+		{ "kubelet", no_argument, NULL, OPT_KUBELET },
+		{ "kubelet-url", required_argument, NULL, OPT_KUBELET_URL },
+		{ "kubelet-token-file", required_argument, NULL, OPT_KUBELET_TOKEN },
+		{ "kubelet-ca-file", required_argument, NULL, OPT_KUBELET_CA },
+		{ "kubelet-insecure-skip-verify", no_argument, NULL,
+		  OPT_KUBELET_INSECURE },
+		{ "kubelet-refresh", required_argument, NULL, OPT_KUBELET_REFRESH },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -190,6 +311,10 @@ int config_parse(struct config *cfg, int argc, char **argv)
 	cfg->ringbuf_size = 4u << 20;
 	cfg->max_series_per_pod = 1000;
 	cfg->python_hooks = true;
+	cfg->series_ttl_s = 300;
+	strcpy(cfg->kubelet_token_file, DEFAULT_TOKEN_FILE);
+	strcpy(cfg->kubelet_ca_file, DEFAULT_CA_FILE);
+	cfg->kubelet_refresh_s = 30;
 
 	if (apply_env(cfg))
 		return -1;
@@ -235,6 +360,39 @@ int config_parse(struct config *cfg, int argc, char **argv)
 				    "--max-series-per-pod"))
 				return -1;
 			break;
+		case OPT_TTL:
+			if (set_u32(&cfg->series_ttl_s, optarg, 1, TTL_MAX,
+				    "--series-ttl"))
+				return -1;
+			break;
+		case OPT_KUBELET:
+			cfg->kubelet = true;
+			break;
+		case OPT_KUBELET_URL:
+			if (set_string(cfg->kubelet_url, sizeof(cfg->kubelet_url),
+				       optarg, "--kubelet-url"))
+				return -1;
+			break;
+		case OPT_KUBELET_TOKEN:
+			if (set_string(cfg->kubelet_token_file,
+				       sizeof(cfg->kubelet_token_file), optarg,
+				       "--kubelet-token-file"))
+				return -1;
+			break;
+		case OPT_KUBELET_CA:
+			if (set_string(cfg->kubelet_ca_file,
+				       sizeof(cfg->kubelet_ca_file), optarg,
+				       "--kubelet-ca-file"))
+				return -1;
+			break;
+		case OPT_KUBELET_INSECURE:
+			cfg->kubelet_insecure_skip_verify = true;
+			break;
+		case OPT_KUBELET_REFRESH:
+			if (set_u32(&cfg->kubelet_refresh_s, optarg, 1,
+				    REFRESH_MAX, "--kubelet-refresh"))
+				return -1;
+			break;
 		/* The exporter reads its settings from the environment
 		 * (otel_env.c), so these flags set their twins there. */
 		case OPT_OTLP_QUEUE:
@@ -273,7 +431,7 @@ int config_parse(struct config *cfg, int argc, char **argv)
 			cfg->ringbuf_size);
 		return -1;
 	}
-	return 0;
+	return cfg->kubelet ? kubelet_url(cfg) : 0;
 }
 
 void config_free(struct config *cfg)

@@ -20,7 +20,17 @@ struct config {
 	uint32_t ringbuf_size;    /* bytes, power of two */
 	uint32_t max_series_per_pod;
 	bool python_hooks;        /* SSL and GC uprobes in Python processes */
+	uint32_t series_ttl_s;    /* series of gone pods, unused host ones */
 	bool verbose;
+	char node_name[254];      /* NODE_NAME: k8s_node_name, k8s.node.name */
+
+	/* Pod metadata from the kubelet's /pods (kubelet.h). */
+	bool kubelet;
+	char kubelet_url[512];    /* default https://$NODE_IP:10250 */
+	char kubelet_token_file[512]; /* "": send none */
+	char kubelet_ca_file[512];    /* "": the system CA store */
+	bool kubelet_insecure_skip_verify;
+	uint32_t kubelet_refresh_s;
 };
 
 /* Fills *cfg from defaults, environment, then argv. Returns 0 to run, 1 when

@@ -62,7 +62,8 @@ static uint64_t monotonic_ns(void)
  * sampler decides nothing without an exporter), and an exporter when an
  * endpoint is set. Returns -1 for settings that cannot be honoured.
  */
-static int start_traces(struct tracer **tracer, struct otlp_exporter **exp)
+static int start_traces(const char *node_name, struct tracer **tracer,
+			struct otlp_exporter **exp)
 {
 	static struct otel_config ocfg; /* large: headers and attributes */
 	struct sampler sampler;
@@ -91,7 +92,7 @@ static int start_traces(struct tracer **tracer, struct otlp_exporter **exp)
 		log_warn("OTEL_SERVICE_NAME/service.name set for podtap is not "
 			 "applied: each workload's service.name comes from its "
 			 "own OTEL_SERVICE_NAME, its container or executable");
-	*tracer = tracer_new(&sampler, getenv("NODE_NAME"),
+	*tracer = tracer_new(&sampler, node_name,
 			     ocfg.resource_attrs, ocfg.n_resource_attrs);
 	if (!*tracer)
 		return -1;
@@ -136,7 +137,7 @@ static int run(const struct config *cfg)
 		close(fd);
 		return 1;
 	}
-	if (start_traces(&tracer, &exporter))
+	if (start_traces(cfg->node_name, &tracer, &exporter))
 		goto cleanup;
 	agent.tracer = tracer;
 	agent.exporter = exporter;

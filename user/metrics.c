@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "hashmap.h"
+#include "workload_labels.h"
 
 /* OpenTelemetry's recommended buckets for HTTP durations, in seconds. */
 static const double duration_bounds[] = { 0.005, 0.01, 0.025, 0.05, 0.075,
@@ -16,6 +17,7 @@ static const double duration_bounds[] = { 0.005, 0.01, 0.025, 0.05, 0.075,
 
 struct series {
 	struct hnode node;
+	struct series *next_of_workload; /* the workload's list */
 	enum metrics_side side;
 	unsigned int server_port;
 	char *server_address; /* points into route[]'s allocation */
@@ -44,6 +46,7 @@ struct metrics {
 	pthread_mutex_t lock;
 	struct hmap series;
 	unsigned int max_series;
+	char node_name[254];
 };
 
 const char *http_method_label(const char *method)
@@ -58,7 +61,8 @@ const char *http_method_label(const char *method)
 	return "_OTHER";
 }
 
-struct metrics *metrics_new(unsigned int max_series_per_workload)
+struct metrics *metrics_new(unsigned int max_series_per_workload,
+			    const char *node_name)
 {
 	struct metrics *m = calloc(1, sizeof(*m));
 
@@ -70,6 +74,8 @@ struct metrics *metrics_new(unsigned int max_series_per_workload)
 	}
 	pthread_mutex_init(&m->lock, NULL);
 	m->max_series = max_series_per_workload;
+	snprintf(m->node_name, sizeof(m->node_name), "%s",
+		 node_name ? node_name : "");
 	return m;
 }
 
@@ -148,6 +154,8 @@ static struct series *series_get(struct metrics *m, struct series_key *k)
 	s->server_address = s->route + route_len + 1;
 	strcpy(s->server_address, k->server_address);
 	hmap_insert(&m->series, &s->node, h);
+	s->next_of_workload = w->series;
+	w->series = s;
 	if (!overflow)
 		w->nseries++;
 	else if (!w->first_overflow)
@@ -198,28 +206,28 @@ static void render_side(struct metrics *m, enum metrics_side side,
 		"request's first byte to the read of the response's last "
 		"byte, as seen by podtap from the kernel.",
 	};
-	size_t b, nlabels = side == METRICS_CLIENT ? 10 : 8;
+	size_t b, nlabels = 4 + WORKLOAD_NLABELS +
+				  (side == METRICS_CLIENT ? 2 : 0);
 	struct hnode *n;
 
 	prom_family(out, names[side], "histogram", helps[side]);
 	for (n = hmap_first(&m->series, &b); n; n = hmap_next(&m->series, n, &b)) {
 		const struct series *s = hmap_entry(n, struct series, node);
 		char status[16], port[16];
-		struct prom_label labels[] = {
+		struct prom_label labels[4 + WORKLOAD_NLABELS + 2] = {
 			{ "http_request_method", s->method },
 			{ "http_response_status_code", status },
 			{ "http_route", s->route },
 			{ "url_scheme", s->scheme },
-			{ "k8s_namespace_name", s->w->namespace },
-			{ "k8s_pod_name", s->w->pod },
-			{ "k8s_container_name", s->w->container },
-			{ "service_name", s->w->service },
-			{ "server_address", s->server_address },
-			{ "server_port", port },
 		};
 
 		if (s->side != side)
 			continue;
+		workload_labels(s->w, m->node_name, &labels[4]);
+		labels[4 + WORKLOAD_NLABELS] =
+			(struct prom_label){ "server_address", s->server_address };
+		labels[4 + WORKLOAD_NLABELS + 1] =
+			(struct prom_label){ "server_port", port };
 		snprintf(status, sizeof(status), "%d", s->status);
 		snprintf(port, sizeof(port), "%u", s->server_port);
 		prom_histogram(out, names[side], labels, nlabels,
@@ -239,16 +247,13 @@ static void render_dropped(struct metrics *m, struct prom_writer *out)
 		    "their workload reached --max-series-per-pod.");
 	for (n = hmap_first(&m->series, &b); n; n = hmap_next(&m->series, n, &b)) {
 		const struct series *s = hmap_entry(n, struct series, node);
-		struct prom_label labels[] = {
-			{ "k8s_namespace_name", s->w->namespace },
-			{ "k8s_pod_name", s->w->pod },
-			{ "k8s_container_name", s->w->container },
-			{ "service_name", s->w->service },
-		};
+		struct prom_label labels[WORKLOAD_NLABELS];
 
-		if (s->w->first_overflow == s)
-			prom_sample(out, name, labels, 4,
-				    (double)s->w->series_dropped);
+		if (s->w->first_overflow != s)
+			continue;
+		workload_labels(s->w, m->node_name, labels);
+		prom_sample(out, name, labels, WORKLOAD_NLABELS,
+			    (double)s->w->series_dropped);
 	}
 }
 
@@ -269,4 +274,26 @@ uint64_t metrics_series_count(struct metrics *m)
 	v = m->series.count;
 	pthread_mutex_unlock(&m->lock);
 	return v;
+}
+
+unsigned int metrics_forget_workload(struct metrics *m,
+				     const struct workload *w)
+{
+	struct workload *mw = (struct workload *)w;
+	struct series *s, *next;
+	unsigned int n = 0;
+
+	pthread_mutex_lock(&m->lock);
+	for (s = mw->series; s; s = next) {
+		next = s->next_of_workload;
+		hmap_remove(&m->series, &s->node);
+		free(s);
+		n++;
+	}
+	mw->series = NULL;
+	mw->first_overflow = NULL;
+	mw->nseries = 0;
+	mw->series_dropped = 0;
+	pthread_mutex_unlock(&m->lock);
+	return n;
 }

@@ -18,7 +18,9 @@
 
 struct metrics;
 
-struct metrics *metrics_new(unsigned int max_series_per_workload);
+/* node_name: the k8s_node_name label of every series ("" or NULL: none). */
+struct metrics *metrics_new(unsigned int max_series_per_workload,
+			    const char *node_name);
 void metrics_free(struct metrics *m); /* accepts NULL */
 
 enum metrics_side { METRICS_SERVER = 0, METRICS_CLIENT = 1 };
@@ -43,6 +45,10 @@ void metrics_record(struct metrics *m, const struct metrics_exchange *x);
 void metrics_render(struct metrics *m, struct prom_writer *out);
 
 uint64_t metrics_series_count(struct metrics *m);
+
+/* Drops every series of `w` (it is about to be freed). Returns how many. */
+unsigned int metrics_forget_workload(struct metrics *m,
+				     const struct workload *w);
 
 /* The OpenTelemetry method set, else "_OTHER". */
 const char *http_method_label(const char *method);

@@ -10,7 +10,7 @@
 #include "version.h"
 
 #define SPAN_ATTRS_MAX 10     /* the HTTP attributes of struct span */
-#define RESOURCE_ATTRS_MAX 12 /* the fields of span_resource + sdk trio */
+#define RESOURCE_ATTRS_MAX 15 /* the fields of span_resource + sdk trio */
 
 /* Sanitised copies of strings that were not valid UTF-8, freed with the
  * request. */
@@ -224,6 +224,9 @@ static bool resource_equal(const struct span_resource *a,
 	    strcmp(a->k8s_pod_uid, b->k8s_pod_uid) ||
 	    strcmp(a->k8s_container_name, b->k8s_container_name) ||
 	    strcmp(a->k8s_node_name, b->k8s_node_name) ||
+	    strcmp(a->k8s_deployment_name, b->k8s_deployment_name) ||
+	    strcmp(a->k8s_statefulset_name, b->k8s_statefulset_name) ||
+	    strcmp(a->k8s_daemonset_name, b->k8s_daemonset_name) ||
 	    a->process_pid != b->process_pid ||
 	    strcmp(a->process_runtime_name, b->process_runtime_name) ||
 	    strcmp(a->process_runtime_version, b->process_runtime_version) ||
@@ -251,6 +254,9 @@ static void fill_resource(struct attr_pool *p, Podtap__Otlp__Resource *pr,
 	attr_str(p, &l, "k8s.pod.uid", r->k8s_pod_uid);
 	attr_str(p, &l, "k8s.container.name", r->k8s_container_name);
 	attr_str(p, &l, "k8s.node.name", r->k8s_node_name);
+	attr_str(p, &l, "k8s.deployment.name", r->k8s_deployment_name);
+	attr_str(p, &l, "k8s.statefulset.name", r->k8s_statefulset_name);
+	attr_str(p, &l, "k8s.daemonset.name", r->k8s_daemonset_name);
 	attr_int(p, &l, "process.pid", r->process_pid);
 	attr_str(p, &l, "process.runtime.name", r->process_runtime_name);
 	attr_str(p, &l, "process.runtime.version", r->process_runtime_version);

@@ -12,32 +12,43 @@
 #include "hashmap.h"
 #include "log.h"
 
-/* A pod whose log directory is not there yet is looked up again after this
- * long (kubelets create it before starting containers, so this is short
- * lived); a host process is never re-resolved (its cgroup id would change). */
+/* A pod whose names are not known yet is looked up again after this long
+ * (kubelets create the log directory before starting containers, so this
+ * is short lived); a host process is never re-resolved (its cgroup id
+ * would change). */
 #define RETRY_NS (1ULL * 1000000000ULL)
-/* Bounds on what the resolver keeps; past them the caches are cleared. */
+/* Bounds on what the resolver keeps; past them the cgroup cache is
+ * cleared, and new workloads share one "other" workload. */
 #define MAX_CGROUPS 8192
 #define MAX_WORKLOADS 4096
-
-struct cgroup_entry {
-	struct hnode node;
-	uint64_t cgroup_id;
-	const struct workload *pod; /* NULL: host */
-	uint64_t retry_at_ns;       /* 0: final */
-};
 
 struct workload_entry {
 	struct hnode node;
 	struct workload w;
+	uint64_t last_used_ns;
+	char *pod_cgroup; /* its latest pod's cgroup, under the root; host:
+			   * NULL */
+	bool superseded;  /* a cgroup of it now resolves to other names */
+	bool expiring;    /* being freed by pod_resolver_expire */
+};
+
+struct cgroup_entry {
+	struct hnode node;
+	uint64_t cgroup_id;
+	struct workload_entry *pod; /* NULL: host */
+	char pod_uid[POD_UID_LEN];  /* "" unless the path names a pod */
+	uint64_t retry_at_ns;       /* 0: no retry after a time */
+	bool await_kubelet;         /* resolve again on a new kubelet list */
+	uint64_t kubelet_gen;       /* the list it was resolved with */
 };
 
 struct pod_resolver {
 	char pod_log_dir[512];
 	char cgroup_root[512];
+	struct kubelet_cache *kubelet; /* NULL: log directory only */
 	struct hmap cgroups;   /* cgroup id -> cgroup_entry */
 	struct hmap workloads; /* identity -> workload_entry */
-	struct workload overflow; /* used when MAX_WORKLOADS is reached */
+	struct workload_entry overflow; /* past MAX_WORKLOADS; never freed */
 };
 
 int cgroup2_mount_point(char *out, size_t size)
@@ -69,7 +80,8 @@ int cgroup2_mount_point(char *out, size_t size)
 }
 
 struct pod_resolver *pod_resolver_new(const char *pod_log_dir,
-				      const char *cgroup_root)
+				      const char *cgroup_root,
+				      struct kubelet_cache *kubelet)
 {
 	struct pod_resolver *r = calloc(1, sizeof(*r));
 	int err;
@@ -92,9 +104,10 @@ struct pod_resolver *pod_resolver_new(const char *pod_log_dir,
 		pod_resolver_free(r);
 		return NULL;
 	}
-	snprintf(r->overflow.service, sizeof(r->overflow.service), "other");
-	log_info("cgroup v2 at %s, pod names from %s", r->cgroup_root,
-		 r->pod_log_dir);
+	r->kubelet = kubelet;
+	snprintf(r->overflow.w.service, sizeof(r->overflow.w.service), "other");
+	log_info("cgroup v2 at %s, pod names from %s%s", r->cgroup_root,
+		 kubelet ? "the kubelet, else " : "", r->pod_log_dir);
 	return r;
 }
 
@@ -110,6 +123,12 @@ static void clear_cgroups(struct pod_resolver *r)
 	}
 }
 
+static void workload_entry_free(struct workload_entry *we)
+{
+	free(we->pod_cgroup);
+	free(we);
+}
+
 void pod_resolver_free(struct pod_resolver *r)
 {
 	size_t b;
@@ -122,7 +141,8 @@ void pod_resolver_free(struct pod_resolver *r)
 	if (r->workloads.buckets) {
 		for (n = hmap_first(&r->workloads, &b); n; n = next) {
 			next = hmap_next(&r->workloads, n, &b);
-			free(hmap_entry(n, struct workload_entry, node));
+			workload_entry_free(
+				hmap_entry(n, struct workload_entry, node));
 		}
 	}
 	hmap_free(&r->cgroups);
@@ -134,12 +154,14 @@ void pod_resolver_free(struct pod_resolver *r)
 
 static uint64_t workload_hash(const struct workload *w)
 {
-	uint64_t h = hash_bytes(w->namespace, strlen(w->namespace), w->in_pod);
+	const char *const fields[] = { w->namespace, w->pod, w->container,
+				       w->service, w->deployment,
+				       w->statefulset, w->daemonset };
+	uint64_t h = w->in_pod;
 
-	h = hash_bytes(w->pod, strlen(w->pod), h);
-	h = hash_bytes(w->container, strlen(w->container), h);
-	h = hash_bytes(w->pod_uid, strlen(w->pod_uid), h);
-	return hash_bytes(w->service, strlen(w->service), h);
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		h = hash_bytes(fields[i], strlen(fields[i]), h);
+	return h;
 }
 
 static bool workload_eq(const struct hnode *n, const void *key)
@@ -149,30 +171,48 @@ static bool workload_eq(const struct hnode *n, const void *key)
 
 	return a->in_pod == b->in_pod && !strcmp(a->namespace, b->namespace) &&
 	       !strcmp(a->pod, b->pod) && !strcmp(a->container, b->container) &&
-	       !strcmp(a->pod_uid, b->pod_uid) &&
-	       !strcmp(a->service, b->service);
+	       !strcmp(a->service, b->service) &&
+	       !strcmp(a->deployment, b->deployment) &&
+	       !strcmp(a->statefulset, b->statefulset) &&
+	       !strcmp(a->daemonset, b->daemonset);
 }
 
-static const struct workload *intern(struct pod_resolver *r,
-				     const struct workload *w)
+/* The workload with w's names; a pod's remembers the cgroup of the pod
+ * that last resolved to it (pod_cgroup: NULL for the host). */
+static struct workload_entry *intern(struct pod_resolver *r,
+				     const struct workload *w,
+				     const char *pod_cgroup)
 {
 	uint64_t h = workload_hash(w);
 	struct hnode *n = hmap_find(&r->workloads, h, w, workload_eq);
 	struct workload_entry *e;
+	char *path = NULL;
 
-	if (n)
-		return &hmap_entry(n, struct workload_entry, node)->w;
+	if (n) {
+		e = hmap_entry(n, struct workload_entry, node);
+		e->superseded = false;
+		if (pod_cgroup && (!e->pod_cgroup ||
+				   strcmp(e->pod_cgroup, pod_cgroup)) &&
+		    (path = strdup(pod_cgroup))) {
+			free(e->pod_cgroup);
+			e->pod_cgroup = path;
+		}
+		return e;
+	}
 	if (r->workloads.count >= MAX_WORKLOADS)
 		return &r->overflow;
 	e = calloc(1, sizeof(*e));
-	if (!e)
+	if (!e || (pod_cgroup && !(e->pod_cgroup = strdup(pod_cgroup)))) {
+		free(e);
 		return &r->overflow;
+	}
 	e->w = *w;
 	e->w.nseries = 0;
 	e->w.series_dropped = 0;
 	e->w.first_overflow = NULL;
+	e->w.series = NULL;
 	hmap_insert(&r->workloads, &e->node, h);
-	return &e->w;
+	return e;
 }
 
 /* --- cgroup id -> path -------------------------------------------------- */
@@ -310,19 +350,19 @@ static void container_name(const struct pod_resolver *r, const char *pod_dir,
 		out[0] = '\0'; /* several containers and no way to tell */
 }
 
-/* Fills namespace/pod/container from <log dir>/<ns>_<pod>_<uid>/. */
-static bool names_from_log_dir(const struct pod_resolver *r,
-			       const struct cgroup_pod_ref *ref,
-			       struct workload *w)
+/* Finds <log dir>/<ns>_<pod>_<uid>/: fills w's namespace and pod, and
+ * the directory's path. */
+static bool find_log_dir(const struct pod_resolver *r, const char *uid,
+			 struct workload *w, char *pod_dir, size_t size)
 {
-	char suffix[POD_UID_LEN + 1], pod_dir[1024];
+	char suffix[POD_UID_LEN + 1];
 	struct dirent *de;
 	bool found = false;
 	DIR *d = opendir(r->pod_log_dir);
 
 	if (!d)
 		return false;
-	snprintf(suffix, sizeof(suffix), "_%s", ref->pod_uid);
+	snprintf(suffix, sizeof(suffix), "_%s", uid);
 	while (!found && (de = readdir(d))) {
 		size_t len = strlen(de->d_name), slen = strlen(suffix);
 		char *sep;
@@ -339,14 +379,10 @@ static bool names_from_log_dir(const struct pod_resolver *r,
 		snprintf(w->pod, sizeof(w->pod), "%s", sep + 1);
 		*sep = '_';
 		de->d_name[len - slen] = '_';
-		snprintf(pod_dir, sizeof(pod_dir), "%s/%s", r->pod_log_dir,
-			 de->d_name);
+		snprintf(pod_dir, size, "%s/%s", r->pod_log_dir, de->d_name);
 		found = true;
 	}
 	closedir(d);
-	if (found)
-		container_name(r, pod_dir, ref->container_id, w->container,
-			       sizeof(w->container));
 	return found;
 }
 
@@ -358,68 +394,218 @@ static bool cgroup_eq(const struct hnode *n, const void *key)
 	       *(const uint64_t *)key;
 }
 
-static const struct workload *host_workload(struct pod_resolver *r,
+static struct workload_entry *host_workload(struct pod_resolver *r,
 					    const char *comm)
 {
 	struct workload w = { 0 };
 
 	snprintf(w.service, sizeof(w.service), "%s", comm[0] ? comm : "unknown");
-	return intern(r, &w);
+	return intern(r, &w, NULL);
 }
 
-/* Resolves a cgroup: a pod workload, NULL for the host, with *final false
- * when a pod's names are not known yet. */
-static const struct workload *resolve(struct pod_resolver *r, uint64_t id,
-				      uint32_t pid, const char *comm,
-				      bool *final)
+static void names_from_kubelet(const struct kubelet_pod_meta *m,
+			       struct workload *w)
 {
-	char path[4096];
-	struct cgroup_pod_ref ref;
-	struct workload w = { .in_pod = true };
+	snprintf(w->namespace, sizeof(w->namespace), "%s", m->namespace);
+	snprintf(w->pod, sizeof(w->pod), "%s", m->pod);
+	snprintf(w->container, sizeof(w->container), "%s", m->container);
+	snprintf(w->deployment, sizeof(w->deployment), "%s", m->deployment);
+	snprintf(w->statefulset, sizeof(w->statefulset), "%s", m->statefulset);
+	snprintf(w->daemonset, sizeof(w->daemonset), "%s", m->daemonset);
+}
 
-	*final = true;
-	if (cgroup_path_of(r, id, pid, path, sizeof(path)) ||
+/*
+ * The kubelet's answer for a pod (when it is on). A pod or container this
+ * cgroup entry meets for the first time and the list lacks asks for a
+ * refresh: a later answer without it asks no more (the periodic refresh
+ * still comes), so a pod the kubelet never lists costs no extra requests.
+ */
+static enum kubelet_answer ask_kubelet(struct pod_resolver *r,
+				       struct cgroup_entry *e, bool first,
+				       const struct cgroup_pod_ref *ref,
+				       struct kubelet_pod_meta *meta)
+{
+	enum kubelet_answer a;
+	bool newer_helps;
+
+	if (!r->kubelet)
+		return KUBELET_NO_LIST;
+	/* Read before asking: a list that lands meanwhile is asked again. */
+	e->kubelet_gen = kubelet_cache_generation(r->kubelet);
+	a = kubelet_cache_find(r->kubelet, ref->pod_uid, ref->container_id,
+			       meta);
+	/* A pod's own cgroup in a pod of several containers names none of
+	 * them, whatever the list says. */
+	newer_helps = a == KUBELET_NO_LIST || a == KUBELET_UNKNOWN_POD ||
+		      (a == KUBELET_UNKNOWN_CONTAINER && ref->container_id[0]);
+	e->await_kubelet = newer_helps;
+	if (first && newer_helps && a != KUBELET_NO_LIST) {
+		log_debug("pod %s%s%s is not in the kubelet's list: asking for "
+			  "a new one", ref->pod_uid,
+			  a == KUBELET_UNKNOWN_CONTAINER ? ", container " : "",
+			  a == KUBELET_UNKNOWN_CONTAINER ? ref->container_id
+							 : "");
+		kubelet_cache_want_refresh(r->kubelet);
+	}
+	return a;
+}
+
+/* Resolves entry e: its pod workload and UID, or NULL for the host; sets
+ * when to resolve it again. */
+static void resolve(struct pod_resolver *r, struct cgroup_entry *e,
+		    bool first, uint32_t pid, const char *comm,
+		    uint64_t now_ns)
+{
+	char path[4096], pod_dir[1024];
+	struct cgroup_pod_ref ref;
+	struct kubelet_pod_meta meta;
+	struct workload w = { .in_pod = true };
+	enum kubelet_answer a;
+	bool named, log_dir;
+
+	e->pod = NULL;
+	e->pod_uid[0] = '\0';
+	e->retry_at_ns = 0;
+	e->await_kubelet = false;
+	if (cgroup_path_of(r, e->cgroup_id, pid, path, sizeof(path)) ||
 	    !cgroup_path_parse(path, &ref))
-		return NULL;
-	snprintf(w.pod_uid, sizeof(w.pod_uid), "%s", ref.pod_uid);
-	if (!names_from_log_dir(r, &ref, &w)) {
+		return;
+	strcpy(e->pod_uid, ref.pod_uid);
+	a = ask_kubelet(r, e, first, &ref, &meta);
+	named = a >= KUBELET_UNKNOWN_CONTAINER;
+	if (named)
+		names_from_kubelet(&meta, &w);
+	/* The log directory names what the kubelet did not. */
+	if (a != KUBELET_FOUND) {
+		struct workload from_dir = w;
+
+		log_dir = find_log_dir(r, ref.pod_uid, &from_dir, pod_dir,
+				       sizeof(pod_dir));
+		if (log_dir && !named)
+			w = from_dir;
+		if (log_dir)
+			container_name(r, pod_dir, ref.container_id,
+				       w.container, sizeof(w.container));
+		named = named || log_dir;
+	}
+	if (!named) {
 		/* Counted as host traffic (named by its process) until its
 		 * names are known: a pod without names would export the very
 		 * label set of host traffic as a second series. */
-		log_debug("pod %s (cgroup %s) has no log directory under %s yet",
-			  ref.pod_uid, path, r->pod_log_dir);
-		*final = false;
-		return NULL;
+		log_debug("pod %s (cgroup %s) has no names yet", ref.pod_uid,
+			  path);
+		e->retry_at_ns = now_ns + RETRY_NS;
+		return;
 	}
 	snprintf(w.service, sizeof(w.service), "%s",
 		 w.container[0] ? w.container : comm);
-	return intern(r, &w);
+	path[ref.pod_path_len] = '\0';
+	e->pod = intern(r, &w, path);
+}
+
+/* Whether what entry e says may have changed. */
+static bool stale(const struct pod_resolver *r, const struct cgroup_entry *e,
+		  uint64_t now_ns)
+{
+	return (e->retry_at_ns && now_ns >= e->retry_at_ns) ||
+	       (e->await_kubelet &&
+		kubelet_cache_generation(r->kubelet) != e->kubelet_gen);
 }
 
 const struct workload *pod_resolver_lookup(struct pod_resolver *r,
 					   uint64_t cgroup_id, uint32_t pid,
-					   const char *comm, uint64_t now_ns)
+					   const char *comm, uint64_t now_ns,
+					   const char **pod_uid)
 {
 	uint64_t h = hash_u64(cgroup_id);
 	struct hnode *n = hmap_find(&r->cgroups, h, &cgroup_id, cgroup_eq);
+	struct workload_entry *we, *old;
 	struct cgroup_entry *e;
-	bool final;
 
 	if (n) {
 		e = hmap_entry(n, struct cgroup_entry, node);
-		if (!e->retry_at_ns || now_ns < e->retry_at_ns)
-			return e->pod ? e->pod : host_workload(r, comm);
-		hmap_remove(&r->cgroups, n);
-		free(e);
+		if (stale(r, e, now_ns)) {
+			old = e->pod;
+			resolve(r, e, false, pid, comm, now_ns);
+			/* Its series stop growing: they may go once unused. */
+			if (old && old != e->pod)
+				old->superseded = true;
+		}
+	} else {
+		if (r->cgroups.count >= MAX_CGROUPS)
+			clear_cgroups(r);
+		e = calloc(1, sizeof(*e));
+		if (!e) {
+			*pod_uid = "";
+			we = host_workload(r, comm);
+			we->last_used_ns = now_ns;
+			return &we->w;
+		}
+		e->cgroup_id = cgroup_id;
+		resolve(r, e, true, pid, comm, now_ns);
+		hmap_insert(&r->cgroups, &e->node, h);
 	}
-	if (r->cgroups.count >= MAX_CGROUPS)
-		clear_cgroups(r);
-	e = calloc(1, sizeof(*e));
-	if (!e)
-		return host_workload(r, comm);
-	e->cgroup_id = cgroup_id;
-	e->pod = resolve(r, cgroup_id, pid, comm, &final);
-	e->retry_at_ns = final ? 0 : now_ns + RETRY_NS;
-	hmap_insert(&r->cgroups, &e->node, h);
-	return e->pod ? e->pod : host_workload(r, comm);
+	we = e->pod ? e->pod : host_workload(r, comm);
+	we->last_used_ns = now_ns;
+	*pod_uid = e->pod_uid;
+	return &we->w;
+}
+
+/* --- expiry ------------------------------------------------------------- */
+
+static bool pod_alive(const struct pod_resolver *r,
+		      const struct workload_entry *we)
+{
+	char path[4608];
+	struct stat st;
+
+	if (!we->pod_cgroup)
+		return false;
+	snprintf(path, sizeof(path), "%s%s", r->cgroup_root, we->pod_cgroup);
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+unsigned int pod_resolver_expire(struct pod_resolver *r, uint64_t now_ns,
+				 uint64_t ttl_ns, workload_release_fn release,
+				 void *ctx)
+{
+	unsigned int n = 0;
+	struct hnode *it, *next;
+	size_t b;
+
+	for (it = hmap_first(&r->workloads, &b); it;
+	     it = hmap_next(&r->workloads, it, &b)) {
+		struct workload_entry *we =
+			hmap_entry(it, struct workload_entry, node);
+
+		if (we->last_used_ns + ttl_ns > now_ns || we->w.holds ||
+		    (we->w.in_pod && !we->superseded && pod_alive(r, we)))
+			continue;
+		we->expiring = true;
+		n++;
+	}
+	if (!n)
+		return 0;
+	/* Their cgroups resolve afresh if they are ever seen again. */
+	for (it = hmap_first(&r->cgroups, &b); it; it = next) {
+		struct cgroup_entry *e = hmap_entry(it, struct cgroup_entry, node);
+
+		next = hmap_next(&r->cgroups, it, &b);
+		if (e->pod && e->pod->expiring) {
+			hmap_remove(&r->cgroups, it);
+			free(e);
+		}
+	}
+	for (it = hmap_first(&r->workloads, &b); it; it = next) {
+		struct workload_entry *we =
+			hmap_entry(it, struct workload_entry, node);
+
+		next = hmap_next(&r->workloads, it, &b);
+		if (!we->expiring)
+			continue;
+		release(ctx, &we->w);
+		hmap_remove(&r->workloads, it);
+		workload_entry_free(we);
+	}
+	return n;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "hashmap.h"
+#include "workload_labels.h"
 
 #define GENERATIONS 3 /* CPython's young, middle and old generations */
 
@@ -31,9 +32,18 @@ struct py_series {
 	struct gc_stats gc[GENERATIONS];
 };
 
+/* A live process and the python_info series it counts in. */
+struct py_process {
+	struct hnode node;
+	uint32_t pid;
+	struct py_series *series;
+};
+
 struct python_metrics {
 	pthread_mutex_t lock;
 	struct hmap series;
+	struct hmap processes; /* pid -> py_process */
+	char node_name[254];
 };
 
 struct series_key {
@@ -41,14 +51,17 @@ struct series_key {
 	const char *version;
 };
 
-struct python_metrics *python_metrics_new(void)
+struct python_metrics *python_metrics_new(const char *node_name)
 {
 	struct python_metrics *pm = calloc(1, sizeof(*pm));
 
 	if (!pm)
 		return NULL;
+	snprintf(pm->node_name, sizeof(pm->node_name), "%s",
+		 node_name ? node_name : "");
 	pthread_mutex_init(&pm->lock, NULL);
-	if (hmap_init(&pm->series)) {
+	if (hmap_init(&pm->series) || hmap_init(&pm->processes)) {
+		hmap_free(&pm->series);
 		free(pm);
 		return NULL;
 	}
@@ -66,7 +79,12 @@ void python_metrics_free(struct python_metrics *pm)
 		next = hmap_next(&pm->series, n, &b);
 		free(hmap_entry(n, struct py_series, node));
 	}
+	for (n = hmap_first(&pm->processes, &b); n; n = next) {
+		next = hmap_next(&pm->processes, n, &b);
+		free(hmap_entry(n, struct py_process, node));
+	}
 	hmap_free(&pm->series);
+	hmap_free(&pm->processes);
 	pthread_mutex_destroy(&pm->lock);
 	free(pm);
 }
@@ -105,22 +123,55 @@ static struct py_series *series_get(struct python_metrics *pm,
 	return s;
 }
 
-void python_metrics_process(struct python_metrics *pm,
-			    const struct workload *w,
-			    const struct runtime_info *info, bool alive)
+static bool pid_eq(const struct hnode *n, const void *key)
+{
+	return hmap_entry(n, struct py_process, node)->pid ==
+	       *(const uint32_t *)key;
+}
+
+void python_metrics_process_start(struct python_metrics *pm, uint32_t pid,
+				  const struct workload *w,
+				  const struct runtime_info *info)
 {
 	/* An unreadable version still is a Python: "" would collide with
 	 * the workload's GC series. */
 	const char *version = info->version[0] ? info->version : "unknown";
-	struct py_series *s;
+	struct py_process *p = calloc(1, sizeof(*p));
 
 	pthread_mutex_lock(&pm->lock);
-	s = series_get(pm, w, version);
-	if (s) {
-		if (alive)
-			s->processes++;
-		else if (s->processes)
-			s->processes--;
+	if (hmap_find(&pm->processes, hash_u64(pid), &pid, pid_eq)) {
+		/* Told twice: it is counted once. */
+		pthread_mutex_unlock(&pm->lock);
+		free(p);
+		return;
+	}
+	if (p)
+		p->series = series_get(pm, w, version);
+	if (!p || !p->series) {
+		pthread_mutex_unlock(&pm->lock);
+		free(p);
+		return;
+	}
+	p->pid = pid;
+	p->series->processes++;
+	((struct workload *)w)->holds++;
+	hmap_insert(&pm->processes, &p->node, hash_u64(pid));
+	pthread_mutex_unlock(&pm->lock);
+}
+
+void python_metrics_process_end(struct python_metrics *pm, uint32_t pid)
+{
+	struct hnode *n;
+	struct py_process *p;
+
+	pthread_mutex_lock(&pm->lock);
+	n = hmap_find(&pm->processes, hash_u64(pid), &pid, pid_eq);
+	if (n) {
+		p = hmap_entry(n, struct py_process, node);
+		p->series->processes--;
+		((struct workload *)p->series->w)->holds--;
+		hmap_remove(&pm->processes, n);
+		free(p);
 	}
 	pthread_mutex_unlock(&pm->lock);
 }
@@ -145,11 +196,26 @@ void python_metrics_gc(struct python_metrics *pm, const struct workload *w,
 	pthread_mutex_unlock(&pm->lock);
 }
 
-#define WORKLOAD_LABELS(w)                                  \
-	{ "k8s_namespace_name", (w)->namespace },           \
-	{ "k8s_pod_name", (w)->pod },                       \
-	{ "k8s_container_name", (w)->container },           \
-	{ "service_name", (w)->service }
+/* Held workloads are never freed, so no live process points into the
+ * series dropped here. */
+void python_metrics_forget_workload(struct python_metrics *pm,
+				    const struct workload *w)
+{
+	struct hnode *n, *next;
+	size_t b;
+
+	pthread_mutex_lock(&pm->lock);
+	for (n = hmap_first(&pm->series, &b); n; n = next) {
+		struct py_series *s = hmap_entry(n, struct py_series, node);
+
+		next = hmap_next(&pm->series, n, &b);
+		if (s->w == w) {
+			hmap_remove(&pm->series, n);
+			free(s);
+		}
+	}
+	pthread_mutex_unlock(&pm->lock);
+}
 
 static void render_info(struct python_metrics *pm, struct prom_writer *out)
 {
@@ -161,14 +227,16 @@ static void render_info(struct python_metrics *pm, struct prom_writer *out)
 		    "version), found by podtap.");
 	for (n = hmap_first(&pm->series, &b); n; n = hmap_next(&pm->series, n, &b)) {
 		const struct py_series *s = hmap_entry(n, struct py_series, node);
-		struct prom_label labels[] = {
-			WORKLOAD_LABELS(s->w),
-			{ "implementation", "CPython" },
-			{ "version", s->version },
+		struct prom_label labels[WORKLOAD_NLABELS + 2] = {
+			[WORKLOAD_NLABELS] = { "implementation", "CPython" },
+			[WORKLOAD_NLABELS + 1] = { "version", s->version },
 		};
 
-		if (s->version[0] && s->processes)
-			prom_sample(out, "python_info", labels, 6, 1);
+		if (!s->version[0] || !s->processes)
+			continue;
+		workload_labels(s->w, pm->node_name, labels);
+		prom_sample(out, "python_info", labels, WORKLOAD_NLABELS + 2,
+			    1);
 	}
 }
 
@@ -185,13 +253,16 @@ static void render_gc(struct python_metrics *pm, struct prom_writer *out)
 		const struct py_series *s = hmap_entry(n, struct py_series, node);
 
 		for (int g = 0; !s->version[0] && g < GENERATIONS; g++) {
-			struct prom_label labels[] = {
-				WORKLOAD_LABELS(s->w),
-				{ "generation", gen_names[g] },
+			struct prom_label labels[WORKLOAD_NLABELS + 1] = {
+				[WORKLOAD_NLABELS] = { "generation",
+						       gen_names[g] },
 			};
 
+			workload_labels(s->w, pm->node_name, labels);
+
 			prom_sample(out, "python_gc_collections_total", labels,
-				    5, (double)s->gc[g].count);
+				    WORKLOAD_NLABELS + 1,
+				    (double)s->gc[g].count);
 		}
 	}
 	prom_family(out, "python_gc_duration_seconds", "histogram",
@@ -201,14 +272,17 @@ static void render_gc(struct python_metrics *pm, struct prom_writer *out)
 		const struct py_series *s = hmap_entry(n, struct py_series, node);
 
 		for (int g = 0; !s->version[0] && g < GENERATIONS; g++) {
-			struct prom_label labels[] = {
-				WORKLOAD_LABELS(s->w),
-				{ "generation", gen_names[g] },
+			struct prom_label labels[WORKLOAD_NLABELS + 1] = {
+				[WORKLOAD_NLABELS] = { "generation",
+						       gen_names[g] },
 			};
 
+			workload_labels(s->w, pm->node_name, labels);
+
 			prom_histogram(out, "python_gc_duration_seconds",
-				       labels, 5, pause_bounds, NBOUNDS,
-				       s->gc[g].buckets, s->gc[g].sum);
+				       labels, WORKLOAD_NLABELS + 1,
+				       pause_bounds, NBOUNDS, s->gc[g].buckets,
+				       s->gc[g].sum);
 		}
 	}
 }

@@ -10,6 +10,7 @@
 #define PODTAP_PYTHON_METRICS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "pod_resolver.h"
 #include "prom_writer.h"
@@ -17,17 +18,26 @@
 
 struct python_metrics;
 
-struct python_metrics *python_metrics_new(void);
+/* node_name: the k8s_node_name label of every series ("" or NULL: none). */
+struct python_metrics *python_metrics_new(const char *node_name);
 void python_metrics_free(struct python_metrics *pm); /* accepts NULL */
 
-/* A process of this workload and interpreter started (alive) or ended. */
-void python_metrics_process(struct python_metrics *pm,
-			    const struct workload *w,
-			    const struct runtime_info *info, bool alive);
+/* A process of this workload and interpreter started. It holds its
+ * workload (struct workload.holds) until it ends, so an interpreter that
+ * serves no traffic keeps its python_info, and it ends against the series
+ * it started on even if its cgroup has been given new names since. */
+void python_metrics_process_start(struct python_metrics *pm, uint32_t pid,
+				  const struct workload *w,
+				  const struct runtime_info *info);
+void python_metrics_process_end(struct python_metrics *pm, uint32_t pid);
 
 /* One collection of `generation` (0..2) that took `seconds`. */
 void python_metrics_gc(struct python_metrics *pm, const struct workload *w,
 		       unsigned int generation, double seconds);
+
+/* Drops w's series; called before the resolver frees w. */
+void python_metrics_forget_workload(struct python_metrics *pm,
+				    const struct workload *w);
 
 void python_metrics_render(struct python_metrics *pm, struct prom_writer *out);
 

@@ -83,6 +83,9 @@ struct span_resource {
 	char k8s_pod_uid[40];              /* k8s.pod.uid */
 	char k8s_container_name[254];      /* k8s.container.name */
 	char k8s_node_name[254];           /* k8s.node.name */
+	char k8s_deployment_name[254];     /* k8s.deployment.name */
+	char k8s_statefulset_name[254];    /* k8s.statefulset.name */
+	char k8s_daemonset_name[254];      /* k8s.daemonset.name */
 	uint32_t process_pid;              /* process.pid */
 	char process_runtime_name[32];     /* process.runtime.name */
 	char process_runtime_version[32];  /* process.runtime.version */

@@ -77,6 +77,23 @@ static void render_hooks(const struct python_hooks_stats *h,
 	      (double)atomic_load(&h->links));
 }
 
+static void render_kubelet(const struct kubelet_stats *k,
+			   struct prom_writer *out)
+{
+	counter(out, "podtap_kubelet_requests_total",
+		"Requests for the kubelet's pod list that have ended, "
+		"failed ones included.", k->requests);
+	prom_family(out, "podtap_kubelet_errors_total", "counter",
+		    "Kubelet pod list requests that failed, by reason; pod "
+		    "names then come from the last good list, else from the "
+		    "pod log directory.");
+	for (int e = 0; e < KUBELET_ERR__COUNT; e++)
+		by_label(out, "podtap_kubelet_errors_total", "reason",
+			 kubelet_error_name(e), k->errors[e]);
+	gauge(out, "podtap_kubelet_pods",
+	      "Pods in the last good list from the kubelet.", (double)k->pods);
+}
+
 void stats_render(const struct stats *s, const struct stats_snapshot *snap,
 		  struct prom_writer *out)
 {
@@ -143,7 +160,17 @@ void stats_render(const struct stats *s, const struct stats_snapshot *snap,
 	if (snap->python)
 		render_hooks(snap->hooks, out);
 
+	if (snap->kubelet)
+		render_kubelet(&snap->pods, out);
+
 	gauge(out, "podtap_series", "Route series currently exported.",
 	      (double)snap->series);
-
+	prom_family(out, "podtap_series_expired_total", "counter",
+		    "Route series dropped --series-ttl after their last "
+		    "request, by workload: a pod that is gone, or a host "
+		    "process.");
+	by_label(out, "podtap_series_expired_total", "workload", "pod",
+		 s->series_expired_pod);
+	by_label(out, "podtap_series_expired_total", "workload", "host",
+		 s->series_expired_host);
 }

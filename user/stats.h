@@ -10,6 +10,7 @@
 
 #include "capture.h"
 #include "http_parser.h"
+#include "kubelet.h"
 #include "otlp_exporter.h"
 #include "prom_writer.h"
 #include "python_hooks.h"
@@ -26,6 +27,8 @@ struct stats {
 	_Atomic uint64_t conns_tracked;   /* gauge */
 	_Atomic uint64_t exchanges_server;
 	_Atomic uint64_t exchanges_client;
+	_Atomic uint64_t series_expired_pod;  /* series of gone pods */
+	_Atomic uint64_t series_expired_host; /* of host processes */
 	_Atomic uint64_t start_time_s;
 };
 
@@ -37,6 +40,8 @@ struct stats_snapshot {
 	struct otlp_exporter_stats spans; /* when traces */
 	bool python;                      /* Python hooks run */
 	const struct python_hooks_stats *hooks; /* when python */
+	bool kubelet;                     /* the kubelet source is on */
+	struct kubelet_stats pods;        /* when kubelet */
 };
 
 void stats_render(const struct stats *s, const struct stats_snapshot *snap,

@@ -360,11 +360,18 @@ static void fill_resource(struct tracer *t, const struct tracer_conn *conn,
 	snprintf(r->k8s_namespace_name, sizeof(r->k8s_namespace_name), "%s",
 		 w->namespace);
 	snprintf(r->k8s_pod_name, sizeof(r->k8s_pod_name), "%s", w->pod);
-	snprintf(r->k8s_pod_uid, sizeof(r->k8s_pod_uid), "%s", w->pod_uid);
+	snprintf(r->k8s_pod_uid, sizeof(r->k8s_pod_uid), "%s",
+		 conn->pod_uid ? conn->pod_uid : "");
 	snprintf(r->k8s_container_name, sizeof(r->k8s_container_name), "%s",
 		 w->container);
 	snprintf(r->k8s_node_name, sizeof(r->k8s_node_name), "%s",
 		 t->node_name);
+	snprintf(r->k8s_deployment_name, sizeof(r->k8s_deployment_name), "%s",
+		 w->deployment);
+	snprintf(r->k8s_statefulset_name, sizeof(r->k8s_statefulset_name),
+		 "%s", w->statefulset);
+	snprintf(r->k8s_daemonset_name, sizeof(r->k8s_daemonset_name), "%s",
+		 w->daemonset);
 	r->process_pid = conn->pid;
 	if (runtime_info_read(conn->pid, &rt)) {
 		snprintf(r->process_runtime_name, sizeof(r->process_runtime_name),
@@ -420,7 +427,11 @@ void tracer_release_resource(void *ctx, const struct span_resource *r)
 	pthread_mutex_unlock(&t->lock);
 }
 
-void tracer_process_exit(struct tracer *t, uint32_t pid)
+/* Marks the resources `match` selects dead, freeing those no queued span
+ * holds. */
+static void bury(struct tracer *t,
+		 bool (*match)(const struct resource_entry *, const void *),
+		 const void *arg)
 {
 	size_t b;
 	struct hnode *n, *next;
@@ -431,7 +442,7 @@ void tracer_process_exit(struct tracer *t, uint32_t pid)
 			hmap_entry(n, struct resource_entry, node);
 
 		next = hmap_next(&t->resources, n, &b);
-		if (e->pid != pid)
+		if (!match(e, arg))
 			continue;
 		e->dead = true;
 		if (atomic_load(&e->refs) == 0) {
@@ -440,6 +451,26 @@ void tracer_process_exit(struct tracer *t, uint32_t pid)
 		}
 	}
 	pthread_mutex_unlock(&t->lock);
+}
+
+static bool of_pid(const struct resource_entry *e, const void *pid)
+{
+	return e->pid == *(const uint32_t *)pid;
+}
+
+static bool of_workload(const struct resource_entry *e, const void *w)
+{
+	return e->w == w;
+}
+
+void tracer_process_exit(struct tracer *t, uint32_t pid)
+{
+	bury(t, of_pid, &pid);
+}
+
+void tracer_forget_workload(struct tracer *t, const struct workload *w)
+{
+	bury(t, of_workload, w);
 }
 
 /* --- spans -------------------------------------------------------------- */

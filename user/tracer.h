@@ -28,6 +28,7 @@ struct tracer_conn {
 	unsigned int server_port;
 	const char *scheme;        /* "http" or "https" */
 	const struct workload *w;
+	const char *pod_uid;       /* "" outside pods */
 };
 
 /* Returns NULL on allocation failure. Nothing is built until an exporter
@@ -54,6 +55,11 @@ void tracer_on_exchange(struct tracer *t, const struct tracer_conn *conn,
 
 /* A process exited: its resources can go once no queued span uses them. */
 void tracer_process_exit(struct tracer *t, uint32_t pid);
+
+/* A workload is about to be freed: its resources are no longer found by
+ * it (another workload may come to live at its address) and go once no
+ * queued span uses them. */
+void tracer_forget_workload(struct tracer *t, const struct workload *w);
 
 /* Hands a resource back once the exporter is done with a span (any thread). */
 void tracer_release_resource(void *ctx, const struct span_resource *r);

@@ -176,6 +176,123 @@ static void test_not_pods(void)
 	CHECK_NOT_POD("/kubepods.slice/kubepods.slice");
 }
 
+/* The pod's own cgroup is the prefix pod_path_len long. */
+#define CHECK_POD_PATH(path, pod_path)                                       \
+	do {                                                                 \
+		CHECK(parse(path));                                          \
+		CHECK_INT(ref.pod_path_len, strlen(pod_path));               \
+		CHECK(!strncmp(path, pod_path, strlen(pod_path)));           \
+	} while (0)
+
+static void test_pod_path(void)
+{
+	CHECK_POD_PATH("/kubepods.slice/kubepods-burstable.slice/"
+		       "kubepods-burstable-pod" UID_ ".slice/cri-containerd-" CID
+		       ".scope",
+		       "/kubepods.slice/kubepods-burstable.slice/"
+		       "kubepods-burstable-pod" UID_ ".slice");
+	CHECK_POD_PATH("/kubepods.slice/kubepods-pod" UID_ ".slice",
+		       "/kubepods.slice/kubepods-pod" UID_ ".slice");
+	CHECK_POD_PATH("/kubepods.slice/kubepods-pod" UID_ ".slice/",
+		       "/kubepods.slice/kubepods-pod" UID_ ".slice");
+	CHECK_POD_PATH("//kubepods//pod" UID "//abc", "//kubepods//pod" UID);
+	CHECK_POD_PATH("/kubepods/pod" UID "/abc/kubepods/pod"
+		       "11111111-2222-3333-4444-555555555555/def",
+		       "/kubepods/pod" UID);
+	CHECK_POD_PATH("/system.slice/docker-" CID ".scope/kubepods/besteffort/"
+		       "pod" UID "/" CID "/init",
+		       "/system.slice/docker-" CID ".scope/kubepods/besteffort/"
+		       "pod" UID);
+}
+
+/*
+ * /proc/PID/cgroup as real nodes write it; each line is
+ * "hierarchy-id:controllers:path" and every hierarchy that names a pod
+ * must give the same pod and container. With cgroup v1 each controller
+ * has its own line ("cpu,cpuacct", "memory", "name=systemd"); cgroup v2
+ * has the one "0::" line; hybrid nodes have both.
+ */
+static const struct {
+	const char *what;
+	const char *text;
+	const char *uid, *cid, *runtime;
+	int pod_lines; /* lines that name the pod */
+} proc_files[] = {
+	{ "GKE COS, cgroup v2, containerd, systemd driver",
+	  "0::/kubepods.slice/kubepods-burstable.slice/"
+	  "kubepods-burstable-pod" UID_ ".slice/cri-containerd-" CID ".scope\n",
+	  UID, CID, "containerd", 1 },
+	{ "GKE COS before 1.26, cgroup v1, containerd, cgroupfs driver",
+	  "12:memory:/kubepods/burstable/pod" UID "/" CID "\n"
+	  "11:cpu,cpuacct:/kubepods/burstable/pod" UID "/" CID "\n"
+	  "10:pids:/kubepods/burstable/pod" UID "/" CID "\n"
+	  "9:freezer:/kubepods/burstable/pod" UID "/" CID "\n"
+	  "1:name=systemd:/kubepods/burstable/pod" UID "/" CID "\n"
+	  "0::/system.slice/containerd.service\n",
+	  UID, CID, "", 5 },
+	{ "cgroup v1, docker, systemd driver, under cpu,cpuacct",
+	  "11:cpu,cpuacct:/kubepods.slice/kubepods-besteffort.slice/"
+	  "kubepods-besteffort-pod" UID_ ".slice/docker-" CID ".scope\n"
+	  "4:memory:/kubepods.slice/kubepods-besteffort.slice/"
+	  "kubepods-besteffort-pod" UID_ ".slice/docker-" CID ".scope\n"
+	  "1:name=systemd:/kubepods.slice/kubepods-besteffort.slice/"
+	  "kubepods-besteffort-pod" UID_ ".slice/docker-" CID ".scope\n",
+	  UID, CID, "docker", 3 },
+	{ "cgroup v1, docker, cgroupfs driver (dockershim)",
+	  "8:cpu,cpuacct:/kubepods/pod" UID "/" CID "\n"
+	  "3:devices:/kubepods/pod" UID "/" CID "\n",
+	  UID, CID, "", 2 },
+	{ "hybrid, CRI-O, systemd driver: v1 controllers and the v2 line",
+	  "13:cpu,cpuacct:/kubepods.slice/kubepods-burstable.slice/"
+	  "kubepods-burstable-pod" UID_ ".slice/crio-" CID ".scope\n"
+	  "1:name=systemd:/kubepods.slice/kubepods-burstable.slice/"
+	  "kubepods-burstable-pod" UID_ ".slice/crio-" CID ".scope\n"
+	  "0::/kubepods.slice/kubepods-burstable.slice/"
+	  "kubepods-burstable-pod" UID_ ".slice/crio-" CID ".scope\n",
+	  UID, CID, "cri-o", 3 },
+	{ "cgroup v2, CRI-O, cgroupfs driver, guaranteed pod",
+	  "0::/kubepods/pod" UID "/crio-" CID "\n", UID, CID, "cri-o", 1 },
+	{ "cgroup v2, kind node (nested: its own cgroup namespace root)",
+	  "0::/kubelet.slice/kubelet-kubepods.slice/"
+	  "kubelet-kubepods-besteffort.slice/kubelet-kubepods-besteffort-pod"
+	  UID_ ".slice/cri-containerd-" CID ".scope\n",
+	  UID, CID, "containerd", 1 },
+	{ "a systemd service on a v1 node",
+	  "11:cpu,cpuacct:/system.slice/kubelet.service\n"
+	  "1:name=systemd:/system.slice/kubelet.service\n",
+	  "", "", "", 0 },
+};
+
+static void test_proc_files(void)
+{
+	for (size_t i = 0; i < sizeof(proc_files) / sizeof(proc_files[0]);
+	     i++) {
+		char text[2048], *line, *save;
+		int pods = 0;
+
+		snprintf(text, sizeof(text), "%s", proc_files[i].text);
+		for (line = strtok_r(text, "\n", &save); line;
+		     line = strtok_r(NULL, "\n", &save)) {
+			char *path = strchr(line, ':');
+
+			path = path ? strchr(path + 1, ':') : NULL;
+			CHECK(path != NULL);
+			if (!path || !parse(path + 1))
+				continue;
+			pods++;
+			CHECK_STR(ref.pod_uid, proc_files[i].uid);
+			CHECK_STR(ref.container_id, proc_files[i].cid);
+			CHECK_STR(ref.runtime, proc_files[i].runtime);
+		}
+		if (pods != proc_files[i].pod_lines) {
+			fprintf(stderr, "  %s: %d lines name the pod, want %d\n",
+				proc_files[i].what, pods,
+				proc_files[i].pod_lines);
+			check_case_failed = 1;
+		}
+	}
+}
+
 static void test_static_pod(void)
 {
 	struct cgroup_pod_ref ref;
@@ -300,7 +417,9 @@ static void test_fuzz(void)
 		pods++;
 		containers += ref.container_id[0] != '\0';
 		if (!uid_ok(ref.pod_uid) || !container_ok(&ref) ||
-		    !runtime_ok(ref.runtime)) {
+		    !runtime_ok(ref.runtime) ||
+		    ref.pod_path_len > strlen(path) ||
+		    (path[ref.pod_path_len] && path[ref.pod_path_len] != '/')) {
 			fprintf(stderr, "  bad parse of \"%s\"\n", path);
 			bad++;
 		}
@@ -312,6 +431,8 @@ static void test_fuzz(void)
 int main(void)
 {
 	RUN(test_static_pod);
+	RUN(test_pod_path);
+	RUN(test_proc_files);
 	RUN(test_systemd_driver);
 	RUN(test_cgroupfs_driver);
 	RUN(test_prefixes_and_subcgroups);

@@ -389,6 +389,57 @@ out:
 	free(r);
 }
 
+/*
+ * The workload that owns a pod, from the kubelet, as the Kubernetes
+ * resource conventions name it; resources that differ only there are
+ * different.
+ */
+static void test_workload_attributes(void)
+{
+	struct span_resource *r = calloc(1, sizeof(*r));
+	struct span_resource *r2 = calloc(1, sizeof(*r2));
+	struct span s[2];
+	const struct span *batch[2] = { &s[0], &s[1] };
+	Podtap__Otlp__ExportTraceServiceRequest *msg;
+	Podtap__Otlp__Resource *res;
+
+	SET(r->service_name, "web");
+	SET(r->k8s_node_name, "node-1");
+	SET(r->k8s_deployment_name, "web");
+	SET(r->k8s_statefulset_name, "db");
+	SET(r->k8s_daemonset_name, "agent");
+	r->process_pid = 9;
+	*r2 = *r;
+	SET(r2->k8s_deployment_name, "web-canary");
+	span_server(&s[0], r);
+	span_server(&s[1], r2);
+	msg = encode_decode(batch, 2);
+	if (!msg)
+		goto out;
+	CHECK_INT(msg->n_resource_spans, 2);
+	res = msg->resource_spans[0]->resource;
+	CHECK_INT(res->n_attributes, 9);
+	if (res->n_attributes == 9) {
+		check_str_kv(res->attributes[0], "service.name", "web");
+		check_str_kv(res->attributes[1], "k8s.node.name", "node-1");
+		check_str_kv(res->attributes[2], "k8s.deployment.name", "web");
+		check_str_kv(res->attributes[3], "k8s.statefulset.name", "db");
+		check_str_kv(res->attributes[4], "k8s.daemonset.name", "agent");
+		check_int_kv(res->attributes[5], "process.pid", 9);
+	}
+	if (msg->n_resource_spans == 2) {
+		res = msg->resource_spans[1]->resource;
+		CHECK_INT(res->n_attributes, 9);
+		if (res->n_attributes == 9)
+			check_str_kv(res->attributes[2], "k8s.deployment.name",
+				     "web-canary");
+	}
+	podtap__otlp__export_trace_service_request__free_unpacked(msg, NULL);
+out:
+	free(r);
+	free(r2);
+}
+
 /* Strings off the wire that are not UTF-8 are repaired, byte by byte. */
 static void test_invalid_utf8_replaced(void)
 {
@@ -617,6 +668,7 @@ int main(void)
 	RUN(test_groups_and_fields);
 	RUN(test_extra_makes_resource_distinct);
 	RUN(test_resource_extras_and_fallbacks);
+	RUN(test_workload_attributes);
 	RUN(test_invalid_utf8_replaced);
 	RUN(test_empty_batch);
 	RUN(test_decode_response);

@@ -46,17 +46,21 @@ pt_metric_sum() {
 }
 
 # Labels of a server series: pt_srv_labels POD_VAR_PREFIX is awkward in bash,
-# so tests build arrays themselves; these build the common parts.
+# so tests build arrays themselves; these build the common parts, with the
+# node name podtap was started with (pt_podtap_start) and no owning
+# workload (a test that has the kubelet name one adds it).
 # pt_pod_labels NS POD CONTAINER -> k8s labels + service_name (one per line)
 pt_pod_labels() {
 	printf '%s\n' "k8s_namespace_name=$1" "k8s_pod_name=$2" \
-		"k8s_container_name=$3" "service_name=$3"
+		"k8s_container_name=$3" "service_name=$3" \
+		"k8s_node_name=${PODTAP_NODE_NAME:-}"
 }
 
 # pt_host_labels COMM -> labels of a process outside any pod
 pt_host_labels() {
 	printf '%s\n' "k8s_namespace_name=" "k8s_pod_name=" \
-		"k8s_container_name=" "service_name=$1"
+		"k8s_container_name=" "service_name=$1" \
+		"k8s_node_name=${PODTAP_NODE_NAME:-}"
 }
 
 # pt_wait_metric EXPECTED NAME [l=v...]: polls (up to PT_WAIT_S, default

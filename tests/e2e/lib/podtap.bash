@@ -26,7 +26,8 @@ pt_bpffs_dir() {
 # caller's --pin-path / --no-pin among EXTRA FLAGS), waits (bounded) for
 # /readyz = 200, and exports PODTAP_PID, PODTAP_PORT, PODTAP_URL, PODTAP_LOG,
 # PODTAP_RC (file that receives the exit status), PODTAP_PIN (pin dir, or
-# "" with --no-pin).
+# "" with --no-pin), PODTAP_NODE_NAME (the NODE_NAME podtap got: its
+# series' k8s_node_name).
 pt_podtap_start() {
 	local port log rcf pidf wrapper i pin="" code flag
 	local -a pinflags=()
@@ -69,6 +70,7 @@ pt_podtap_start() {
 	echo "$PODTAP_PID" >>"$PT_TMP/pids"
 	export PODTAP_PID PODTAP_PORT=$port PODTAP_URL="http://127.0.0.1:$port"
 	export PODTAP_LOG=$log PODTAP_RC=$rcf PODTAP_PIN=$pin
+	export PODTAP_NODE_NAME=${NODE_NAME:-}
 	# BPF load and attach may take a few seconds on a busy machine.
 	for i in $(seq 1 300); do
 		if [ -s "$rcf" ]; then
