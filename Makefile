@@ -34,7 +34,9 @@ BUILD_PKGS := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev \
 	libcurl4-openssl-dev libjson-c-dev ca-certificates pkg-config gcc make
 TEST_PKGS := bats curl gunicorn python3-flask python3-requests \
 	python3-prometheus-client hey wrk prometheus openssl iproute2 \
-	netcat-openbsd procps jq
+	netcat-openbsd procps jq \
+	libcap2-bin golang-go golang-github-masterminds-sprig-dev \
+	golang-k8s-sigs-yaml-dev golang-github-xeipuuv-gojsonschema-dev
 
 # clang's own system include dirs, so asm/*.h resolve for the BPF target.
 CLANG_BPF_SYS_INCLUDES := $(shell $(CLANG) -v -E - </dev/null 2>&1 \
@@ -149,7 +151,8 @@ $(OUTPUT)/tests/exporter_driver: tests/otlp/exporter_driver.c \
 	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) -o $@
 
 test: deps $(OUTPUT)/podtap $(UNIT_TESTS) $(OUTPUT)/tests/bpf_load \
-		$(OUTPUT)/tests/exporter_driver tests/otlp/node_modules
+		$(OUTPUT)/tests/exporter_driver tests/otlp/node_modules \
+		$(OUTPUT)/tests/helm-render tests/helm/node_modules
 	$(Q)tests/run.sh
 
 # The OTLP test receiver decodes with the official schema (the protobufjs
@@ -157,6 +160,21 @@ test: deps $(OUTPUT)/podtap $(UNIT_TESTS) $(OUTPUT)/tests/bpf_load \
 tests/otlp/node_modules: tests/otlp/package.json tests/otlp/package-lock.json
 	$(call msg,NPM,$@)
 	$(Q)npm ci --prefix tests/otlp --no-audit --no-fund --loglevel=error >/dev/null
+	$(Q)touch $@
+
+# The chart's renderer for machines without helm: Go's text/template and
+# sprig, as Helm renders. Built offline in GOPATH mode against Debian's Go
+# sources in /usr/share/gocode (golang-*-dev packages); no module download.
+$(OUTPUT)/tests/helm-render: tests/helm/render/main.go | $(OUTPUT)/tests
+	$(call msg,GO,$@)
+	$(Q)GO111MODULE=off GOFLAGS= GOPATH=/usr/share/gocode \
+		GOCACHE=$(abspath $(OUTPUT))/gocache go build -o $@ ./tests/helm/render
+
+# The chart's checks: kubernetes-models (the Kubernetes schemas), the
+# prometheus-operator models, ajv, typescript, yaml; pinned by the lock file.
+tests/helm/node_modules: tests/helm/package.json tests/helm/package-lock.json
+	$(call msg,NPM,$@)
+	$(Q)npm ci --prefix tests/helm --no-audit --no-fund --loglevel=error >/dev/null
 	$(Q)touch $@
 
 bench: deps $(OUTPUT)/podtap
@@ -200,6 +218,7 @@ deps: deps-build deps-test
 
 # Test binaries are built after deps: order-only.
 $(UNIT_TESTS) $(OUTPUT)/tests/bpf_load: | deps-build
+$(OUTPUT)/tests/helm-render: | deps-test
 
 vmlinux:
 	$(Q)mkdir -p $(VMLINUX_DIR)

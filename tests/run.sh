@@ -3,7 +3,10 @@
 #   "podtap: N passed, N failed[, N skipped]"
 #   1. unit tests (plain C: parser, routes, exposition, cgroup paths, ...)
 #   2. the root BPF test: load + attach every program, check recorded events
-#   3. the bats end-to-end suites in tests/e2e (real podtap, gunicorn, ...)
+#   3. the bats end-to-end suites in tests/e2e (real podtap, gunicorn, ...,
+#      and the Helm chart's rendering checks)
+#   4. tests/e2e/core.bats again, podtap holding only the Helm chart's
+#      capabilities
 # Each part's own output is shown as it runs.
 set -u
 cd "$(dirname "$0")/.."
@@ -44,21 +47,49 @@ for t in build/tests/test_*; do
 done
 run_c_test build/tests/bpf_load
 
+# run_bats WHAT CMD...: runs a bats command with --tap output and adds its
+# counts.
+run_bats() {
+	local what=$1 tap bats_status p s f
+	shift
+	tap=$(mktemp)
+	"$@" | tee "$tap"
+	bats_status=${PIPESTATUS[0]}
+	p=$(grep -cE '^ok [0-9]+' "$tap" | tr -d ' ')
+	s=$(grep -cE '^ok [0-9]+ .*# skip' "$tap" | tr -d ' ')
+	f=$(grep -cE '^not ok [0-9]+' "$tap" | tr -d ' ')
+	rm -f "$tap"
+	passed=$((passed + p - s))
+	skipped=$((skipped + s))
+	failed=$((failed + f))
+	if [ "$bats_status" -ne 0 ] && [ "$f" -eq 0 ]; then
+		echo "   $what exited $bats_status with no failing test: counted as 1 failure"
+		failed=$((failed + 1))
+	fi
+}
+
 echo "== bats tests/e2e"
-tap=$(mktemp)
-bats --tap tests/e2e | tee "$tap"
-bats_status=${PIPESTATUS[0]}
-p=$(grep -cE '^ok [0-9]+' "$tap" | tr -d ' ')
-s=$(grep -cE '^ok [0-9]+ .*# skip' "$tap" | tr -d ' ')
-f=$(grep -cE '^not ok [0-9]+' "$tap" | tr -d ' ')
-rm -f "$tap"
-passed=$((passed + p - s))
-skipped=$((skipped + s))
-failed=$((failed + f))
-if [ "$bats_status" -ne 0 ] && [ "$f" -eq 0 ]; then
-	echo "   bats exited $bats_status with no failing test: counted as 1 failure"
+run_bats "bats" bats --tap tests/e2e
+
+# 4. The core end-to-end test again, with podtap started as the Helm
+#    chart's default container runs it: exactly the capabilities the
+#    rendered chart adds (nothing else), its read-only mounts read-only,
+#    no_new_privs (tests/e2e/lib/as-pod.sh). The settings are read from the
+#    chart as rendered, so the chart and this test cannot drift apart.
+echo "== bats tests/e2e/core.bats as the Helm chart's container"
+chart_yaml=$(mktemp)
+if tests/helm/render.sh podtap --namespace podtap >"$chart_yaml" &&
+	chart_env=$(node tests/helm/chart.mjs pod-env "$chart_yaml"); then
+	# shellcheck disable=SC2086 # KEY=VALUE words, no spaces (chart.mjs)
+	printf '   %s\n' $chart_env
+	# shellcheck disable=SC2086
+	run_bats "bats core.bats (chart's container)" \
+		env $chart_env bats --tap tests/e2e/core.bats
+else
+	echo "   cannot read the container's settings from the rendered chart: counted as 1 failure"
 	failed=$((failed + 1))
 fi
+rm -f "$chart_yaml"
 
 if [ "$skipped" -gt 0 ]; then
 	echo "podtap: $passed passed, $failed failed, $skipped skipped"

@@ -30,6 +30,19 @@ static bool has_cap(const struct __user_cap_data_struct *data, int cap)
 	return data[cap / 32].effective & (1u << (cap % 32));
 }
 
+/*
+ * The capabilities podtap uses, and nothing more is asked for (the Helm
+ * chart's default container has exactly these; helm/podtap/README.md shows
+ * what fails without each):
+ *   CAP_BPF          load programs, create and pin maps (required)
+ *   CAP_PERFMON      attach to tracepoints, bpf_probe_read_user of socket
+ *                    buffers (required)
+ *   CAP_SYS_PTRACE   other processes' /proc/PID/exe and /proc/PID/root
+ *   CAP_DAC_READ_SEARCH  /proc/PID/environ and files under /proc/PID/root
+ *                    of processes running as other users
+ * CAP_SYS_ADMIN stands in for the first two (kernels before 5.8 have only
+ * it). The last two only enrich spans: without them podtap warns and runs.
+ */
 int preflight_privileges(void)
 {
 	struct __user_cap_header_struct hdr = {
@@ -45,12 +58,28 @@ int preflight_privileges(void)
 	admin = has_cap(data, CAP_SYS_ADMIN);
 	bpf = has_cap(data, CAP_BPF) || admin;
 	perfmon = has_cap(data, CAP_PERFMON) || admin;
-	if (bpf && perfmon)
-		return 0;
-	log_error("podtap needs root, or at least CAP_BPF and CAP_PERFMON "
-		  "(missing:%s%s); run it with sudo or grant the capabilities",
-		  bpf ? "" : " CAP_BPF", perfmon ? "" : " CAP_PERFMON");
-	return -1;
+	if (!bpf || !perfmon) {
+		log_error("podtap needs root, or at least CAP_BPF (to load its BPF "
+			  "programs and maps) and CAP_PERFMON (to attach them to "
+			  "tracepoints and read socket buffers); missing:%s%s. Run "
+			  "it with sudo, or grant the capabilities (Kubernetes: "
+			  "securityContext.capabilities.add: [BPF, PERFMON, "
+			  "SYS_PTRACE, DAC_READ_SEARCH])",
+			  bpf ? "" : " CAP_BPF", perfmon ? "" : " CAP_PERFMON");
+		return -1;
+	}
+	if (!has_cap(data, CAP_SYS_PTRACE))
+		log_warn("no CAP_SYS_PTRACE: /proc/PID/exe and /proc/PID/root "
+			 "of other processes cannot be read, so spans carry no "
+			 "process.executable.name or process.runtime.*; grant "
+			 "CAP_SYS_PTRACE for them");
+	if (!has_cap(data, CAP_DAC_READ_SEARCH) &&
+	    !has_cap(data, CAP_DAC_OVERRIDE))
+		log_warn("no CAP_DAC_READ_SEARCH: /proc/PID/environ and files "
+			 "under /proc/PID/root of processes running as other "
+			 "users cannot be read (their OTEL_SERVICE_NAME is not "
+			 "used); grant CAP_DAC_READ_SEARCH for them");
+	return 0;
 }
 
 int preflight_btf(void)
@@ -81,10 +110,12 @@ int preflight_tracefs(void)
 		log_info("mounted tracefs at %s", TRACEFS_DIR);
 		return 0;
 	}
-	log_error("tracefs is not mounted at %s and mounting it failed (%s); "
+	log_error("tracefs is not mounted at %s and mounting it failed (%s%s); "
 		  "mount it with 'mount -t tracefs nodev %s' (in Kubernetes, "
 		  "mount the host's %s into the pod)",
-		  TRACEFS_DIR, strerror(errno), TRACEFS_DIR, TRACEFS_DIR);
+		  TRACEFS_DIR, strerror(errno),
+		  errno == EPERM ? ": mounting needs CAP_SYS_ADMIN" : "",
+		  TRACEFS_DIR, TRACEFS_DIR);
 	return -1;
 }
 
@@ -104,9 +135,11 @@ int preflight_bpffs(const char *pin_path)
 		log_info("mounted bpffs at %s", dir);
 		return 0;
 	}
-	log_error("%s is not a bpf filesystem and mounting one failed (%s); "
-		  "mount it with 'mount -t bpf bpf %s', choose another "
+	log_error("%s is not a bpf filesystem and mounting one failed (%s%s); "
+		  "mount it with 'mount -t bpf bpf %s' (in Kubernetes, mount "
+		  "the host's /sys/fs/bpf into the pod), choose another "
 		  "--pin-path, or use --no-pin",
-		  dir, strerror(errno), dir);
+		  dir, strerror(errno),
+		  errno == EPERM ? ": mounting needs CAP_SYS_ADMIN" : "", dir);
 	return -1;
 }

@@ -654,3 +654,47 @@ EOF
 	echo "$output"
 	[ "$status" -eq 0 ]
 }
+
+# tests/run.sh runs this file a second time with podtap started as the Helm
+# chart's default container (PODTAP_TEST_CAPS etc., read from the rendered
+# chart; see lib/as-pod.sh): then every test above has passed with exactly
+# that capability set, and this one proves the set was exactly that.
+@test "podtap runs with exactly the capabilities it was given (the chart's, under run.sh)" {
+	local want p m opts
+	if [ -n "${PODTAP_TEST_CAPS:-}" ]; then
+		want=$(pt_caps_norm "$PODTAP_TEST_CAPS")
+	else
+		# Started by root with nothing dropped: what this shell may have.
+		want=$(pt_caps_of "$BASHPID" CapBnd)
+	fi
+	[ -n "$want" ] || [ -n "${PODTAP_TEST_CAPS:-}" ]
+	pt_expect_eq "podtap's effective capabilities" "$want" "$(pt_caps_of "$PODTAP_PID" CapEff)"
+	pt_expect_eq "podtap's permitted capabilities" "$want" "$(pt_caps_of "$PODTAP_PID" CapPrm)"
+	pt_expect_eq "podtap's ambient capabilities" "" "$(pt_caps_of "$PODTAP_PID" CapAmb)"
+	pt_expect_eq "podtap's inheritable capabilities" "" "$(pt_caps_of "$PODTAP_PID" CapInh)"
+	if [ -n "${PODTAP_TEST_CAPS:-}" ]; then
+		pt_expect_eq "podtap's bounding set" "$want" "$(pt_caps_of "$PODTAP_PID" CapBnd)"
+	fi
+	if [ "${PODTAP_TEST_NO_NEW_PRIVS:-0}" = 1 ]; then
+		pt_expect_eq "podtap's NoNewPrivs" 1 \
+			"$(awk '$1 == "NoNewPrivs:" { print $2 }' "/proc/$PODTAP_PID/status")"
+	fi
+	# The chart's read-only mounts are read-only for podtap (the pod log
+	# dir stands in for /var/log/pods).
+	for p in ${PODTAP_TEST_RO_PATHS//,/ }; do
+		case $p in
+		/var/log/pods) p=$PT_TMP/pods ;;
+		/var/log/containers) continue ;; # none in this test
+		esac
+		[ -e "$p" ] || continue
+		# The last-listed mount with the longest mount point above p is
+		# the one podtap sees p through; field 6: its options.
+		m=$(awk -v p="$p" '{ mp = $5; if (p == mp || mp == "/" ||
+			index(p, mp "/") == 1) if (length(mp) >= length(best)) {
+			best = mp; opts = $6 } } END { print best, opts }' \
+			"/proc/$PODTAP_PID/mountinfo")
+		[[ ",${m#* }," == *,ro,* ]] ||
+			{ pt_fail "$p is writable for podtap (mount, options: $m)"; return 1; }
+	done
+	pt_podtap_alive
+}

@@ -53,6 +53,13 @@ pt_podtap_start() {
 			"PODTAP_POD_LOG_DIR=$PT_TMP/pods" "$PODTAP_BIN" "$@")
 		[ -n "$pin" ] && cmd=(env "PODTAP_PIN_PATH=$pin" "${cmd[@]}")
 	fi
+	if [ -n "${PODTAP_TEST_CAPS:-}" ]; then
+		# Run as the Helm chart's container would (lib/as-pod.sh):
+		# only these capabilities, PODTAP_TEST_RO_PATHS read-only (the
+		# pod log dir standing in for /var/log/pods), no_new_privs.
+		cmd=(env "PT_AS_POD_LOG_DIR=$PT_TMP/pods" bash "$PT_LIB_DIR/as-pod.sh"
+			"${cmd[@]}")
+	fi
 	# The wrapper shell outlives podtap only to record its exit status.
 	wrapper=$(pt_spawn "$log" -- bash -c \
 		'p=$1 r=$2; shift 2; "$@" & echo $! >"$p.tmp"; mv "$p.tmp" "$p";
@@ -129,4 +136,23 @@ pt_podtap_alive() {
 	code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 \
 		"$PODTAP_URL/healthz") || true
 	pt_expect_eq "/healthz status" 200 "$code"
+}
+
+# pt_caps_norm LIST: capability names (comma or space separated, any case,
+# with or without the CAP_ prefix, as in a pod's securityContext) as
+# lowercase cap_* names, sorted, one per line.
+pt_caps_norm() {
+	tr ', ' '\n\n' <<<"$1" | sed '/^$/d' | tr '[:upper:]' '[:lower:]' |
+		sed 's/^\(cap_\)\?/cap_/' | sort -u
+}
+
+# pt_caps_of PID [FIELD]: the process's capability set FIELD (default
+# CapEff) from /proc/PID/status, as sorted cap_* names one per line.
+pt_caps_of() {
+	local hex
+	hex=$(awk -v f="${2:-CapEff}:" '$1 == f { print $2 }' "/proc/$1/status") ||
+		return 1
+	[ -n "$hex" ] || return 1
+	capsh --decode="$hex" | sed 's/^[^=]*=//' | tr ',' '\n' |
+		sed '/^$/d' | sort -u
 }
