@@ -24,7 +24,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev \
       libmicrohttpd-dev libprotobuf-c-dev protobuf-c-compiler \
-      libcurl4-openssl-dev ca-certificates pkg-config gcc make \
+      libcurl4-openssl-dev libjson-c-dev ca-certificates pkg-config gcc make \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Makefile ./
@@ -43,7 +43,7 @@ FROM debian:${DEBIAN_RELEASE}-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libbpf1 libelf1 zlib1g libmicrohttpd12 libprotobuf-c1 libcurl4 \
-      ca-certificates \
+      libjson-c5 ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/build/podtap /usr/local/bin/podtap
 # Root in the container: the chart grants capabilities to uid 0 only (see

@@ -139,9 +139,11 @@ $(OUTPUT)/tests/bpf_load: tests/root/bpf_load.c $(OUTPUT)/user/capture.o \
 		$(OUTPUT)/user/log.o $(OUTPUT)/user/preflight.o \
 		$(OUTPUT)/user/python_hooks.o $(OUTPUT)/user/elf_symbols.o \
 		$(OUTPUT)/user/runtime_info.o $(OUTPUT)/user/pod_resolver.o \
-		$(OUTPUT)/user/cgroup_path.o $(OUTPUT)/user/hashmap.o | $(OUTPUT)/tests
+		$(OUTPUT)/user/cgroup_path.o $(OUTPUT)/user/kubelet_cache.o \
+		$(OUTPUT)/user/kubelet_pods.o \
+		$(OUTPUT)/user/hashmap.o | $(OUTPUT)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(filter %.c %.o,$^) $(LIBS) -o $@
 
 $(OUTPUT)/tests/exporter_driver: tests/otlp/exporter_driver.c \
 		$(OUTPUT)/user/otlp_exporter.o $(OUTPUT)/user/otel_env.o \

@@ -71,20 +71,21 @@ run_bats() {
 echo "== bats tests/e2e"
 run_bats "bats" bats --tap tests/e2e
 
-# 4. The core end-to-end test again, with podtap started as the Helm
-#    chart's default container runs it: exactly the capabilities the
-#    rendered chart adds (nothing else), its read-only mounts read-only,
-#    no_new_privs (tests/e2e/lib/as-pod.sh). The settings are read from the
-#    chart as rendered, so the chart and this test cannot drift apart.
-echo "== bats tests/e2e/core.bats as the Helm chart's container"
+# 4. The core and Python-hook end-to-end tests again, with podtap started
+#    as the Helm chart's default container runs it: exactly the
+#    capabilities the rendered chart adds (nothing else), its read-only
+#    mounts read-only, no_new_privs (tests/e2e/lib/as-pod.sh). The settings
+#    are read from the chart as rendered, so the chart and this test cannot
+#    drift apart.
+echo "== bats core.bats and python.bats as the Helm chart's container"
 chart_yaml=$(mktemp)
 if tests/helm/render.sh podtap --namespace podtap >"$chart_yaml" &&
 	chart_env=$(node tests/helm/chart.mjs pod-env "$chart_yaml"); then
 	# shellcheck disable=SC2086 # KEY=VALUE words, no spaces (chart.mjs)
 	printf '   %s\n' $chart_env
 	# shellcheck disable=SC2086
-	run_bats "bats core.bats (chart's container)" \
-		env $chart_env bats --tap tests/e2e/core.bats
+	run_bats "bats core.bats python.bats (chart's container)" \
+		env $chart_env bats --tap tests/e2e/core.bats tests/e2e/python.bats
 else
 	echo "   cannot read the container's settings from the rendered chart: counted as 1 failure"
 	failed=$((failed + 1))

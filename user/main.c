@@ -127,7 +127,7 @@ static int run(const struct config *cfg)
 	uint64_t last_tick = 0;
 	int fd, err = 1;
 
-	if (preflight_privileges() || preflight_btf() || preflight_tracefs() ||
+	if (preflight_privileges(cfg->python_hooks) || preflight_btf() || preflight_tracefs() ||
 	    (cfg->pin_path[0] && preflight_bpffs(cfg->pin_path)))
 		return 1;
 	fd = metrics_server_bind(cfg->metrics_listen);

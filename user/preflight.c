@@ -40,10 +40,15 @@ static bool has_cap(const struct __user_cap_data_struct *data, int cap)
  *   CAP_SYS_PTRACE   other processes' /proc/PID/exe and /proc/PID/root
  *   CAP_DAC_READ_SEARCH  /proc/PID/environ and files under /proc/PID/root
  *                    of processes running as other users
- * CAP_SYS_ADMIN stands in for the first two (kernels before 5.8 have only
- * it). The last two only enrich spans: without them podtap warns and runs.
+ *   CAP_SYS_ADMIN    uprobes (the Python hooks): the kernel creates uprobe
+ *                    perf events only for it (perf_uprobe_event_init; it
+ *                    once took CAP_PERFMON, and no longer does since a
+ *                    uprobe can rewrite another process's code)
+ * CAP_SYS_ADMIN also stands in for the first two (kernels before 5.8 have
+ * only it). The last three only enrich or widen what is seen: without
+ * them podtap warns and runs.
  */
-int preflight_privileges(void)
+int preflight_privileges(bool python_hooks)
 {
 	struct __user_cap_header_struct hdr = {
 		.version = _LINUX_CAPABILITY_VERSION_3,
@@ -64,7 +69,7 @@ int preflight_privileges(void)
 			  "tracepoints and read socket buffers); missing:%s%s. Run "
 			  "it with sudo, or grant the capabilities (Kubernetes: "
 			  "securityContext.capabilities.add: [BPF, PERFMON, "
-			  "SYS_PTRACE, DAC_READ_SEARCH])",
+			  "SYS_PTRACE, DAC_READ_SEARCH, SYS_ADMIN])",
 			  bpf ? "" : " CAP_BPF", perfmon ? "" : " CAP_PERFMON");
 		return -1;
 	}
@@ -79,6 +84,12 @@ int preflight_privileges(void)
 			 "under /proc/PID/root of processes running as other "
 			 "users cannot be read (their OTEL_SERVICE_NAME is not "
 			 "used); grant CAP_DAC_READ_SEARCH for them");
+	if (python_hooks && !admin)
+		log_warn("no CAP_SYS_ADMIN: the kernel creates uprobes only for "
+			 "it, so Python processes are not hooked (no HTTPS "
+			 "they serve or call, no python_* metrics; counted in "
+			 "podtap_uprobe_attach_failures_total{reason=\"permission\"}); "
+			 "grant CAP_SYS_ADMIN, or pass --no-python-hooks");
 	return 0;
 }
 

@@ -5,7 +5,10 @@
 #ifndef PODTAP_PREFLIGHT_H
 #define PODTAP_PREFLIGHT_H
 
-int preflight_privileges(void);
+#include <stdbool.h>
+
+/* python_hooks: also warn when the uprobes they need will be refused. */
+int preflight_privileges(bool python_hooks);
 int preflight_btf(void);
 /* Mounts tracefs at /sys/kernel/tracing when it is not mounted. */
 int preflight_tracefs(void);

@@ -16,6 +16,9 @@
 #   CAP_DAC_READ_SEARCH    /proc/PID/environ of a process of another user:
 #                          its OTEL_SERVICE_NAME becomes service.name only
 #                          with it
+#   CAP_SYS_ADMIN          uprobes (the Python hooks): the kernel creates
+#                          them only for it; without it each Python file
+#                          counts a `permission` failure and none is hooked
 #
 # Two /usr/bin/python3 tests/fixtures/rawserver.py servers on the host: one
 # as root, one as uid 65534 with OTEL_SERVICE_NAME=nobody-svc; spans come
@@ -36,7 +39,7 @@ setup_file() {
 	eval "$(sed 's/^/export /' <<<"$CHART_ENV")"
 	export CHART_CAPS=$PODTAP_TEST_CAPS
 	case ",$CHART_CAPS," in
-	*,BPF,*PERFMON*SYS_PTRACE*DAC_READ_SEARCH*) ;;
+	*,BPF,*PERFMON*SYS_PTRACE*DAC_READ_SEARCH*SYS_ADMIN*) ;;
 	*) echo "unexpected chart capabilities: $CHART_CAPS" >&2; return 1 ;;
 	esac
 
@@ -62,9 +65,12 @@ teardown_file() {
 	pt_cleanup
 }
 
-# without CAP: the chart's capabilities less CAP.
+# without CAP...: the chart's capabilities less each CAP.
 without() {
-	tr ',' '\n' <<<"$CHART_CAPS" | grep -vx "$1" | paste -sd, -
+	local -a drop=()
+	local c
+	for c in "$@"; do drop+=(-e "$c"); done
+	tr ',' '\n' <<<"$CHART_CAPS" | grep -vx "${drop[@]}" | paste -sd, -
 }
 
 # start_with CAPS: podtap as the chart's container, holding CAPS, exporting
@@ -89,13 +95,18 @@ one_request() {
 	pt_otlp_spans 'server and ua($u)' --arg u "$ua"
 }
 
-@test "the chart's set: runtime of a root Python (SYS_PTRACE), a non-root app's OTEL_SERVICE_NAME (DAC_READ_SEARCH)" {
+@test "the chart's set: runtime of a root Python (SYS_PTRACE), a non-root app's OTEL_SERVICE_NAME (DAC_READ_SEARCH), Python hooks (SYS_ADMIN)" {
 	local s
 	start_with "$CHART_CAPS"
 	if grep 'warning: no CAP_' "$PODTAP_LOG"; then
 		pt_fail "podtap misses a capability with the chart's set"
 		return 1
 	fi
+	# Both servers' interpreters are hooked (Debian's python3 has USDT GC
+	# probes), with no failure for want of a privilege.
+	pt_wait_metric_ge 1 podtap_uprobe_links
+	pt_expect_eq "permission failures" 0 \
+		"$(pt_metric podtap_uprobe_attach_failures_total reason=permission)"
 	s=$(one_request "$ROOT_PORT" "$ROOT_PID")
 	pt_expect_eq "root server's process.runtime.name" cpython \
 		"$(jq -r '.resource["process.runtime.name"] // ""' <<<"$s")"
@@ -128,11 +139,25 @@ one_request() {
 		"$(jq -r '.resource["process.runtime.name"] // ""' <<<"$s")"
 }
 
+@test "without CAP_SYS_ADMIN: the kernel refuses uprobes (counted as permission, a warning); HTTP is still measured" {
+	local s
+	start_with "$(without SYS_ADMIN)"
+	grep -q 'warning: no CAP_SYS_ADMIN' "$PODTAP_LOG"
+	pt_wait_metric_ge 1 podtap_uprobe_attach_failures_total reason=permission
+	grep -q 'Permission denied' "$PODTAP_LOG"
+	pt_expect_eq "uprobe links" 0 "$(pt_metric podtap_uprobe_links)"
+	s=$(one_request "$ROOT_PORT" "$ROOT_PID")
+	pt_expect_eq "root server's process.runtime.name" cpython \
+		"$(jq -r '.resource["process.runtime.name"] // ""' <<<"$s")"
+}
+
+# CAP_SYS_ADMIN (there for the uprobes) also stands in for CAP_BPF and
+# CAP_PERFMON, so it goes with each of them.
 @test "without CAP_BPF or CAP_PERFMON podtap refuses to start, naming the capability" {
 	local cap port
 	for cap in BPF PERFMON; do
 		port=$(pt_free_port)
-		run env PT_AS_POD_LOG_DIR="$PT_TMP/pods" PODTAP_TEST_CAPS="$(without $cap)" \
+		run env PT_AS_POD_LOG_DIR="$PT_TMP/pods" PODTAP_TEST_CAPS="$(without $cap SYS_ADMIN)" \
 			timeout 20 bash "$PT_LIB_DIR/as-pod.sh" "$PODTAP_BIN" \
 			--metrics-listen "127.0.0.1:$port" --pod-log-dir "$PT_TMP/pods" --no-pin
 		echo "without $cap: status $status: $output"
@@ -152,7 +177,7 @@ one_request() {
 	echo "chart's set: status $status: $output" | tail -n 5
 	[ "$status" -eq 0 ]
 	for cap in BPF PERFMON; do
-		run env PT_AS_POD_LOG_DIR="$PT_TMP/pods" PODTAP_TEST_CAPS="$(without $cap)" \
+		run env PT_AS_POD_LOG_DIR="$PT_TMP/pods" PODTAP_TEST_CAPS="$(without $cap SYS_ADMIN)" \
 			timeout 60 bash "$PT_LIB_DIR/as-pod.sh" "$bin"
 		echo "without $cap: status $status: $output" | tail -n 5
 		[ "$status" -ne 0 ]

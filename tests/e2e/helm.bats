@@ -93,7 +93,8 @@ env_of() {
 		"kubelet.enabled=true,serviceAccount.create=false,serviceAccount.name=existing" \
 		"service.enabled=true,podMonitoring.enabled=true,serviceMonitor.enabled=true,prometheusAnnotations.enabled=true,kubelet.enabled=true" \
 		"otlp.endpoint=https://c:4318,otlp.headersSecret.name=s,sampler.type=traceidratio,sampler.arg=0.25,routes={/a/x,/b/*},priorityClassName=system-node-critical,metrics.hostPort=true,verbose=true,extraArgs={--route,/x/y},extraEnv[0].name=A,extraEnv[0].value=b,nodeSelector.kubernetes\.io/os=linux,ringbufSize=8388608,maxSeriesPerPod=50,otlp.compression=gzip,otlp.timeout=5000" \
-		"pinPath=,securityContext.extraCapabilities={SYS_RESOURCE},securityContext.seccompProfile=null,securityContext.appArmorProfile=null"; do
+		"pinPath=,securityContext.extraCapabilities={SYS_RESOURCE},securityContext.seccompProfile=null,securityContext.appArmorProfile=null" \
+		"pythonHooks.enabled=false"; do
 		i=$((i + 1))
 		if [ -n "$set" ]; then
 			"$RENDER" podtap --namespace obs --set "$set" >"$BATS_TEST_TMPDIR/t$i.yaml"
@@ -150,9 +151,9 @@ env_of() {
 	expect "nodeSelector" '{"pool":"general"}' "$(ds s '$p.nodeSelector')"
 }
 
-@test "default securityContext: uid 0, drop ALL, add exactly BPF PERFMON SYS_PTRACE DAC_READ_SEARCH" {
+@test "default securityContext: uid 0, drop ALL, add exactly BPF PERFMON SYS_PTRACE DAC_READ_SEARCH SYS_ADMIN" {
 	render d
-	expect "capabilities" '{"add":["BPF","PERFMON","SYS_PTRACE","DAC_READ_SEARCH"],"drop":["ALL"]}' \
+	expect "capabilities" '{"add":["BPF","PERFMON","SYS_PTRACE","DAC_READ_SEARCH","SYS_ADMIN"],"drop":["ALL"]}' \
 		"$(ds d '$c.securityContext.capabilities')"
 	expect "privileged" false "$(ds d '$c.securityContext.privileged')"
 	expect "allowPrivilegeEscalation" false "$(ds d '$c.securityContext.allowPrivilegeEscalation')"
@@ -169,8 +170,20 @@ env_of() {
 		"$(ds old '.spec.template.metadata.annotations["container.apparmor.security.beta.kubernetes.io/podtap"]')"
 	expect "no appArmorProfile field on 1.29" null "$(ds old '$c.securityContext.appArmorProfile')"
 	render x --set 'securityContext.extraCapabilities={cap_sys_resource,BPF}'
-	expect "extra capabilities, normalised, no duplicates" '["BPF","PERFMON","SYS_PTRACE","DAC_READ_SEARCH","SYS_RESOURCE"]' \
+	expect "extra capabilities, normalised, no duplicates" '["BPF","PERFMON","SYS_PTRACE","DAC_READ_SEARCH","SYS_ADMIN","SYS_RESOURCE"]' \
 		"$(ds x '$c.securityContext.capabilities.add')"
+}
+
+@test "pythonHooks: on by default (SYS_ADMIN, for uprobes); off drops SYS_ADMIN and sets PODTAP_PYTHON_HOOKS=0" {
+	render d
+	expect "PODTAP_PYTHON_HOOKS by default" '""' "$(env_of d PODTAP_PYTHON_HOOKS)"
+	render off --set pythonHooks.enabled=false
+	expect "capabilities without the hooks" '["BPF","PERFMON","SYS_PTRACE","DAC_READ_SEARCH"]' \
+		"$(ds off '$c.securityContext.capabilities.add')"
+	expect "PODTAP_PYTHON_HOOKS" '{"name":"PODTAP_PYTHON_HOOKS","value":"0"}' \
+		"$(env_of off PODTAP_PYTHON_HOOKS)"
+	run "$RENDER" podtap --namespace obs --set pythonHooks.enabled=yes
+	[ "$status" -ne 0 ]
 }
 
 @test "privileged=true: a privileged container and no capability list" {
@@ -406,7 +419,7 @@ env_of() {
 	[[ "$output" == *"curl -s localhost:9464/metrics"* ]]
 	[[ "$output" == *"Nothing scrapes it yet"* ]]
 	[[ "$output" == *"Traces are off"* ]]
-	[[ "$output" == *"capabilities BPF, PERFMON, SYS_PTRACE, DAC_READ_SEARCH"* ]]
+	[[ "$output" == *"capabilities BPF, PERFMON, SYS_PTRACE, DAC_READ_SEARCH, SYS_ADMIN)"* ]]
 	run "$RENDER" podtap --namespace obs --show-notes --set podMonitoring.enabled=true,otlp.endpoint=http://c:4318
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"PodMonitoring"* ]]
@@ -421,7 +434,7 @@ env_of() {
 	expect "pod-env" "PODTAP_TEST_CAPS=$(ds d '$c.securityContext.capabilities.add | join(",")' | tr -d '"')
 PODTAP_TEST_RO_PATHS=/,$(ds d '[$c.volumeMounts[] | select(.readOnly) | .mountPath] | join(",")' | tr -d '"')
 PODTAP_TEST_NO_NEW_PRIVS=1" "$output"
-	[[ "$output" == *"PODTAP_TEST_CAPS=BPF,PERFMON,SYS_PTRACE,DAC_READ_SEARCH"* ]]
+	[[ "$output" == *"PODTAP_TEST_CAPS=BPF,PERFMON,SYS_PTRACE,DAC_READ_SEARCH,SYS_ADMIN"* ]]
 	# A privileged chart has no capability set to test: refused.
 	render p --set securityContext.privileged=true
 	run node "$CHART_JS" pod-env "$BATS_TEST_TMPDIR/p.yaml"
@@ -433,18 +446,12 @@ PODTAP_TEST_NO_NEW_PRIVS=1" "$output"
 	# Everything on: each optional variable rendered once.
 	render all --set kubelet.enabled=true,kubelet.insecureSkipVerify=true,kubelet.url=https://n:10250 \
 		--set seriesTTL=60,ringbufSize=8388608,maxSeriesPerPod=10,verbose=true \
+		--set pythonHooks.enabled=false \
 		--set-json 'routes=["/a/{id}"]'
 	for v in $(ds all '$c.env[].name' | tr -d '"' | grep '^PODTAP_'); do
-		grep -rqF "\"$v\"" "$BATS_TEST_DIRNAME/../../user" && continue
-		case $v in
-		# Read by the kubelet pod-metadata source and series expiry,
-		# built in parallel with the chart (same issue); their names are
-		# fixed by that work. Drop them from here once it has landed.
-		PODTAP_KUBELET|PODTAP_KUBELET_URL|PODTAP_KUBELET_INSECURE_SKIP_VERIFY|PODTAP_SERIES_TTL)
-			continue ;;
-		esac
-		missing="$missing $v"
+		grep -rqF "\"$v\"" "$BATS_TEST_DIRNAME/../../user" ||
+			missing="$missing $v"
 	done
 	expect "variables the daemon does not read" "" "$missing"
-	expect "every optional variable rendered" 12 "$(ds all '[$c.env[].name | select(startswith("PODTAP_"))] | length')"
+	expect "every optional variable rendered" 13 "$(ds all '[$c.env[].name | select(startswith("PODTAP_"))] | length')"
 }

@@ -59,10 +59,15 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{/*
 The capabilities of the default (non-privileged) container: each one is
 shown to be needed in README.md ("Capabilities"), and tests/run.sh runs the
-core end-to-end test with exactly this list, read from the rendered chart.
+core and Python-hook end-to-end tests with exactly this list, read from the
+rendered chart.
 */}}
 {{- define "podtap.capabilities" -}}
 {{- $caps := list "BPF" "PERFMON" "SYS_PTRACE" "DAC_READ_SEARCH" }}
+{{- /* The kernel creates uprobes only for CAP_SYS_ADMIN (README.md). */}}
+{{- if .Values.pythonHooks.enabled }}
+{{- $caps = append $caps "SYS_ADMIN" }}
+{{- end }}
 {{- range .Values.securityContext.extraCapabilities }}
 {{- $caps = append $caps (. | upper | trimPrefix "CAP_") }}
 {{- end }}
