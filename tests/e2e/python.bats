@@ -199,7 +199,7 @@ pt_wait_ge_info() {
 gc_count() {
 	pt_metric python_gc_collections_total k8s_namespace_name=py \
 		"k8s_pod_name=$1" k8s_container_name=gc service_name=gc \
-		"generation=$2"
+		"k8s_node_name=$PODTAP_NODE_NAME" "generation=$2"
 }
 
 @test "GC collections per generation, exact: Debian python3.11 through USDT, pyenv 3.11 through gc_collect_main" {
@@ -227,10 +227,12 @@ gc_count() {
 		for want in 7 5 3; do
 			pt_wait_metric "$((before[g] + want))" python_gc_collections_total \
 				k8s_namespace_name=py "k8s_pod_name=$pod" \
-				k8s_container_name=gc service_name=gc "generation=$g"
+				k8s_container_name=gc service_name=gc \
+				"k8s_node_name=$PODTAP_NODE_NAME" "generation=$g"
 			pt_wait_metric "$((before[g] + want))" python_gc_duration_seconds_count \
 				k8s_namespace_name=py "k8s_pod_name=$pod" \
-				k8s_container_name=gc service_name=gc "generation=$g"
+				k8s_container_name=gc service_name=gc \
+				"k8s_node_name=$PODTAP_NODE_NAME" "generation=$g"
 			g=$((g + 1))
 		done
 		pt_stop_pid "$pid" 5
@@ -259,7 +261,7 @@ wait_no_info() {
 	read -r pid go rest < <(run_workload "$PT_TMP/logs/info.log" \
 		--cgroup "$PT_POD_SCOPE" -- /usr/bin/python3.11 "$WORKLOAD" gc)
 	pt_wait_metric 1 python_info k8s_namespace_name=py k8s_pod_name=info-deb \
-		k8s_container_name=app service_name=app implementation=CPython \
+		k8s_container_name=app service_name=app "k8s_node_name=$PODTAP_NODE_NAME" implementation=CPython \
 		version=3.11.2
 	pt_stop_pid "$pid" 5
 	wait_no_info info-deb
@@ -267,7 +269,7 @@ wait_no_info() {
 	read -r pid go rest < <(run_workload "$PT_TMP/logs/info2.log" \
 		--cgroup "$PT_POD_SCOPE" -- "$PYENV_PY" "$WORKLOAD" gc)
 	pt_wait_metric 1 python_info k8s_namespace_name=py k8s_pod_name=info-pyenv \
-		k8s_container_name=app service_name=app implementation=CPython \
+		k8s_container_name=app service_name=app "k8s_node_name=$PODTAP_NODE_NAME" implementation=CPython \
 		version=3.11
 	pt_stop_pid "$pid" 5
 }
@@ -337,7 +339,7 @@ fresh_libssl() {
 		"$PYENV_PY" "$WORKLOAD" gc)
 	grep -q "$PT_TMP/stripped/libpython" "/proc/$pid/maps"
 	pt_wait_metric 1 python_info k8s_pod_name=stripped-1 k8s_namespace_name=py \
-		k8s_container_name=app service_name=app implementation=CPython version=3.11
+		k8s_container_name=app service_name=app "k8s_node_name=$PODTAP_NODE_NAME" implementation=CPython version=3.11
 	pt_expect_eq "no_symbol failures" "$((f0 + 1))" \
 		"$(pt_metric podtap_uprobe_attach_failures_total reason=no_symbol)"
 	grep -q "stripped/libpython.*neither CPython's USDT probes nor a gc_collect_main symbol" "$PODTAP_LOG"
