@@ -244,3 +244,48 @@ bool cgroup_path_parse(const char *path, struct cgroup_pod_ref *ref)
 	}
 	return false;
 }
+
+/* Appends each component of `path` to out[0, *len), resolving "." and
+ * "..". */
+static bool join_components(const char *path, char *out, size_t size,
+			    size_t *len)
+{
+	while (*path) {
+		size_t n;
+
+		while (*path == '/')
+			path++;
+		n = strcspn(path, "/");
+		if (n == 0)
+			break;
+		if (n == 2 && !strncmp(path, "..", 2)) {
+			if (*len == 0)
+				return false; /* above the root */
+			while (*len > 0 && out[*len - 1] != '/')
+				(*len)--;
+			(*len)--; /* the slash */
+		} else if (!(n == 1 && path[0] == '.')) {
+			if (*len + 1 + n + 1 > size)
+				return false;
+			out[(*len)++] = '/';
+			memcpy(out + *len, path, n);
+			*len += n;
+		}
+		path += n;
+	}
+	return true;
+}
+
+bool cgroup_path_join(const char *base, const char *rel, char *out,
+		      size_t size)
+{
+	size_t len = 0;
+
+	if (size < 2 || !join_components(base, out, size, &len) ||
+	    !join_components(rel, out, size, &len))
+		return false;
+	if (len == 0)
+		out[len++] = '/';
+	out[len] = '\0';
+	return true;
+}

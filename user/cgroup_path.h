@@ -33,4 +33,13 @@ struct cgroup_pod_ref {
 /* Returns true and fills *ref when `path` is inside a pod's cgroup. */
 bool cgroup_path_parse(const char *path, struct cgroup_pod_ref *ref);
 
+/* base + rel as one absolute path with "." and ".." resolved: the path in
+ * the whole tree of a /proc/PID/cgroup path read inside a cgroup
+ * namespace rooted at base ("/../../kubepods.slice/..." when the reader's
+ * namespace is two levels below their common ancestor). base "" or "/":
+ * the tree's root. Returns false when it does not fit in size, or climbs
+ * above the root. */
+bool cgroup_path_join(const char *base, const char *rel, char *out,
+		      size_t size);
+
 #endif /* PODTAP_CGROUP_PATH_H */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "hashmap.h"
 #include "log.h"
@@ -217,18 +218,19 @@ static struct workload_entry *intern(struct pod_resolver *r,
 
 /* --- cgroup id -> path -------------------------------------------------- */
 
-static int proc_cgroup_path(uint32_t pid, char *out, size_t size)
+/* The cgroup v2 line of /proc/PID/cgroup ("0::/path"), as the reader's
+ * cgroup namespace shows it. */
+static int read_proc_cgroup(const char *pid, char *out, size_t size)
 {
 	char file[64], line[4096];
 	FILE *f;
 	int err = -ENOENT;
 
-	snprintf(file, sizeof(file), "/proc/%u/cgroup", pid);
-	f = fopen(file, "r");
+	snprintf(file, sizeof(file), "/proc/%s/cgroup", pid);
+	f = fopen(file, "re");
 	if (!f)
 		return -errno;
 	while (fgets(line, sizeof(line), f)) {
-		/* The cgroup v2 line is "0::/path". */
 		if (strncmp(line, "0::", 3))
 			continue;
 		line[strcspn(line, "\n")] = '\0';
@@ -242,6 +244,102 @@ static int proc_cgroup_path(uint32_t pid, char *out, size_t size)
 	return err;
 }
 
+/* nftw has no context argument: walks are single-threaded (the event
+ * loop's), so file statics carry the search. */
+static struct {
+	pid_t pid;
+	size_t root_len;
+	char *out;
+	size_t size;
+	bool found;
+} procs_walk;
+
+static int procs_walk_visit(const char *path, const struct stat *st,
+			    int type, struct FTW *ftw)
+{
+	char file[4200], line[32];
+	bool found = false;
+	FILE *f;
+
+	(void)st;
+	(void)ftw;
+	if (type != FTW_D)
+		return 0;
+	snprintf(file, sizeof(file), "%s/cgroup.procs", path);
+	f = fopen(file, "re");
+	if (!f)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f))
+		found = atoi(line) == procs_walk.pid;
+	fclose(f);
+	if (!found)
+		return 0;
+	snprintf(procs_walk.out, procs_walk.size, "%s",
+		 path[procs_walk.root_len] ? path + procs_walk.root_len : "/");
+	procs_walk.found = true;
+	return 1;
+}
+
+/*
+ * Where podtap's own cgroup namespace is rooted in the tree at root. In a
+ * pod's container it has a namespace of its own, so /proc/PID/cgroup
+ * paths are relative to it ("/../../kubepods-besteffort.slice/..."); the
+ * tree (the node's /sys/fs/cgroup) is whole. Found once, the first time a
+ * relative path is read: podtap's cgroup is the directory whose
+ * cgroup.procs holds its pid, and its own /proc/self/cgroup path is that
+ * directory's path below the namespace root.
+ */
+static const char *namespace_base(const char *root)
+{
+	static char base[4096];
+	static int state; /* 0: not looked for, 1: found, -1: not found */
+	char self[4096], abs[4096];
+	size_t al, sl;
+
+	if (state)
+		return state > 0 ? base : NULL;
+	state = -1;
+	if (read_proc_cgroup("self", self, sizeof(self)))
+		return NULL;
+	procs_walk.pid = getpid();
+	procs_walk.root_len = strlen(root);
+	procs_walk.out = abs;
+	procs_walk.size = sizeof(abs);
+	procs_walk.found = false;
+	nftw(root, procs_walk_visit, 16, FTW_PHYS | FTW_MOUNT);
+	if (!procs_walk.found) {
+		log_warn("podtap's own cgroup is not in the tree at %s: pod "
+			 "cgroups are found by searching the tree", root);
+		return NULL;
+	}
+	/* abs = base + self (self "/" when podtap is at the namespace root) */
+	al = strlen(abs);
+	sl = strcmp(self, "/") ? strlen(self) : 0;
+	if (sl > al || (sl && strcmp(abs + al - sl, self)))
+		return NULL;
+	snprintf(base, sizeof(base), "%.*s", (int)(al - sl), abs);
+	state = 1;
+	log_info("podtap runs in a cgroup namespace rooted at %s",
+		 base[0] ? base : "/");
+	return base;
+}
+
+int cgroup_path_of_pid(const char *root, uint32_t pid, char *out,
+		       size_t size)
+{
+	char pidstr[16], rel[4096];
+	const char *base = "";
+	int err;
+
+	snprintf(pidstr, sizeof(pidstr), "%u", pid);
+	err = read_proc_cgroup(pidstr, rel, sizeof(rel));
+	if (err)
+		return err;
+	if (!strncmp(rel, "/..", 3) && !(base = namespace_base(root)))
+		return -ENOENT;
+	return cgroup_path_join(base, rel, out, size) ? 0 : -ENAMETOOLONG;
+}
+
 static bool path_has_id(const char *root, const char *path, uint64_t id)
 {
 	char full[4608];
@@ -251,8 +349,6 @@ static bool path_has_id(const char *root, const char *path, uint64_t id)
 	return stat(full, &st) == 0 && (uint64_t)st.st_ino == id;
 }
 
-/* nftw has no context argument: the walk is single-threaded, so a file
- * static carries the search. */
 static struct {
 	uint64_t id;
 	size_t root_len;
@@ -275,7 +371,7 @@ static int walk_visit(const char *path, const struct stat *st, int type,
 static int cgroup_path_of(struct pod_resolver *r, uint64_t id, uint32_t pid,
 			  char *out, size_t size)
 {
-	if (proc_cgroup_path(pid, out, size) == 0 &&
+	if (cgroup_path_of_pid(r->cgroup_root, pid, out, size) == 0 &&
 	    path_has_id(r->cgroup_root, out, id))
 		return 0;
 	/* The process is gone or moved: search the tree by inode number (the

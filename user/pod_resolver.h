@@ -76,6 +76,12 @@ unsigned int pod_resolver_expire(struct pod_resolver *r, uint64_t now_ns,
 				 uint64_t ttl_ns, workload_release_fn release,
 				 void *ctx);
 
+/* The cgroup of process pid as a path in the cgroup v2 tree mounted at
+ * root, also when podtap runs in a cgroup namespace of its own (a pod's
+ * container), where /proc/PID/cgroup shows paths relative to it. */
+int cgroup_path_of_pid(const char *root, uint32_t pid, char *out,
+		       size_t size);
+
 /* Finds the cgroup v2 mount point in /proc/self/mountinfo. */
 int cgroup2_mount_point(char *out, size_t size);
 

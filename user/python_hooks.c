@@ -492,25 +492,15 @@ static bool proc_is_python(const struct py_proc *p)
 
 static uint64_t cgroup_id_of(struct python_hooks *ph, uint32_t pid)
 {
-	char path[1100], line[600];
+	char rel[4096], path[4700];
 	struct stat st;
-	uint64_t id = 0;
-	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%u/cgroup", pid);
-	f = fopen(path, "re");
-	if (!f)
+	if (!ph->cgroup_root[0] ||
+	    cgroup_path_of_pid(ph->cgroup_root, pid, rel, sizeof(rel)))
 		return 0;
-	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, "0::", 3))
-			continue;
-		line[strcspn(line, "\n")] = '\0';
-		snprintf(path, sizeof(path), "%s%s", ph->cgroup_root, line + 3);
-		if (!stat(path, &st))
-			id = st.st_ino; /* a cgroup v2 id is its inode */
-	}
-	fclose(f);
-	return id;
+	snprintf(path, sizeof(path), "%s%s", ph->cgroup_root, rel);
+	/* A cgroup v2 id is its directory's inode number. */
+	return stat(path, &st) ? 0 : (uint64_t)st.st_ino;
 }
 
 static void read_comm(uint32_t pid, char *out)

@@ -54,7 +54,11 @@ setup_file() {
 		"$PT_PY" "$PT_FIXTURES/rawserver.py" "$NOBODY_PORT")
 	pt_wait_port "$ROOT_PORT" 10 "$ROOT_PID"
 	pt_wait_port "$NOBODY_PORT" 10 "$NOBODY_PID"
-	export ROOT_PORT NOBODY_PORT ROOT_PID NOBODY_PID
+	# A Python process of a pod, running before podtap starts.
+	pt_pod_create caps early-1 app
+	EARLY_PID=$(pt_spawn "$PT_TMP/logs/early.log" --cgroup "$PT_POD_SCOPE" -- \
+		"$PT_PY" -c 'import time; time.sleep(600)')
+	export ROOT_PORT NOBODY_PORT ROOT_PID NOBODY_PID EARLY_PID
 }
 
 teardown() {
@@ -107,6 +111,13 @@ one_request() {
 	pt_wait_metric_ge 1 podtap_uprobe_links
 	pt_expect_eq "permission failures" 0 \
 		"$(pt_metric podtap_uprobe_attach_failures_total reason=permission)"
+	# In its own cgroup namespace (as in a pod), podtap reads other
+	# processes' cgroups as relative paths and places them in the node's
+	# tree: the pod's Python process found at start has its pod's labels.
+	pt_wait_metric 1 python_info k8s_namespace_name=caps k8s_pod_name=early-1 \
+		k8s_container_name=app service_name=app k8s_node_name=caps-node \
+		implementation=CPython version=3.11.2
+	grep -q "podtap runs in a cgroup namespace rooted at /podtap-e2e-agent-" "$PODTAP_LOG"
 	s=$(one_request "$ROOT_PORT" "$ROOT_PID")
 	pt_expect_eq "root server's process.runtime.name" cpython \
 		"$(jq -r '.resource["process.runtime.name"] // ""' <<<"$s")"

@@ -428,8 +428,33 @@ static void test_fuzz(void)
 	CHECK(pods > 30000 && containers > 10000); /* the fuzz reaches both */
 }
 
+static void test_join(void)
+{
+	char out[64];
+
+	/* podtap in the host's cgroup namespace: paths are the tree's. */
+	CHECK(cgroup_path_join("", "/kubepods.slice/a.scope", out, sizeof(out)));
+	CHECK_STR(out, "/kubepods.slice/a.scope");
+	/* In a pod's namespace rooted at /k/p1/c1: a peer pod's container. */
+	CHECK(cgroup_path_join("/k/p1/c1", "/../../p2/c2", out, sizeof(out)));
+	CHECK_STR(out, "/k/p2/c2");
+	CHECK(cgroup_path_join("/k/p1/c1", "/", out, sizeof(out)));
+	CHECK_STR(out, "/k/p1/c1");
+	CHECK(cgroup_path_join("/k", "/../", out, sizeof(out)));
+	CHECK_STR(out, "/");
+	CHECK(cgroup_path_join("/", "/./a//b/../c", out, sizeof(out)));
+	CHECK_STR(out, "/a/c");
+	/* Above the root, or too long: refused. */
+	CHECK(!cgroup_path_join("/k", "/../..", out, sizeof(out)));
+	CHECK(!cgroup_path_join("/k", "/0123456789012345678901234567890123456789"
+				      "0123456789012345678901234567890123456789",
+				out, sizeof(out)));
+	CHECK(!cgroup_path_join("", "/", out, 1));
+}
+
 int main(void)
 {
+	RUN(test_join);
 	RUN(test_static_pod);
 	RUN(test_pod_path);
 	RUN(test_proc_files);

@@ -24,6 +24,12 @@
 #                             are skipped.
 #   PODTAP_TEST_NO_NEW_PRIVS  1: set no_new_privs (allowPrivilegeEscalation:
 #                             false).
+#   PT_AS_POD_CGROUP          a cgroup v2 directory (made by the caller, who
+#                             removes it): CMD runs in it, in a cgroup
+#                             namespace of its own rooted there, as a
+#                             container does on a cgroup v2 node (where
+#                             /proc/PID/cgroup of other pods' processes
+#                             reads "/../../kubepods-...").
 #
 # Every step execs, so CMD keeps this script's pid (the caller's pid file
 # names the daemon itself).
@@ -35,10 +41,18 @@ die() { echo "as-pod.sh: $*" >&2; exit 126; }
 [ "$(id -u)" = 0 ] || die "must run as root"
 command -v capsh >/dev/null || die "capsh is not installed (Debian package libcap2-bin)"
 
-# Stage 1: into a private mount namespace (unshare without --fork execs).
-if [ -n "${PODTAP_TEST_RO_PATHS:-}" ] && [ -z "${PT_AS_POD_IN_NS:-}" ]; then
+# Stage 1: into a private mount namespace, and a cgroup namespace rooted at
+# PT_AS_POD_CGROUP (unshare without --fork execs).
+if { [ -n "${PODTAP_TEST_RO_PATHS:-}" ] || [ -n "${PT_AS_POD_CGROUP:-}" ]; } &&
+	[ -z "${PT_AS_POD_IN_NS:-}" ]; then
 	export PT_AS_POD_IN_NS=1
-	exec unshare --mount --propagation private bash "$0" "$@"
+	ns=(--mount --propagation private)
+	if [ -n "${PT_AS_POD_CGROUP:-}" ]; then
+		echo $$ >"$PT_AS_POD_CGROUP/cgroup.procs" ||
+			die "cannot move into cgroup $PT_AS_POD_CGROUP"
+		ns+=(--cgroup)
+	fi
+	exec unshare "${ns[@]}" bash "$0" "$@"
 fi
 
 # Stage 2: read-only mounts.
@@ -82,5 +96,5 @@ done
 drop=$(grep -vxF -f <(printf '%s\n' "$want") <<<"$all" | paste -sd, -)
 nnp=()
 [ "${PODTAP_TEST_NO_NEW_PRIVS:-0}" = 1 ] && nnp=(--no-new-privs)
-unset PT_AS_POD_IN_NS PT_AS_POD_LOG_DIR
+unset PT_AS_POD_IN_NS PT_AS_POD_LOG_DIR PT_AS_POD_CGROUP
 exec capsh --drop="$drop" "${nnp[@]}" -- -c 'exec "$@"' as-pod "$@"

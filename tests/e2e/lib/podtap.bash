@@ -56,9 +56,13 @@ pt_podtap_start() {
 	if [ -n "${PODTAP_TEST_CAPS:-}" ]; then
 		# Run as the Helm chart's container would (lib/as-pod.sh):
 		# only these capabilities, PODTAP_TEST_RO_PATHS read-only (the
-		# pod log dir standing in for /var/log/pods), no_new_privs.
-		cmd=(env "PT_AS_POD_LOG_DIR=$PT_TMP/pods" bash "$PT_LIB_DIR/as-pod.sh"
-			"${cmd[@]}")
+		# pod log dir standing in for /var/log/pods), no_new_privs, in
+		# a cgroup (and cgroup namespace) of its own.
+		local agent_cg
+		agent_cg="$(pt_cgroup2_root)/podtap-e2e-agent-$port"
+		pt_mkcgroup "$agent_cg" || return 1
+		cmd=(env "PT_AS_POD_LOG_DIR=$PT_TMP/pods" "PT_AS_POD_CGROUP=$agent_cg"
+			bash "$PT_LIB_DIR/as-pod.sh" "${cmd[@]}")
 	fi
 	# The wrapper shell outlives podtap only to record its exit status.
 	wrapper=$(pt_spawn "$log" -- bash -c \
