@@ -393,8 +393,11 @@ asked_for() {
 	grep -c "pod $1.* is not in the kubelet's list" "$PODTAP_LOG" || true
 }
 
+# The Python hooks stay off where a test needs the pod's first request to be
+# the first time podtap looks its cgroup up: with them, the pod's gunicorn
+# is looked up at exec, before any request, and asks for the refresh then.
 @test "a pod that appears after start: its unknown UID asks for one refresh, and it is named by the kubelet from then on" {
-	start --kubelet-refresh 3600 -v
+	start --kubelet-refresh 3600 -v --no-python-hooks
 	pt_wait_metric 4 podtap_kubelet_pods
 	make_pod late shop late-6c8b9d7f5-k2k2k late ReplicaSet late-6c8b9d7f5 6c8b9d7f5
 	write_list
@@ -413,10 +416,28 @@ asked_for() {
 	pt_podtap_stop
 }
 
+@test "with the Python hooks, a pod that appears after start is looked up at exec: one refresh, and every request named by the kubelet" {
+	start --kubelet-refresh 3600 -v
+	pt_wait_metric 4 podtap_kubelet_pods
+	make_pod late shop late-6c8b9d7f5-k2k2k late ReplicaSet late-6c8b9d7f5 6c8b9d7f5
+	write_list
+	# Its interpreter, hooked ~50 ms after exec, asks for the pod's names:
+	# the refresh is in before the first request is sent.
+	pt_wait_metric 5 podtap_kubelet_pods
+	req late 3
+	expect 3 late
+	expect 0 late dir
+	pt_expect_eq "refreshes asked for $LATE_UID" 1 "$(asked_for "$LATE_UID")"
+	pt_podtap_alive
+	pt_podtap_stop
+}
+
 @test "a kubelet that never answers holds up nothing: requests are counted meanwhile, and podtap stops at once" {
 	local t0
 	echo hang >"$MODE"
-	start --kubelet-refresh 3600
+	# No hooks: their uprobes' detach adds ~2 s of kernel synchronisation
+	# to any stop (traces.bats bounds that); this bounds the kubelet's.
+	start --kubelet-refresh 3600 --no-python-hooks
 	wait_klog 1 '.status == "hang"'
 	req web 2
 	req bare 1
@@ -487,7 +508,7 @@ pod_gone() {
 @test "a StatefulSet's pod made again within --series-ttl continues its series: one series, counts added" {
 	make_pod again data again-0 again StatefulSet again
 	write_list
-	start --kubelet-refresh 3600 --series-ttl 300 -v
+	start --kubelet-refresh 3600 --series-ttl 300 -v --no-python-hooks
 	pt_wait_metric 5 podtap_kubelet_pods
 	req again 3
 	expect 3 again
