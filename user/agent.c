@@ -234,7 +234,6 @@ static void handle_gc(struct agent *a, const struct podtap_event *ev)
 {
 	const struct podtap_gc *gc = (const void *)ev->payload;
 	char comm[PODTAP_COMM_LEN];
-	const char *pod_uid;
 
 	if (ev->captured < sizeof(*gc))
 		return;
@@ -242,7 +241,7 @@ static void handle_gc(struct agent *a, const struct podtap_event *ev)
 	comm[sizeof(comm) - 1] = '\0';
 	python_metrics_gc(a->python_metrics,
 			  pod_resolver_lookup(a->pods, ev->cgroup_id, ev->pid,
-					      comm, ev->ts_ns, &pod_uid),
+					      comm, ev->ts_ns, NULL),
 			  gc->generation, (double)gc->duration_ns / 1e9);
 }
 
@@ -251,7 +250,6 @@ void agent_python_process(void *ctx, const struct python_process *p,
 {
 	struct agent *a = ctx;
 	struct timespec now;
-	const char *pod_uid;
 
 	if (!alive) {
 		python_metrics_process_end(a->python_metrics, p->pid);
@@ -261,9 +259,9 @@ void agent_python_process(void *ctx, const struct python_process *p,
 	python_metrics_process_start(
 		a->python_metrics, p->pid,
 		pod_resolver_lookup(a->pods, p->cgroup_id, p->pid, p->comm,
-				    (uint64_t)now.tv_sec * 1000000000ULL +
+				    (uint64_t)now.tv_sec * NSEC_PER_SEC +
 					    (uint64_t)now.tv_nsec,
-				    &pod_uid),
+				    NULL),
 		p->info);
 }
 
@@ -321,7 +319,7 @@ static uint64_t monotonic_to_unix_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &mono);
 	clock_gettime(CLOCK_REALTIME, &real);
-	return (uint64_t)(real.tv_sec - mono.tv_sec) * 1000000000ULL +
+	return (uint64_t)(real.tv_sec - mono.tv_sec) * NSEC_PER_SEC +
 	       (uint64_t)(real.tv_nsec - mono.tv_nsec);
 }
 

@@ -632,7 +632,8 @@ const struct workload *pod_resolver_lookup(struct pod_resolver *r,
 			clear_cgroups(r);
 		e = calloc(1, sizeof(*e));
 		if (!e) {
-			*pod_uid = "";
+			if (pod_uid)
+				*pod_uid = "";
 			we = host_workload(r, comm);
 			we->last_used_ns = now_ns;
 			return &we->w;
@@ -643,7 +644,8 @@ const struct workload *pod_resolver_lookup(struct pod_resolver *r,
 	}
 	we = e->pod ? e->pod : host_workload(r, comm);
 	we->last_used_ns = now_ns;
-	*pod_uid = e->pod_uid;
+	if (pod_uid)
+		*pod_uid = e->pod_uid;
 	return &we->w;
 }
 

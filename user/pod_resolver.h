@@ -57,9 +57,9 @@ struct pod_resolver *pod_resolver_new(const char *pod_log_dir,
 void pod_resolver_free(struct pod_resolver *r);
 
 /* Never NULL: unknown cgroups resolve to the host workload for `comm`.
- * now_ns (CLOCK_MONOTONIC) marks the workload as used. *pod_uid is the
- * pod's UID ("" for the host), valid until the next call into the
- * resolver. */
+ * now_ns (CLOCK_MONOTONIC) marks the workload as used. *pod_uid (when
+ * pod_uid is not NULL) is the pod's UID ("" for the host), valid until the
+ * next call into the resolver. */
 const struct workload *pod_resolver_lookup(struct pod_resolver *r,
 					   uint64_t cgroup_id, uint32_t pid,
 					   const char *comm, uint64_t now_ns,

@@ -240,9 +240,22 @@ static void render_info(struct python_metrics *pm, struct prom_writer *out)
 	}
 }
 
-static void render_gc(struct python_metrics *pm, struct prom_writer *out)
+/* The GC series of s for generation g: the workload's labels, then
+ * generation. */
+static void gc_labels(const struct python_metrics *pm,
+		      const struct py_series *s, int g,
+		      struct prom_label labels[WORKLOAD_NLABELS + 1])
 {
 	static const char *const gen_names[GENERATIONS] = { "0", "1", "2" };
+
+	workload_labels(s->w, pm->node_name, labels);
+	labels[WORKLOAD_NLABELS] = (struct prom_label){ "generation",
+							gen_names[g] };
+}
+
+static void render_gc(struct python_metrics *pm, struct prom_writer *out)
+{
+	struct prom_label labels[WORKLOAD_NLABELS + 1];
 	struct hnode *n;
 	size_t b;
 
@@ -253,13 +266,7 @@ static void render_gc(struct python_metrics *pm, struct prom_writer *out)
 		const struct py_series *s = hmap_entry(n, struct py_series, node);
 
 		for (int g = 0; !s->version[0] && g < GENERATIONS; g++) {
-			struct prom_label labels[WORKLOAD_NLABELS + 1] = {
-				[WORKLOAD_NLABELS] = { "generation",
-						       gen_names[g] },
-			};
-
-			workload_labels(s->w, pm->node_name, labels);
-
+			gc_labels(pm, s, g, labels);
 			prom_sample(out, "python_gc_collections_total", labels,
 				    WORKLOAD_NLABELS + 1,
 				    (double)s->gc[g].count);
@@ -272,13 +279,7 @@ static void render_gc(struct python_metrics *pm, struct prom_writer *out)
 		const struct py_series *s = hmap_entry(n, struct py_series, node);
 
 		for (int g = 0; !s->version[0] && g < GENERATIONS; g++) {
-			struct prom_label labels[WORKLOAD_NLABELS + 1] = {
-				[WORKLOAD_NLABELS] = { "generation",
-						       gen_names[g] },
-			};
-
-			workload_labels(s->w, pm->node_name, labels);
-
+			gc_labels(pm, s, g, labels);
 			prom_histogram(out, "python_gc_duration_seconds",
 				       labels, WORKLOAD_NLABELS + 1,
 				       pause_bounds, NBOUNDS, s->gc[g].buckets,

@@ -134,9 +134,7 @@ static const struct workload *look(struct pod_resolver *r, const char *rel,
 				   const char *comm, uint64_t now,
 				   const char **uid)
 {
-	const char *u;
-
-	return pod_resolver_lookup(r, cgid(rel), 0, comm, now, uid ? uid : &u);
+	return pod_resolver_lookup(r, cgid(rel), 0, comm, now, uid);
 }
 
 #define CHECK_W(w, ns_, pod_, container_, service_)                          \
