@@ -3,6 +3,8 @@
 #   make          build build/podtap
 #   make run      install what is missing, build, start podtap (root)
 #   make test     install what is missing, build, run every test
+#   make unit     build and run the unit tests only (no installs, seconds)
+#   make e2e SUITE=core   one end-to-end suite (tests/e2e/core.bats)
 #   make bench    throughput/latency/CPU/RSS: no probe vs podtap vs in-process
 #   make vmlinux  regenerate bpf/vmlinux/$(ARCH)/vmlinux.h from this kernel
 #   make install  install build/podtap into $(DESTDIR)$(PREFIX)/bin
@@ -34,7 +36,7 @@ BUILD_PKGS := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev \
 	libcurl4-openssl-dev libjson-c-dev ca-certificates pkg-config gcc make
 TEST_PKGS := bats curl gunicorn python3-flask python3-requests \
 	python3-prometheus-client hey wrk prometheus openssl iproute2 \
-	netcat-openbsd procps jq \
+	netcat-openbsd procps jq strace util-linux \
 	libcap2-bin golang-go golang-github-masterminds-sprig-dev \
 	golang-k8s-sigs-yaml-dev golang-github-xeipuuv-gojsonschema-dev
 
@@ -63,7 +65,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/
 UNIT_CFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer
 
 .DELETE_ON_ERROR:
-.PHONY: all run test bench deps deps-build deps-test vmlinux install clean FORCE
+.PHONY: all run test unit e2e bench deps deps-build deps-test vmlinux install clean FORCE
 
 all: $(OUTPUT)/podtap
 
@@ -136,7 +138,7 @@ $(OUTPUT)/tests/test_%: tests/unit/test_%.c user/%.c | $(OUTPUT)/tests
 		$(UNIT_DEPS_$*) -lm -o $@
 
 $(OUTPUT)/tests/bpf_load: tests/root/bpf_load.c $(OUTPUT)/user/capture.o \
-		$(OUTPUT)/user/log.o $(OUTPUT)/user/preflight.o \
+		$(OUTPUT)/user/log.o $(OUTPUT)/user/preflight.o $(OUTPUT)/user/pins.o \
 		$(OUTPUT)/user/python_hooks.o $(OUTPUT)/user/elf_symbols.o \
 		$(OUTPUT)/user/runtime_info.o $(OUTPUT)/user/pod_resolver.o \
 		$(OUTPUT)/user/cgroup_path.o $(OUTPUT)/user/kubelet_cache.o \
@@ -152,10 +154,30 @@ $(OUTPUT)/tests/exporter_driver: tests/otlp/exporter_driver.c \
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) -o $@
 
-test: deps $(OUTPUT)/podtap $(UNIT_TESTS) $(OUTPUT)/tests/bpf_load \
-		$(OUTPUT)/tests/exporter_driver tests/otlp/node_modules \
-		$(OUTPUT)/tests/helm-render tests/helm/node_modules
+# What the end-to-end suites run or read, beside build/podtap.
+E2E_NEEDS := $(OUTPUT)/podtap $(OUTPUT)/tests/bpf_load \
+	$(OUTPUT)/tests/exporter_driver tests/otlp/node_modules \
+	$(OUTPUT)/tests/helm-render tests/helm/node_modules
+
+test: deps $(UNIT_TESTS) $(E2E_NEEDS)
 	$(Q)tests/run.sh
+
+# The developer loop: unit tests alone install nothing and take seconds.
+unit: $(UNIT_TESTS)
+	$(Q)failed=0; for t in $(UNIT_TESTS); do \
+		out=$$($$t 2>&1) || failed=1; \
+		printf '%s\n' "$$out" | grep -v '^ok - '; \
+	done; [ $$failed = 0 ]
+
+# One end-to-end suite: make e2e SUITE=core (tests/e2e/core.bats).
+E2E_SUITES := $(patsubst tests/e2e/%.bats,%,$(wildcard tests/e2e/*.bats))
+ifneq ($(filter e2e,$(MAKECMDGOALS)),)
+ifeq ($(filter $(SUITE),$(E2E_SUITES)),)
+$(error make e2e needs SUITE=<one of: $(E2E_SUITES)>, got '$(SUITE)')
+endif
+endif
+e2e: deps $(E2E_NEEDS)
+	$(Q)bats tests/e2e/$(SUITE).bats
 
 # The OTLP test receiver decodes with the official schema (the protobufjs
 # root that @opentelemetry/otlp-transformer ships), pinned by the lock file.
@@ -218,8 +240,11 @@ deps-test:
 
 deps: deps-build deps-test
 
-# Test binaries are built after deps: order-only.
+# Test binaries are built after deps: order-only; not for `make unit`,
+# which installs nothing.
+ifneq ($(MAKECMDGOALS),unit)
 $(UNIT_TESTS) $(OUTPUT)/tests/bpf_load: | deps-build
+endif
 $(OUTPUT)/tests/helm-render: | deps-test
 
 vmlinux:

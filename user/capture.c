@@ -2,14 +2,10 @@
 #include "capture.h"
 
 #include <errno.h>
-#include <dirent.h>
-#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -17,6 +13,7 @@
 
 #include "capture.skel.h"
 #include "log.h"
+#include "pins.h"
 
 /* Mirrors of the BPF side's map key/value (bpf/capture.bpf.c). */
 struct conn_key {
@@ -38,9 +35,6 @@ struct capture {
 	struct ring_buffer *ring;
 	capture_event_fn fn;
 	void *ctx;
-	char pin_path[512];
-	int pin_lock_fd;
-	bool pinned;
 	int ncpus;
 	uint64_t wakeup_min_bytes;
 };
@@ -69,107 +63,6 @@ static int on_ring_event(void *ctx, void *data, size_t size)
 		return 0; /* cannot happen with our BPF side; never trust it */
 	cap->fn(cap->ctx, ev, size);
 	return 0;
-}
-
-static int join_path(char *out, size_t size, const char *a, const char *b)
-{
-	int n = snprintf(out, size, "%s/%s", a, b);
-
-	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
-}
-
-/* Unlinks every pin in dir/sub (bpffs directories hold only pins), then the
- * directory itself. */
-static void remove_pin_dir(const char *dir, const char *sub)
-{
-	char path[600], file[900];
-	struct dirent *de;
-	DIR *d;
-
-	if (join_path(path, sizeof(path), dir, sub))
-		return;
-	d = opendir(path);
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		if (!join_path(file, sizeof(file), path, de->d_name))
-			unlink(file);
-	}
-	closedir(d);
-	rmdir(path);
-}
-
-/* Locks the pin directory so two daemons never share it; pins found there
- * belong to a podtap that died without cleaning up, and are replaced. */
-static int lock_pin_dir(struct capture *cap)
-{
-	char probe[600];
-
-	if (mkdir(cap->pin_path, 0700) && errno != EEXIST) {
-		log_error("cannot create pin directory %s: %s", cap->pin_path,
-			  strerror(errno));
-		return -errno;
-	}
-	cap->pin_lock_fd = open(cap->pin_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (cap->pin_lock_fd < 0) {
-		log_error("cannot open pin directory %s: %s", cap->pin_path,
-			  strerror(errno));
-		return -errno;
-	}
-	if (flock(cap->pin_lock_fd, LOCK_EX | LOCK_NB)) {
-		log_error("another podtap is running with pin path %s; stop it "
-			  "or choose another --pin-path", cap->pin_path);
-		return -EBUSY;
-	}
-	if (!join_path(probe, sizeof(probe), cap->pin_path, "maps") &&
-	    access(probe, F_OK) == 0)
-		log_warn("removing stale pins under %s", cap->pin_path);
-	remove_pin_dir(cap->pin_path, "maps");
-	remove_pin_dir(cap->pin_path, "progs");
-	return 0;
-}
-
-static int pin_all(struct capture *cap)
-{
-	struct bpf_object *obj = cap->skel->obj;
-	char maps[600], progs[600];
-	int err;
-
-	err = lock_pin_dir(cap);
-	if (err)
-		return err;
-	if (join_path(maps, sizeof(maps), cap->pin_path, "maps") ||
-	    join_path(progs, sizeof(progs), cap->pin_path, "progs"))
-		return -ENAMETOOLONG;
-	err = bpf_object__pin_maps(obj, maps);
-	if (!err)
-		err = bpf_object__pin_programs(obj, progs);
-	if (err) {
-		log_error("cannot pin BPF objects under %s: %s", cap->pin_path,
-			  strerror(-err));
-		remove_pin_dir(cap->pin_path, "maps");
-		remove_pin_dir(cap->pin_path, "progs");
-		return err;
-	}
-	cap->pinned = true;
-	log_info("pinned maps under %s and programs under %s", maps, progs);
-	return 0;
-}
-
-static void unpin_all(struct capture *cap)
-{
-	if (cap->pinned) {
-		remove_pin_dir(cap->pin_path, "maps");
-		remove_pin_dir(cap->pin_path, "progs");
-		cap->pinned = false;
-	}
-	if (cap->pin_lock_fd >= 0) {
-		rmdir(cap->pin_path); /* fails harmlessly if not empty */
-		close(cap->pin_lock_fd);
-		cap->pin_lock_fd = -1;
-	}
 }
 
 static int configure(struct capture *cap, const struct capture_opts *opts)
@@ -201,10 +94,6 @@ int capture_open(struct capture **out, const struct capture_opts *opts,
 		return -ENOMEM;
 	cap->fn = fn;
 	cap->ctx = ctx;
-	cap->pin_lock_fd = -1;
-	if (opts->pin_path)
-		snprintf(cap->pin_path, sizeof(cap->pin_path), "%s",
-			 opts->pin_path);
 	cap->ncpus = libbpf_num_possible_cpus();
 	if (cap->ncpus <= 0) {
 		err = cap->ncpus ? cap->ncpus : -EINVAL;
@@ -242,8 +131,8 @@ int capture_open(struct capture **out, const struct capture_opts *opts,
 		log_error("cannot open ring buffer: %s", strerror(-err));
 		goto cleanup;
 	}
-	if (cap->pin_path[0]) {
-		err = pin_all(cap);
+	if (opts->pins) {
+		err = pins_add_object(opts->pins, cap->skel->obj);
 		if (err)
 			goto cleanup;
 	}
@@ -339,7 +228,6 @@ void capture_close(struct capture *cap)
 {
 	if (!cap)
 		return;
-	unpin_all(cap);
 	ring_buffer__free(cap->ring);
 	podtap__destroy(cap->skel);
 	free(cap);

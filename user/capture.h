@@ -11,11 +11,12 @@
 #include "../bpf/capture.h"
 
 struct capture;
+struct pins;
 
 struct capture_opts {
 	uint32_t payload_size;
 	uint32_t ringbuf_size;
-	const char *pin_path; /* NULL or "" = no pinning */
+	struct pins *pins;    /* NULL: no pinning */
 };
 
 /* Called for each event; `size` is the record's size in the ring. */
@@ -47,7 +48,8 @@ void capture_forget_conn(struct capture *cap, uint32_t pid, int32_t fd,
 int capture_map_fd(struct capture *cap, const char *name);
 uint64_t capture_wakeup_min_bytes(struct capture *cap);
 
-/* Detaches, unpins and frees; accepts NULL. */
+/* Detaches and frees (the pins stay with their struct pins); accepts
+ * NULL. */
 void capture_close(struct capture *cap);
 
 const char *capture_drop_reason_name(int reason);

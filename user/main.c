@@ -2,8 +2,11 @@
 /*
  * podtap: node agent that captures the HTTP/1.x traffic of every process on
  * the node with eBPF syscall tracepoints and serves per-pod Prometheus
- * metrics. Start-up order: flags -> checks -> bind the metrics port ->
- * serve (not ready) -> load and attach BPF -> ready -> event loop.
+ * metrics. Start-up order: flags -> checks (tracefs, bpffs mounted where
+ * missing) -> lock the pin directory -> bind the metrics port -> serve (not
+ * ready) -> load, attach and pin BPF -> ready -> event loop. Whatever fails
+ * before ready undoes what came before it, mounts included; the lock comes
+ * first so that a second podtap on the same pin path changes nothing.
  */
 #include <errno.h>
 #include <signal.h>
@@ -23,6 +26,7 @@
 #include "metrics_server.h"
 #include "otel_env.h"
 #include "otlp_exporter.h"
+#include "pins.h"
 #include "preflight.h"
 #include "sampler.h"
 #include "tracer.h"
@@ -118,24 +122,28 @@ static int run(const struct config *cfg)
 					     .ready = &ready,
 					     .heartbeat_s = &heartbeat_s };
 	struct capture_opts copts = { .payload_size = cfg->payload_size,
-				      .ringbuf_size = cfg->ringbuf_size,
-				      .pin_path = cfg->pin_path };
+				      .ringbuf_size = cfg->ringbuf_size };
 	struct metrics_server *server = NULL;
+	struct pins *pins = NULL;
 	struct capture *cap = NULL;
 	struct otlp_exporter *exporter = NULL;
 	struct tracer *tracer = NULL;
 	uint64_t last_tick = 0;
+	bool started = false;
 	int fd, err = 1;
 
-	if (preflight_privileges(cfg->python_hooks) || preflight_btf() || preflight_tracefs() ||
-	    (cfg->pin_path[0] && preflight_bpffs(cfg->pin_path)))
-		return 1;
+	if (preflight_privileges(cfg->python_hooks) || preflight_btf() ||
+	    preflight_tracefs() ||
+	    (cfg->pin_path[0] && (preflight_bpffs(cfg->pin_path) ||
+				  pins_open(&pins, cfg->pin_path))))
+		goto cleanup;
+	copts.pins = pins;
 	fd = metrics_server_bind(cfg->metrics_listen);
 	if (fd < 0)
-		return 1;
+		goto cleanup;
 	if (agent_init(&agent, cfg)) {
 		close(fd);
-		return 1;
+		goto cleanup;
 	}
 	if (start_traces(cfg->node_name, &tracer, &exporter))
 		goto cleanup;
@@ -154,7 +162,7 @@ static int run(const struct config *cfg)
 	if (cfg->python_hooks) {
 		struct python_hooks_opts popts = {
 			.payload_size = cfg->payload_size,
-			.pin_path = cfg->pin_path,
+			.pins = pins,
 			.on_process = agent_python_process,
 			.ctx = &agent,
 		};
@@ -165,6 +173,7 @@ static int run(const struct config *cfg)
 				 "python_* metrics");
 	}
 	atomic_store(&ready, true);
+	started = true;
 	log_info("podtap %s attached; capturing HTTP on this node",
 		 PODTAP_VERSION);
 
@@ -201,6 +210,9 @@ cleanup:
 	agent_fini(&agent);
 	otlp_exporter_destroy(exporter);
 	tracer_free(tracer);
+	pins_close(pins);
+	if (!started)
+		preflight_undo_mounts();
 	return err;
 }
 

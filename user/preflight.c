@@ -2,6 +2,7 @@
 #include "preflight.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <linux/capability.h>
 #include <linux/magic.h>
 #include <stdbool.h>
@@ -24,6 +25,7 @@
 #endif
 
 #define TRACEFS_DIR "/sys/kernel/tracing"
+#define BPFFS_DIR "/sys/fs/bpf"
 
 static bool has_cap(const struct __user_cap_data_struct *data, int cap)
 {
@@ -110,6 +112,66 @@ static bool is_fs(const char *path, long magic)
 	return statfs(path, &st) == 0 && st.f_type == magic;
 }
 
+/* True when something is mounted on dir: it is on another device than its
+ * parent directory (a bind mount of the same device is missed; the kernel's
+ * own mount points under /sys are never those). */
+static bool is_mount_point(const char *dir)
+{
+	char parent[PATH_MAX];
+	struct stat a, b;
+
+	if ((size_t)snprintf(parent, sizeof(parent), "%s/..", dir) >=
+		    sizeof(parent) ||
+	    stat(dir, &a) || stat(parent, &b))
+		return true; /* cannot tell: do not mount */
+	return a.st_dev != b.st_dev;
+}
+
+/* What podtap mounted, to undo if it fails to start. */
+static const char *mounted[2];
+static unsigned int nmounted;
+
+/*
+ * Mounts fstype at dir, the kernel's standard mount point for it, only
+ * when nothing at all is mounted there: podtap never hides a directory.
+ * Returns 0 when mounted, else -1 with errno set (ENOTEMPTY: something
+ * else is mounted there).
+ */
+static int mount_standard(const char *dir, const char *fstype,
+			  const char *source)
+{
+	if (is_mount_point(dir)) {
+		errno = ENOTEMPTY;
+		return -1;
+	}
+	if (mount(source, dir, fstype, 0, NULL))
+		return -1;
+	mounted[nmounted++] = dir;
+	log_info("mounted %s at %s (nothing was mounted there)", fstype, dir);
+	return 0;
+}
+
+void preflight_undo_mounts(void)
+{
+	while (nmounted > 0) {
+		const char *dir = mounted[--nmounted];
+
+		if (umount2(dir, MNT_DETACH))
+			log_warn("cannot unmount %s: %s", dir, strerror(errno));
+		else
+			log_info("unmounted %s, which podtap had mounted", dir);
+	}
+}
+
+static const char *mount_failure(int err)
+{
+	switch (err) {
+	case ENOTEMPTY: return "another file system is mounted there";
+	case EPERM: return "mounting needs CAP_SYS_ADMIN";
+	default: return strerror(err);
+	}
+}
+
 int preflight_tracefs(void)
 {
 	if (is_fs(TRACEFS_DIR, TRACEFS_MAGIC))
@@ -117,40 +179,64 @@ int preflight_tracefs(void)
 	/* Debugfs exposes the same files under tracing/ on older setups. */
 	if (access("/sys/kernel/debug/tracing/events/syscalls", F_OK) == 0)
 		return 0;
-	if (mount("nodev", TRACEFS_DIR, "tracefs", 0, NULL) == 0) {
-		log_info("mounted tracefs at %s", TRACEFS_DIR);
+	if (mount_standard(TRACEFS_DIR, "tracefs", "nodev") == 0)
 		return 0;
-	}
-	log_error("tracefs is not mounted at %s and mounting it failed (%s%s); "
-		  "mount it with 'mount -t tracefs nodev %s' (in Kubernetes, "
-		  "mount the host's %s into the pod)",
-		  TRACEFS_DIR, strerror(errno),
-		  errno == EPERM ? ": mounting needs CAP_SYS_ADMIN" : "",
-		  TRACEFS_DIR, TRACEFS_DIR);
+	log_error("tracefs is not mounted at %s and podtap cannot mount it "
+		  "(%s); mount it with 'mount -t tracefs nodev %s' (in "
+		  "Kubernetes, mount the host's %s into the pod)",
+		  TRACEFS_DIR, mount_failure(errno), TRACEFS_DIR, TRACEFS_DIR);
 	return -1;
+}
+
+/* The deepest directory of path that exists (path itself, or "/"). */
+static void existing_ancestor(const char *path, char *out, size_t size)
+{
+	struct stat st;
+	char *slash;
+
+	snprintf(out, size, "%s", path);
+	while (stat(out, &st) && (slash = strrchr(out, '/'))) {
+		if (slash == out) {
+			out[1] = '\0';
+			return;
+		}
+		*slash = '\0';
+	}
+}
+
+static bool under(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	return !strncmp(path, dir, n) && (path[n] == '/' || path[n] == '\0');
 }
 
 int preflight_bpffs(const char *pin_path)
 {
-	char dir[512];
-	char *slash;
+	char dir[PATH_MAX];
 
-	/* The bpffs mount point is the pin path's parent (/sys/fs/bpf). */
-	snprintf(dir, sizeof(dir), "%s", pin_path);
-	slash = strrchr(dir, '/');
-	if (slash && slash != dir)
-		*slash = '\0';
+	if (pin_path[0] != '/') {
+		log_error("--pin-path must be an absolute path, got '%s'",
+			  pin_path);
+		return -1;
+	}
+	existing_ancestor(pin_path, dir, sizeof(dir));
 	if (is_fs(dir, BPF_FS_MAGIC))
 		return 0;
-	if (mount("bpf", dir, "bpf", 0, NULL) == 0) {
-		log_info("mounted bpffs at %s", dir);
-		return 0;
+	/* On a new machine nothing is mounted at the standard place yet. */
+	if (under(pin_path, BPFFS_DIR) && !strcmp(dir, BPFFS_DIR)) {
+		if (mount_standard(BPFFS_DIR, "bpf", "bpf") == 0)
+			return 0;
+		log_error("%s is not a bpf file system and podtap cannot mount "
+			  "one there (%s); mount it with 'mount -t bpf bpf %s' "
+			  "(in Kubernetes, mount the host's %s into the pod), "
+			  "or pass --no-pin", BPFFS_DIR, mount_failure(errno),
+			  BPFFS_DIR, BPFFS_DIR);
+		return -1;
 	}
-	log_error("%s is not a bpf filesystem and mounting one failed (%s%s); "
-		  "mount it with 'mount -t bpf bpf %s' (in Kubernetes, mount "
-		  "the host's /sys/fs/bpf into the pod), choose another "
-		  "--pin-path, or use --no-pin",
-		  dir, strerror(errno),
-		  errno == EPERM ? ": mounting needs CAP_SYS_ADMIN" : "", dir);
+	log_error("--pin-path %s: %s is not on a bpf file system, and podtap "
+		  "mounts one only at %s; mount one with 'mount -t bpf bpf "
+		  "DIR' and pin below it, pin under %s, or pass --no-pin",
+		  pin_path, dir, BPFFS_DIR, BPFFS_DIR);
 	return -1;
 }

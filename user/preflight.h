@@ -10,9 +10,16 @@
 /* python_hooks: also warn when the uprobes they need will be refused. */
 int preflight_privileges(bool python_hooks);
 int preflight_btf(void);
-/* Mounts tracefs at /sys/kernel/tracing when it is not mounted. */
+/* Mounts tracefs at /sys/kernel/tracing when nothing is mounted there. */
 int preflight_tracefs(void);
-/* Mounts bpffs on the filesystem that will hold `pin_path` when needed. */
+/* The pin path must be on bpffs (its deepest existing directory is); for a
+ * path under /sys/fs/bpf, bpffs is mounted there when nothing is. Any
+ * other path on another file system is refused: podtap never mounts over a
+ * directory. */
 int preflight_bpffs(const char *pin_path);
+/* Unmounts what the checks above mounted: for a start that failed. After a
+ * good start the mounts stay (they are the standard ones, and others may
+ * pin or trace there by then). */
+void preflight_undo_mounts(void);
 
 #endif /* PODTAP_PREFLIGHT_H */

@@ -16,6 +16,7 @@
 #include "elf_symbols.h"
 #include "hashmap.h"
 #include "log.h"
+#include "pins.h"
 #include "pod_resolver.h"
 #include "python.skel.h"
 
@@ -686,23 +687,6 @@ static int share_maps(struct python_hooks *ph, struct capture *cap)
 	return 0;
 }
 
-/* Programs and the object's own maps, beside the capture's pins. */
-static void pin(struct python_hooks *ph, const char *pin_path)
-{
-	char path[1024];
-	struct bpf_program *prog;
-
-	bpf_object__for_each_program(prog, ph->skel->obj) {
-		snprintf(path, sizeof(path), "%s/progs/%s", pin_path,
-			 bpf_program__name(prog));
-		if (bpf_program__pin(prog, path))
-			log_warn("cannot pin %s: %s", path, strerror(errno));
-	}
-	snprintf(path, sizeof(path), "%s/maps/podtap_gc_runs", pin_path);
-	if (bpf_map__pin(ph->skel->maps.podtap_gc_runs, path))
-		log_warn("cannot pin %s: %s", path, strerror(errno));
-}
-
 static int attach_process_events(struct python_hooks *ph)
 {
 	struct bpf_program *progs[] = { ph->skel->progs.podtap_proc_exec,
@@ -767,8 +751,9 @@ int python_hooks_open(struct python_hooks **out, struct capture *cap,
 	err = attach_process_events(ph);
 	if (err)
 		goto cleanup;
-	if (opts->pin_path && opts->pin_path[0])
-		pin(ph, opts->pin_path);
+	/* Beside the capture's pins; the maps it shares are pinned there. */
+	if (opts->pins && pins_add_object(opts->pins, ph->skel->obj))
+		log_warn("the Python hooks' programs are not all pinned");
 	scan_running(ph);
 	log_info("Python hooks: %llu processes, %llu files hooked",
 		 (unsigned long long)atomic_load(&ph->stats.processes),

@@ -52,11 +52,12 @@ typedef void (*python_process_fn)(void *ctx, const struct python_process *p,
 
 struct python_hooks_opts {
 	uint32_t payload_size;
-	const char *pin_path; /* NULL or "": no pinning */
+	struct pins *pins;    /* NULL: no pinning */
 	python_process_fn on_process;
 	void *ctx;
 };
 
+struct pins;
 struct python_hooks;
 
 /* Loads the hooks' BPF object sharing the capture's maps, attaches the
