@@ -36,7 +36,7 @@ BUILD_PKGS := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev \
 	libcurl4-openssl-dev libjson-c-dev ca-certificates pkg-config gcc make
 TEST_PKGS := bats curl gunicorn python3-flask python3-requests \
 	python3-prometheus-client hey wrk prometheus openssl iproute2 \
-	netcat-openbsd procps jq strace util-linux \
+	netcat-openbsd procps jq strace util-linux busybox \
 	libcap2-bin golang-go golang-github-masterminds-sprig-dev \
 	golang-k8s-sigs-yaml-dev golang-github-xeipuuv-gojsonschema-dev
 

@@ -22,6 +22,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 struct syscall_args {
 	__u64 ptr;     /* buffer or struct iovec * */
+	__u64 sock_id; /* the connection, found at enter */
 	__u32 iovcnt;
 	__s32 fd;
 	__u8 shape;    /* enum io_shape */
@@ -41,7 +42,8 @@ struct {
  * socket, turns the connection into a TLS one, and is not sent. Returns
  * true when the syscall's bytes must not be captured.
  */
-static __always_inline bool tls_syscall(int fd, struct conn_state *st)
+static __always_inline bool tls_syscall(struct sock_ref sock,
+					struct conn_state *st)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct tls_call *call = bpf_map_lookup_elem(&podtap_tls_calls, &id);
@@ -49,11 +51,11 @@ static __always_inline bool tls_syscall(int fd, struct conn_state *st)
 
 	if (!call)
 		return st->tls;
-	call->fd = fd;
+	call->fd = sock.fd;
 	key.ssl = call->ssl;
-	bpf_map_update_elem(&podtap_ssl_fds, &key, &fd, BPF_ANY);
+	bpf_map_update_elem(&podtap_ssl_fds, &key, &sock.fd, BPF_ANY);
 	if (!st->tls)
-		conn_make_tls(fd, st);
+		conn_make_tls(sock, st);
 	return true;
 }
 
@@ -64,12 +66,14 @@ static __always_inline void stash_args(int fd, __u64 ptr, __u32 iovcnt,
 	struct syscall_args a = { .ptr = ptr, .iovcnt = iovcnt, .fd = fd,
 				  .shape = shape };
 	struct conn_state *st;
+	struct sock_ref sock;
 
 	if (!traced_task())
 		return;
-	st = lookup_conn(fd);
-	if (!st || tls_syscall(fd, st) || st->ignored)
+	st = lookup_conn(fd, &sock);
+	if (!st || tls_syscall(sock, st) || st->ignored)
 		return;
+	a.sock_id = sock.id;
 	if (bpf_map_update_elem(&podtap_inflight, &id, &a, BPF_ANY))
 		count_drop(PODTAP_DROP_ARGS_FULL);
 }
@@ -81,6 +85,7 @@ static __always_inline void data_exit(long ret, __u8 dir)
 	struct syscall_args args;
 	struct conn_key key;
 	struct conn_state *st;
+	struct sock_ref sock;
 
 	if (!a)
 		return;
@@ -88,11 +93,12 @@ static __always_inline void data_exit(long ret, __u8 dir)
 	bpf_map_delete_elem(&podtap_inflight, &id);
 	if (ret <= 0)
 		return;
-	key.tgid = id >> 32;
-	key.fd = args.fd;
+	key.sock_id = args.sock_id;
 	st = bpf_map_lookup_elem(&podtap_conns, &key);
+	sock.id = args.sock_id;
+	sock.fd = args.fd;
 	if (st)
-		emit_data(args.fd, st, dir, ret, args.shape, args.ptr,
+		emit_data(sock, st, dir, ret, args.shape, args.ptr,
 			  args.iovcnt);
 }
 
@@ -239,12 +245,19 @@ int podtap_exit_sendfile(struct trace_event_raw_sys_exit *ctx)
 
 /* --- connection lifecycle -------------------------------------------- */
 
+/* A socket that accept() or connect() made: a new connection. */
+static __always_inline void opened(int fd, __u8 role)
+{
+	struct sock_ref sock = fd_sock_ref(fd);
+
+	if (sock.id)
+		new_conn(sock, role);
+}
+
 static __always_inline void accepted(long ret)
 {
-
-	if (ret < 0 || !traced_task())
-		return;
-	new_conn(ret, PODTAP_ROLE_SERVER);
+	if (ret >= 0 && traced_task())
+		opened(ret, PODTAP_ROLE_SERVER);
 }
 
 SEC("tracepoint/syscalls/sys_exit_accept")
@@ -288,20 +301,23 @@ int podtap_exit_connect(struct trace_event_raw_sys_exit *ctx)
 	/* Non-blocking connects report EINPROGRESS and finish later. */
 	if (ctx->ret != 0 && ctx->ret != -EINPROGRESS)
 		return 0;
-	new_conn(fd, PODTAP_ROLE_CLIENT);
+	opened(fd, PODTAP_ROLE_CLIENT);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_enter_close")
 int podtap_enter_close(struct trace_event_raw_sys_enter *ctx)
 {
-	struct conn_key key = { .tgid = bpf_get_current_pid_tgid() >> 32,
-				.fd = ctx->args[0] };
-	struct conn_state *st = bpf_map_lookup_elem(&podtap_conns, &key);
+	struct sock_ref sock = fd_sock_ref(ctx->args[0]);
+	struct conn_key key = { .sock_id = sock.id };
+	struct conn_state *st;
 
-	if (!st)
+	if (!sock.id)
 		return 0;
-	emit_lifecycle(PODTAP_EV_CLOSE, key.fd, st->gen, st->role);
+	st = bpf_map_lookup_elem(&podtap_conns, &key);
+	if (!st || !file_last_ref((struct file *)sock.id))
+		return 0;
+	emit_lifecycle(PODTAP_EV_CLOSE, sock, st->gen, st->role);
 	bpf_map_delete_elem(&podtap_conns, &key);
 	return 0;
 }
@@ -317,6 +333,6 @@ int podtap_proc_exit(struct trace_event_raw_sched_process_template *ctx)
 	if ((__u32)id != tgid || !traced_task())
 		return 0;
 	bpf_map_delete_elem(&podtap_py_procs, &tgid);
-	emit_lifecycle(PODTAP_EV_PROC_EXIT, -1, 0, PODTAP_ROLE_UNKNOWN);
+	emit_lifecycle(PODTAP_EV_PROC_EXIT, NO_SOCK, 0, PODTAP_ROLE_UNKNOWN);
 	return 0;
 }

@@ -10,6 +10,8 @@
 /* At most this many iovec entries are read for readv/writev/recvmsg/sendmsg. */
 #define PODTAP_IOV_MAX 16
 #define PODTAP_COMM_LEN 16
+/* Entries of the kernel's connection table, and of the daemon's. */
+#define PODTAP_MAX_CONNS 65536
 
 enum podtap_event_kind {
 	PODTAP_EV_DATA = 1,     /* bytes read from or written to a socket */
@@ -79,14 +81,37 @@ struct podtap_gc {
 	__u32 pad;
 };
 
+/*
+ * A connection is its socket, whatever fds name it: dup/dup2 copies, a
+ * forked child's, one passed over a unix socket all share the socket's one
+ * struct file, whose address is the key (unique while the socket lives).
+ * So an inetd-style server reading on fd 0 and writing on fd 1 is one
+ * stream, and so is a forking server whose child serves what its parent
+ * accepted.
+ */
+struct conn_key {
+	__u64 sock_id;
+};
+
+/* The kernel's state of a connection (map podtap_conns). */
+struct conn_state {
+	__u64 gen;      /* generation: new on accept/connect/first sight */
+	__u64 pos[2];   /* bytes so far, per enum podtap_direction */
+	__u8 role;      /* enum podtap_role */
+	__u8 ignored;   /* set by userspace: not HTTP, send no data */
+	__u8 tls;       /* data comes from SSL_read/SSL_write, not syscalls */
+	__u8 pad[5];
+};
+
 struct podtap_event {
 	__u64 ts_ns;       /* CLOCK_MONOTONIC (bpf_ktime_get_ns) at syscall exit */
 	__u64 cgroup_id;   /* cgroup v2 id of the task */
-	__u64 conn_gen;    /* generation of (pid, fd): new on accept/connect */
+	__u64 sock_id;     /* the connection (struct conn_key); 0: none */
+	__u64 conn_gen;    /* its generation: new on accept/connect */
 	__u64 stream_pos;  /* bytes seen before this event in this direction */
 	__u32 pid;         /* thread group id */
 	__u32 tid;
-	__s32 fd;
+	__s32 fd;          /* the fd the task used (any of the socket's) */
 	__u32 byte_count;  /* bytes the syscall moved (DATA) */
 	__u32 captured;    /* bytes of payload[] that follow (<= byte_count) */
 	__u8 kind;         /* enum podtap_event_kind */

@@ -17,20 +17,6 @@ const volatile __u32 self_tgid = 0;         /* never trace ourselves */
 const volatile __u32 payload_size = 8192;   /* <= PODTAP_PAYLOAD_MAX */
 const volatile __u64 wakeup_min_bytes = 0;  /* batch wakeups below this */
 
-struct conn_key {
-	__u32 tgid;
-	__s32 fd;
-};
-
-struct conn_state {
-	__u64 gen;
-	__u64 pos[2];   /* bytes so far, per enum podtap_direction */
-	__u8 role;      /* enum podtap_role */
-	__u8 ignored;   /* set by userspace: not HTTP, send no data */
-	__u8 tls;       /* data comes from SSL_read/SSL_write, not syscalls */
-	__u8 pad[5];
-};
-
 enum io_shape {
 	IO_BUF = 0, /* read/write/recvfrom/sendto/SSL_*: one buffer */
 	IO_IOV = 1, /* readv/writev/recvmsg/sendmsg: an iovec array */
@@ -59,12 +45,12 @@ struct ssl_key {
 /* Sockets seen; LRU because a process can vanish without close(). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
+	__uint(max_entries, PODTAP_MAX_CONNS);
 	__type(key, struct conn_key);
 	__type(value, struct conn_state);
 } podtap_conns SEC(".maps");
 
-/* The next connection generation: unique per (pid, fd) lifetime. A map,
+/* The next connection generation: unique per socket lifetime. A map,
  * not a global, so both objects count from the same place. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -152,18 +138,29 @@ static __always_inline __u64 wakeup_flags(void)
 	return BPF_RB_NO_WAKEUP;
 }
 
+/* The socket an event is about: its key, and the fd the task named it by. */
+struct sock_ref {
+	__u64 id;
+	int fd;
+};
+
+/* For events about no socket (process exit, GC). */
+#define NO_SOCK ((struct sock_ref){ .id = 0, .fd = -1 })
+
 static __always_inline void fill_header(struct podtap_event *ev, __u8 kind,
-					int fd, __u64 gen, __u8 role)
+					struct sock_ref sock, __u64 gen,
+					__u8 role)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 
 	ev->ts_ns = bpf_ktime_get_ns();
 	ev->cgroup_id = bpf_get_current_cgroup_id();
+	ev->sock_id = sock.id;
 	ev->conn_gen = gen;
 	ev->stream_pos = 0;
 	ev->pid = id >> 32;
 	ev->tid = (__u32)id;
-	ev->fd = fd;
+	ev->fd = sock.fd;
 	ev->byte_count = 0;
 	ev->captured = 0;
 	ev->kind = kind;
@@ -174,27 +171,28 @@ static __always_inline void fill_header(struct podtap_event *ev, __u8 kind,
 }
 
 /* Events without payload: a small stack event is enough. */
-static __always_inline void emit_lifecycle(__u8 kind, int fd, __u64 gen,
-					   __u8 role)
+static __always_inline void emit_lifecycle(__u8 kind, struct sock_ref sock,
+					   __u64 gen, __u8 role)
 {
 	struct podtap_event ev;
 
-	fill_header(&ev, kind, fd, gen, role);
+	fill_header(&ev, kind, sock, gen, role);
 	if (bpf_ringbuf_output(&podtap_events, &ev, sizeof(ev), wakeup_flags()))
 		count_drop(PODTAP_DROP_RINGBUF_FULL);
 }
 
 /* OPEN carries the socket's addresses. */
-static __always_inline void emit_open(int fd, __u64 gen, __u8 role, __u8 flags)
+static __always_inline void emit_open(struct sock_ref sock, __u64 gen,
+				      __u8 role, __u8 flags)
 {
 	__u8 buf[sizeof(struct podtap_event) + sizeof(struct podtap_sock_addrs)] = {};
 	struct podtap_event *ev = (struct podtap_event *)buf;
 	struct podtap_sock_addrs *addrs =
 		(struct podtap_sock_addrs *)(buf + sizeof(*ev));
 
-	fill_header(ev, PODTAP_EV_OPEN, fd, gen, role);
+	fill_header(ev, PODTAP_EV_OPEN, sock, gen, role);
 	ev->flags = flags;
-	fd_sock_addrs(fd, addrs);
+	file_sock_addrs((struct file *)sock.id, addrs);
 	ev->captured = sizeof(*addrs);
 	if (bpf_ringbuf_output(&podtap_events, buf, sizeof(buf), wakeup_flags()))
 		count_drop(PODTAP_DROP_RINGBUF_FULL);
@@ -209,46 +207,59 @@ static __always_inline __u64 next_gen(void)
 	return gen ? __sync_fetch_and_add(gen, 1) + 1 : 0;
 }
 
-static __always_inline struct conn_state *new_conn(int fd, __u8 role)
+static __always_inline struct conn_state *new_conn(struct sock_ref sock,
+						   __u8 role)
 {
-	struct conn_key key = { .tgid = bpf_get_current_pid_tgid() >> 32,
-				.fd = fd };
+	struct conn_key key = { .sock_id = sock.id };
 	struct conn_state st = { .gen = next_gen(), .role = role };
 
 	if (bpf_map_update_elem(&podtap_conns, &key, &st, BPF_ANY)) {
 		count_drop(PODTAP_DROP_CONNS_FULL);
 		return NULL;
 	}
-	emit_open(fd, st.gen, role, 0);
+	emit_open(sock, st.gen, role, 0);
 	return bpf_map_lookup_elem(&podtap_conns, &key);
 }
 
-/* The connection behind fd, created on first sight of a socket that was
- * opened before we attached (or by a syscall we do not trace). */
-static __always_inline struct conn_state *lookup_conn(int fd)
+/* The socket behind fd of the current task (id 0: fd is no socket). */
+static __always_inline struct sock_ref fd_sock_ref(int fd)
 {
-	struct conn_key key = { .tgid = bpf_get_current_pid_tgid() >> 32,
-				.fd = fd };
-	struct conn_state *st = bpf_map_lookup_elem(&podtap_conns, &key);
+	struct sock_ref sock = { .id = (__u64)fd_socket(fd), .fd = fd };
 
+	return sock;
+}
+
+/* The connection behind *sock (filled in from fd), created on first sight
+ * of a socket that was opened before we attached (or by a syscall we do
+ * not trace). NULL when fd is no socket. */
+static __always_inline struct conn_state *lookup_conn(int fd,
+						      struct sock_ref *sock)
+{
+	struct conn_key key;
+	struct conn_state *st;
+
+	*sock = fd_sock_ref(fd);
+	if (!sock->id)
+		return NULL;
+	key.sock_id = sock->id;
+	st = bpf_map_lookup_elem(&podtap_conns, &key);
 	if (st)
 		return st;
-	if (!fd_is_socket(fd))
-		return NULL;
-	return new_conn(fd, PODTAP_ROLE_UNKNOWN);
+	return new_conn(*sock, PODTAP_ROLE_UNKNOWN);
 }
 
 /* From here on the connection's stream is the plaintext of its SSL calls:
  * a new generation, so userspace starts a fresh parser instead of feeding
  * it after whatever ciphertext (a handshake) it saw first. */
-static __always_inline void conn_make_tls(int fd, struct conn_state *st)
+static __always_inline void conn_make_tls(struct sock_ref sock,
+					  struct conn_state *st)
 {
 	st->gen = next_gen();
 	st->pos[0] = 0;
 	st->pos[1] = 0;
 	st->ignored = 0;
 	st->tls = 1;
-	emit_open(fd, st->gen, st->role, PODTAP_EVF_TLS);
+	emit_open(sock, st->gen, st->role, PODTAP_EVF_TLS);
 }
 
 static __always_inline __u32 copy_buf(char *dst, __u64 src, __u32 len)
@@ -296,9 +307,10 @@ static __always_inline __u32 copy_iov(char *dst, __u64 iovp, __u32 iovcnt,
 	return off;
 }
 
-/* A DATA event for `count` bytes moved on connection st (socket fd), with a
- * bounded prefix copied from user memory. */
-static __always_inline void emit_data(int fd, struct conn_state *st, __u8 dir,
+/* A DATA event for `count` bytes moved on connection st (socket sock), with
+ * a bounded prefix copied from user memory. */
+static __always_inline void emit_data(struct sock_ref sock,
+				      struct conn_state *st, __u8 dir,
 				      __u64 count, __u8 shape, __u64 ptr,
 				      __u32 iovcnt)
 {
@@ -315,7 +327,7 @@ static __always_inline void emit_data(int fd, struct conn_state *st, __u8 dir,
 		return;
 	ev = (struct podtap_event *)s->data;
 	payload = (char *)s->data + sizeof(*ev);
-	fill_header(ev, PODTAP_EV_DATA, fd, st->gen, st->role);
+	fill_header(ev, PODTAP_EV_DATA, sock, st->gen, st->role);
 	ev->direction = dir;
 	ev->flags = st->tls ? PODTAP_EVF_TLS : 0;
 	ev->stream_pos = pos;

@@ -78,6 +78,7 @@ static __always_inline void tls_exit(long ret)
 	struct tls_call *c = bpf_map_lookup_elem(&podtap_tls_calls, &id);
 	struct tls_call call;
 	struct conn_state *st;
+	struct sock_ref sock;
 	__u64 count = 0;
 	int fd;
 
@@ -102,12 +103,12 @@ static __always_inline void tls_exit(long ret)
 		count_drop(PODTAP_DROP_TLS_NO_SOCKET);
 		return;
 	}
-	st = lookup_conn(fd);
+	st = lookup_conn(fd, &sock);
 	if (!st)
 		return;
 	if (!st->tls)
-		conn_make_tls(fd, st);
-	emit_data(fd, st, call.dir, count, IO_BUF, call.buf, 0);
+		conn_make_tls(sock, st);
+	emit_data(sock, st, call.dir, count, IO_BUF, call.buf, 0);
 }
 
 SEC("uprobe")
@@ -179,7 +180,7 @@ static __always_inline void gc_done(void)
 
 	if (!run)
 		return;
-	fill_header(ev, PODTAP_EV_GC, -1, 0, PODTAP_ROLE_UNKNOWN);
+	fill_header(ev, PODTAP_EV_GC, NO_SOCK, 0, PODTAP_ROLE_UNKNOWN);
 	gc->duration_ns = ev->ts_ns - run->start_ns;
 	gc->generation = run->generation;
 	ev->captured = sizeof(*gc);
@@ -225,7 +226,7 @@ SEC("tracepoint/sched/sched_process_exec")
 int podtap_proc_exec(struct trace_event_raw_sched_process_exec *ctx)
 {
 	if (traced_task())
-		emit_lifecycle(PODTAP_EV_EXEC, -1, 0, PODTAP_ROLE_UNKNOWN);
+		emit_lifecycle(PODTAP_EV_EXEC, NO_SOCK, 0, PODTAP_ROLE_UNKNOWN);
 	return 0;
 }
 
@@ -248,7 +249,7 @@ int BPF_PROG(podtap_proc_fork, struct task_struct *parent,
 		return 0;
 	if (bpf_map_update_elem(&podtap_py_procs, &child_tgid, &one, BPF_ANY))
 		count_drop(PODTAP_DROP_PY_PROCS_FULL);
-	fill_header(ev, PODTAP_EV_FORK, -1, 0, PODTAP_ROLE_UNKNOWN);
+	fill_header(ev, PODTAP_EV_FORK, NO_SOCK, 0, PODTAP_ROLE_UNKNOWN);
 	fork->parent_pid = parent_tgid;
 	fork->child_pid = child_tgid;
 	ev->captured = sizeof(*fork);
@@ -262,10 +263,12 @@ int BPF_PROG(podtap_proc_fork, struct task_struct *parent,
 SEC("tracepoint/syscalls/sys_enter_mmap")
 int podtap_enter_mmap(struct trace_event_raw_sys_enter *ctx)
 {
+	/* The event's fd is the mapped file's. */
+	struct sock_ref file = { .id = 0, .fd = ctx->args[4] };
+
 	if (!(ctx->args[2] & PROT_EXEC) || (long)ctx->args[4] < 0 ||
 	    !python_task())
 		return 0;
-	emit_lifecycle(PODTAP_EV_LIB_MAPPED, ctx->args[4], 0,
-		       PODTAP_ROLE_UNKNOWN);
+	emit_lifecycle(PODTAP_EV_LIB_MAPPED, file, 0, PODTAP_ROLE_UNKNOWN);
 	return 0;
 }

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* Is this fd of the current task a socket? Walks task->files with CO-RE, so
- * regular file, pipe and tty I/O is filtered out before any copy. */
+/* The socket behind an fd of the current task. Walks task->files with
+ * CO-RE, so regular file, pipe and tty I/O is filtered out before any copy,
+ * and finds the socket's struct file: the identity of a connection, shared
+ * by every fd (dup, fork, SCM_RIGHTS) that names it. */
 #ifndef PODTAP_SOCKFD_BPF_H
 #define PODTAP_SOCKFD_BPF_H
 
@@ -27,24 +29,42 @@ static __always_inline struct file *fd_file(int fd)
 	return file;
 }
 
-static __always_inline bool fd_is_socket(int fd)
+/* The socket's struct file behind fd, or NULL when fd is no socket. */
+static __always_inline struct file *fd_socket(int fd)
 {
 	struct file *file = fd_file(fd);
 	umode_t mode;
 
 	if (!file)
-		return false;
+		return NULL;
 	mode = BPF_CORE_READ(file, f_inode, i_mode);
-	return (mode & PODTAP_S_IFMT) == PODTAP_S_IFSOCK;
+	return (mode & PODTAP_S_IFMT) == PODTAP_S_IFSOCK ? file : NULL;
+}
+
+/* Before 6.13 a file counted its references in f_count; since then in
+ * f_ref, as the count less one (include/linux/file_ref.h). */
+struct file___f_count {
+	atomic_long_t f_count;
+} __attribute__((preserve_access_index));
+
+/* Is the fd being closed the socket's last reference? Only then does the
+ * connection end: closing one of several fds (a forking server's parent,
+ * an inetd-style dup) leaves the socket open. */
+static __always_inline bool file_last_ref(struct file *file)
+{
+	if (bpf_core_field_exists(struct file___f_count, f_count))
+		return BPF_CORE_READ((struct file___f_count *)file,
+				     f_count.counter) <= 1;
+	return (long)BPF_CORE_READ(file, f_ref.refcnt.counter) <= 0;
 }
 
 #define PODTAP_AF_INET 2
 #define PODTAP_AF_INET6 10
 
-/* Local and remote address of the socket behind fd (zeroes if unknown). */
-static __always_inline void fd_sock_addrs(int fd, struct podtap_sock_addrs *a)
+/* Local and remote address of a socket's file (zeroes if unknown). */
+static __always_inline void file_sock_addrs(struct file *file,
+					    struct podtap_sock_addrs *a)
 {
-	struct file *file = fd_file(fd);
 	struct socket *sock;
 	struct sock *sk;
 

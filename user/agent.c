@@ -10,8 +10,6 @@
 
 #include "log.h"
 
-/* Must match the kernel side's connection table (bpf/capture.bpf.c). */
-#define MAX_CONNS 65536
 #define NSEC_PER_SEC 1000000000ULL
 /* Connections quiet this long are checked for a vanished process. */
 #define IDLE_NS (60ULL * NSEC_PER_SEC)
@@ -159,7 +157,7 @@ static void on_conn_end(void *ctx, struct conn *c, uint64_t ts_ns)
 	/* A process that exits closes its sockets without close(): the
 	 * kernel's entries would linger until LRU eviction. */
 	if (a->ending_process && a->capture)
-		capture_forget_conn(a->capture, c->pid, c->fd, c->gen);
+		capture_forget_conn(a->capture, c->sock_id, c->gen);
 }
 
 static enum http_role role_of(uint8_t role)
@@ -174,8 +172,8 @@ static enum http_role role_of(uint8_t role)
 static struct conn *track(struct agent *a, const struct podtap_event *ev)
 {
 	bool full;
-	struct conn *c = conn_table_get(a->conns, ev->pid, ev->fd,
-					ev->conn_gen, role_of(ev->role), &full);
+	struct conn *c = conn_table_get(a->conns, ev->sock_id, ev->conn_gen,
+					ev->pid, role_of(ev->role), &full);
 
 	if (!c) {
 		if (full)
@@ -208,7 +206,7 @@ static void classify(struct agent *a, struct conn *c)
 		c->http = NULL;
 		atomic_fetch_add(&a->stats.conns_other, 1);
 		if (a->capture)
-			capture_ignore_conn(a->capture, c->pid, c->fd, c->gen);
+			capture_ignore_conn(a->capture, c->sock_id, c->gen);
 		break;
 	default:
 		break;
@@ -283,7 +281,7 @@ void agent_handle_event(void *ctx, const struct podtap_event *ev, size_t size)
 		handle_data(a, ev);
 		break;
 	case PODTAP_EV_CLOSE:
-		c = conn_table_find(a->conns, ev->pid, ev->fd, ev->conn_gen);
+		c = conn_table_find(a->conns, ev->sock_id, ev->conn_gen);
 		if (c)
 			conn_table_end(a->conns, c, ev->ts_ns);
 		break;
@@ -429,7 +427,7 @@ int agent_init(struct agent *a, const struct config *cfg)
 	if (!a->pods)
 		goto fail;
 	a->metrics = metrics_new(cfg->max_series_per_pod, cfg->node_name);
-	a->conns = conn_table_new(MAX_CONNS, on_conn_end, a);
+	a->conns = conn_table_new(PODTAP_MAX_CONNS, on_conn_end, a);
 	a->python_metrics = python_metrics_new(cfg->node_name);
 	if (!a->metrics || !a->conns || !a->python_metrics)
 		goto nomem;

@@ -15,21 +15,6 @@
 #include "log.h"
 #include "pins.h"
 
-/* Mirrors of the BPF side's map key/value (bpf/capture.bpf.c). */
-struct conn_key {
-	uint32_t tgid;
-	int32_t fd;
-};
-
-struct conn_state {
-	uint64_t gen;
-	uint64_t pos[2];
-	uint8_t role;
-	uint8_t ignored;
-	uint8_t tls;
-	uint8_t pad[5];
-};
-
 struct capture {
 	struct podtap *skel;
 	struct ring_buffer *ring;
@@ -178,7 +163,7 @@ int capture_read_drops(struct capture *cap, uint64_t *out)
 	return err;
 }
 
-/* The kernel's entry for (pid, fd) if it still is generation `gen`. */
+/* The kernel's entry for the socket if it still is generation `gen`. */
 static bool find_conn(struct capture *cap, const struct conn_key *key,
 		      uint64_t gen, struct conn_state *st)
 {
@@ -187,10 +172,9 @@ static bool find_conn(struct capture *cap, const struct conn_key *key,
 	return !bpf_map_lookup_elem(map, key, st) && st->gen == gen;
 }
 
-void capture_ignore_conn(struct capture *cap, uint32_t pid, int32_t fd,
-			 uint64_t gen)
+void capture_ignore_conn(struct capture *cap, uint64_t sock_id, uint64_t gen)
 {
-	struct conn_key key = { .tgid = pid, .fd = fd };
+	struct conn_key key = { .sock_id = sock_id };
 	struct conn_state st;
 
 	if (!find_conn(cap, &key, gen, &st))
@@ -200,10 +184,9 @@ void capture_ignore_conn(struct capture *cap, uint32_t pid, int32_t fd,
 			    &st, BPF_EXIST);
 }
 
-void capture_forget_conn(struct capture *cap, uint32_t pid, int32_t fd,
-			 uint64_t gen)
+void capture_forget_conn(struct capture *cap, uint64_t sock_id, uint64_t gen)
 {
-	struct conn_key key = { .tgid = pid, .fd = fd };
+	struct conn_key key = { .sock_id = sock_id };
 	struct conn_state st;
 
 	if (find_conn(cap, &key, gen, &st))

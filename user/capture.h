@@ -37,11 +37,9 @@ int capture_poll(struct capture *cap, int timeout_ms);
 int capture_read_drops(struct capture *cap, uint64_t *out);
 
 /* Tells the kernel to stop sending data for this connection (not HTTP). */
-void capture_ignore_conn(struct capture *cap, uint32_t pid, int32_t fd,
-			 uint64_t gen);
+void capture_ignore_conn(struct capture *cap, uint64_t sock_id, uint64_t gen);
 /* Drops the kernel's entry for a connection of an exited process. */
-void capture_forget_conn(struct capture *cap, uint32_t pid, int32_t fd,
-			 uint64_t gen);
+void capture_forget_conn(struct capture *cap, uint64_t sock_id, uint64_t gen);
 
 /* For BPF objects that share the capture's maps (python_hooks.c): the fd
  * of its map `name`, or -1; and its ring-buffer wakeup threshold. */

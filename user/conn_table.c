@@ -12,29 +12,17 @@ struct pid_entry {
 };
 
 struct conn_table {
-	struct hmap conns; /* (pid, fd) -> conn */
+	struct hmap conns; /* socket -> conn */
 	struct hmap pids;  /* pid -> pid_entry, pids with connections */
 	unsigned int max_conns;
 	conn_end_fn on_end;
 	void *ctx;
 };
 
-struct conn_id {
-	uint32_t pid;
-	int32_t fd;
-};
-
-static uint64_t conn_hash(uint32_t pid, int32_t fd)
-{
-	return hash_u64(((uint64_t)pid << 32) | (uint32_t)fd);
-}
-
 static bool conn_eq(const struct hnode *n, const void *key)
 {
-	const struct conn *c = hmap_entry(n, struct conn, node);
-	const struct conn_id *id = key;
-
-	return c->pid == id->pid && c->fd == id->fd;
+	return hmap_entry(n, struct conn, node)->sock_id ==
+	       *(const uint64_t *)key;
 }
 
 static bool pid_eq(const struct hnode *n, const void *key)
@@ -119,29 +107,42 @@ void conn_table_free(struct conn_table *t)
 	free(t);
 }
 
-struct conn *conn_table_find(struct conn_table *t, uint32_t pid, int32_t fd,
+struct conn *conn_table_find(struct conn_table *t, uint64_t sock_id,
 			     uint64_t gen)
 {
-	struct conn_id id = { pid, fd };
-	struct hnode *n = hmap_find(&t->conns, conn_hash(pid, fd), &id, conn_eq);
+	struct hnode *n = hmap_find(&t->conns, hash_u64(sock_id), &sock_id,
+				    conn_eq);
 	struct conn *c = n ? hmap_entry(n, struct conn, node) : NULL;
 
 	return c && c->gen == gen ? c : NULL;
 }
 
-struct conn *conn_table_get(struct conn_table *t, uint32_t pid, int32_t fd,
-			    uint64_t gen, enum http_role role, bool *full)
+/* The socket is now used by process pid (a forked child serving what its
+ * parent accepted): its exit is what ends the connection. */
+static int move_to_pid(struct conn_table *t, struct conn *c, uint32_t pid)
 {
-	struct conn_id id = { pid, fd };
-	uint64_t h = conn_hash(pid, fd);
-	struct hnode *n = hmap_find(&t->conns, h, &id, conn_eq);
+	if (c->pid == pid)
+		return 0;
+	if (pid_ref(t, pid))
+		return -ENOMEM;
+	pid_unref(t, c->pid);
+	c->pid = pid;
+	return 0;
+}
+
+struct conn *conn_table_get(struct conn_table *t, uint64_t sock_id,
+			    uint64_t gen, uint32_t pid, enum http_role role,
+			    bool *full)
+{
+	uint64_t h = hash_u64(sock_id);
+	struct hnode *n = hmap_find(&t->conns, h, &sock_id, conn_eq);
 	struct conn *c;
 
 	*full = false;
 	if (n) {
 		c = hmap_entry(n, struct conn, node);
 		if (c->gen == gen)
-			return c;
+			return move_to_pid(t, c, pid) ? NULL : c;
 		conn_table_end(t, c, 0);
 	}
 	if (t->conns.count >= t->max_conns) {
@@ -158,7 +159,7 @@ struct conn *conn_table_get(struct conn_table *t, uint32_t pid, int32_t fd,
 		return NULL;
 	}
 	c->pid = pid;
-	c->fd = fd;
+	c->sock_id = sock_id;
 	c->gen = gen;
 	hmap_insert(&t->conns, &c->node, h);
 	return c;

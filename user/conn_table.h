@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * Connections seen by the kernel side, keyed by (pid, fd) and told apart by
- * generation: a new generation on the same (pid, fd) means the old
- * connection ended unseen. Bounded; indexed by pid so a process exit closes
- * its connections without a full scan.
+ * Connections seen by the kernel side, keyed by socket (bpf/capture.h:
+ * struct conn_key) and told apart by generation: a new generation on the
+ * same socket key means the old connection ended unseen. Each belongs to
+ * the process that used it last, whose exit ends it. Bounded; indexed by
+ * pid so an exit of a process without connections costs nothing.
  */
 #ifndef PODTAP_CONN_TABLE_H
 #define PODTAP_CONN_TABLE_H
@@ -17,9 +18,9 @@
 
 struct conn {
 	struct hnode node;
-	uint32_t pid;
-	int32_t fd;
+	uint64_t sock_id;
 	uint64_t gen;
+	uint32_t pid;            /* the process that used it last */
 	uint64_t cgroup_id;
 	uint64_t last_seen_ns;
 	char comm[16];
@@ -41,14 +42,16 @@ struct conn_table *conn_table_new(unsigned int max_conns, conn_end_fn on_end,
 void conn_table_free(struct conn_table *t); /* ends every connection */
 
 /*
- * The connection for (pid, fd, gen): found, or created with a new
- * http_conn of `role`. An entry with another generation is ended first.
- * Returns NULL when the table is full (*full set) or memory runs out.
+ * The connection for (sock_id, gen), now used by process pid: found, or
+ * created with a new http_conn of `role`. An entry with another generation
+ * is ended first. Returns NULL when the table is full (*full set) or memory
+ * runs out.
  */
-struct conn *conn_table_get(struct conn_table *t, uint32_t pid, int32_t fd,
-			    uint64_t gen, enum http_role role, bool *full);
+struct conn *conn_table_get(struct conn_table *t, uint64_t sock_id,
+			    uint64_t gen, uint32_t pid, enum http_role role,
+			    bool *full);
 /* The connection if it is there with this generation. */
-struct conn *conn_table_find(struct conn_table *t, uint32_t pid, int32_t fd,
+struct conn *conn_table_find(struct conn_table *t, uint64_t sock_id,
 			     uint64_t gen);
 void conn_table_end(struct conn_table *t, struct conn *c, uint64_t ts_ns);
 /* Ends every connection of process `pid`. */
