@@ -96,6 +96,8 @@ struct conn_key {
 /* The kernel's state of a connection (map podtap_conns). */
 struct conn_state {
 	__u64 gen;      /* generation: new on accept/connect/first sight */
+	__u64 ino;      /* the socket's inode, as ss -e ("ino:") and
+			 * /proc/PID/fd ("socket:[ino]") show it */
 	__u64 pos[2];   /* bytes so far, per enum podtap_direction */
 	__u8 role;      /* enum podtap_role */
 	__u8 ignored;   /* set by userspace: not HTTP, send no data */

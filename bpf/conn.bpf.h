@@ -210,8 +210,11 @@ static __always_inline __u64 next_gen(void)
 static __always_inline struct conn_state *new_conn(struct sock_ref sock,
 						   __u8 role)
 {
+	struct file *file = (struct file *)sock.id;
 	struct conn_key key = { .sock_id = sock.id };
-	struct conn_state st = { .gen = next_gen(), .role = role };
+	struct conn_state st = { .gen = next_gen(),
+				 .ino = BPF_CORE_READ(file, f_inode, i_ino),
+				 .role = role };
 
 	if (bpf_map_update_elem(&podtap_conns, &key, &st, BPF_ANY)) {
 		count_drop(PODTAP_DROP_CONNS_FULL);

@@ -243,26 +243,37 @@ with open(flag + ".done", "w") as f:
 }
 
 @test "a process that exits with open sockets leaves no kernel connection entries" {
-	local pid dump
+	local pid ino out dump
 	pt_podtap_start
 	# A client that connects, sends a request head, and exits without
-	# close(): the kernel closes its fds, no close tracepoint fires.
-	pid=$("$PT_PY" - "$PODTAP_PORT" <<'PY'
+	# close(): the kernel closes its fds, no close tracepoint fires. It
+	# says its socket's inode (the map's "ino"), then waits to be told to
+	# exit.
+	out="$PT_TMP/client.out"
+	mkfifo "$PT_TMP/go"
+	pid=$(pt_spawn "$PT_TMP/logs/client.log" -- "$PT_PY" -c '
 import os, socket, sys
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
 s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
 s.recv(1024)
-print(os.getpid(), flush=True)
-os._exit(0)
-PY
-)
-	[ -n "$pid" ]
+with open(sys.argv[2], "w") as f:
+    f.write("%d\n" % os.fstat(s.fileno()).st_ino)
+open(sys.argv[3]).read()
+os._exit(0)' "$PODTAP_PORT" "$out" "$PT_TMP/go")
+	for _ in $(seq 1 100); do [ -s "$out" ] && break; sleep 0.05; done
+	ino=$(cat "$out")
+	[ -n "$ino" ]
 	# Not our own traffic: podtap ignores its own pid, not the client's.
+	dump=$(bpftool map dump pinned "$PODTAP_PIN/maps/podtap_conns")
+	grep -q "\"ino\": $ino," <<<"$dump" ||
+		{ pt_fail "the client's socket (ino $ino) is not in podtap_conns"; return 1; }
+	echo go >"$PT_TMP/go"
+	pt_wait_gone 10 "$pid"
 	for _ in $(seq 1 50); do
 		dump=$(bpftool map dump pinned "$PODTAP_PIN/maps/podtap_conns")
-		grep -q "\"tgid\": $pid," <<<"$dump" || return 0
+		grep -q "\"ino\": $ino," <<<"$dump" || return 0
 		sleep 0.1
 	done
-	pt_fail "kernel still tracks a connection of exited pid $pid"
+	pt_fail "kernel still tracks the socket (ino $ino) of exited pid $pid"
 	return 1
 }
