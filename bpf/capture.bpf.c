@@ -336,3 +336,37 @@ int podtap_proc_exit(struct trace_event_raw_sched_process_template *ctx)
 	emit_lifecycle(PODTAP_EV_PROC_EXIT, NO_SOCK, 0, PODTAP_ROLE_UNKNOWN);
 	return 0;
 }
+
+/*
+ * A cgroup v2 directory was made: its id and path go to the daemon before
+ * any process runs in it, so traffic is attributed to its pod even when
+ * the process and the cgroup are both gone by the time the event is read
+ * (a Job's last requests). Rare: the reader is woken at once.
+ */
+SEC("tracepoint/cgroup/cgroup_mkdir")
+int podtap_cgroup_mkdir(struct trace_event_raw_cgroup *ctx)
+{
+	struct podtap_event *ev;
+	char *path;
+	long n;
+
+	/* The unified hierarchy's id is 0; v1 hierarchies name no pods. */
+	if (BPF_CORE_READ(ctx, root) != 0)
+		return 0;
+	ev = bpf_ringbuf_reserve(&podtap_events,
+				 sizeof(*ev) + PODTAP_CGROUP_PATH_MAX, 0);
+	if (!ev) {
+		count_drop(PODTAP_DROP_RINGBUF_FULL);
+		return 0;
+	}
+	fill_header(ev, PODTAP_EV_CGROUP_MKDIR, NO_SOCK, 0, PODTAP_ROLE_UNKNOWN);
+	ev->cgroup_id = BPF_CORE_READ(ctx, id);
+	path = (char *)ev + sizeof(*ev);
+	n = bpf_probe_read_kernel_str(path, PODTAP_CGROUP_PATH_MAX,
+				      (char *)ctx +
+					      (BPF_CORE_READ(ctx, __data_loc_path) &
+					       0xffff));
+	ev->captured = n > 0 ? n : 0;
+	bpf_ringbuf_submit(ev, BPF_RB_FORCE_WAKEUP);
+	return 0;
+}

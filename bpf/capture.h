@@ -26,7 +26,14 @@ enum podtap_event_kind {
 				  * executable file (dlopen, import) */
 	PODTAP_EV_GC = 8,       /* a CPython collection ended; payload:
 				 * struct podtap_gc */
+	PODTAP_EV_CGROUP_MKDIR = 9, /* a cgroup v2 directory was made;
+				     * cgroup_id is its id, payload its path
+				     * from the root, NUL-terminated */
+	PODTAP_EV_NR,
 };
+
+/* Longest cgroup path sent; a kubelet's pod cgroups are well below. */
+#define PODTAP_CGROUP_PATH_MAX 512
 
 /* Event flags. */
 #define PODTAP_EVF_TLS 0x1 /* plaintext of SSL_read/SSL_write (https) */

@@ -303,6 +303,12 @@ void agent_handle_event(void *ctx, const struct podtap_event *ev, size_t size)
 	case PODTAP_EV_GC:
 		handle_gc(a, ev);
 		break;
+	case PODTAP_EV_CGROUP_MKDIR:
+		/* NUL-terminated by the kernel within what it captured. */
+		if (ev->captured && !ev->payload[ev->captured - 1])
+			pod_resolver_cgroup_made(a->pods, ev->cgroup_id,
+						 ev->payload, ev->ts_ns);
+		break;
 	default:
 		break;
 	}

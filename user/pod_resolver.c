@@ -41,7 +41,15 @@ struct cgroup_entry {
 	uint64_t retry_at_ns;       /* 0: no retry after a time */
 	bool await_kubelet;         /* resolve again on a new kubelet list */
 	uint64_t kubelet_gen;       /* the list it was resolved with */
+	char *path;                 /* from its mkdir, else NULL: found from
+				     * its processes or the tree */
 };
+
+static void cgroup_entry_free(struct cgroup_entry *e)
+{
+	free(e->path);
+	free(e);
+}
 
 struct pod_resolver {
 	char pod_log_dir[512];
@@ -120,7 +128,7 @@ static void clear_cgroups(struct pod_resolver *r)
 	for (n = hmap_first(&r->cgroups, &b); n; n = next) {
 		next = hmap_next(&r->cgroups, n, &b);
 		hmap_remove(&r->cgroups, n);
-		free(hmap_entry(n, struct cgroup_entry, node));
+		cgroup_entry_free(hmap_entry(n, struct cgroup_entry, node));
 	}
 }
 
@@ -368,9 +376,16 @@ static int walk_visit(const char *path, const struct stat *st, int type,
 	return 1;
 }
 
-static int cgroup_path_of(struct pod_resolver *r, uint64_t id, uint32_t pid,
-			  char *out, size_t size)
+static int cgroup_path_of(struct pod_resolver *r, const struct cgroup_entry *e,
+			  uint32_t pid, char *out, size_t size)
 {
+	uint64_t id = e->cgroup_id;
+
+	/* Learned when it was made: still right when it and its processes
+	 * are gone. */
+	if (e->path)
+		return snprintf(out, size, "%s", e->path) < (int)size ? 0
+								 : -ENAMETOOLONG;
 	if (cgroup_path_of_pid(r->cgroup_root, pid, out, size) == 0 &&
 	    path_has_id(r->cgroup_root, out, id))
 		return 0;
@@ -563,7 +578,7 @@ static void resolve(struct pod_resolver *r, struct cgroup_entry *e,
 	e->pod_uid[0] = '\0';
 	e->retry_at_ns = 0;
 	e->await_kubelet = false;
-	if (cgroup_path_of(r, e->cgroup_id, pid, path, sizeof(path)) ||
+	if (cgroup_path_of(r, e, pid, path, sizeof(path)) ||
 	    !cgroup_path_parse(path, &ref))
 		return;
 	strcpy(e->pod_uid, ref.pod_uid);
@@ -590,7 +605,15 @@ static void resolve(struct pod_resolver *r, struct cgroup_entry *e,
 		 * label set of host traffic as a second series. */
 		log_debug("pod %s (cgroup %s) has no names yet", ref.pod_uid,
 			  path);
-		e->retry_at_ns = now_ns + RETRY_NS;
+		/* Ahead of its processes (at mkdir), the first lookup tries
+		 * again: the kubelet may be a step behind its runtime. */
+		e->retry_at_ns = comm[0] ? now_ns + RETRY_NS : now_ns;
+		return;
+	}
+	if (!w.container[0] && !comm[0]) {
+		/* Resolved ahead of its processes (at mkdir), but its service
+		 * is named by their comm: at the first lookup. */
+		e->retry_at_ns = now_ns;
 		return;
 	}
 	snprintf(w.service, sizeof(w.service), "%s",
@@ -649,6 +672,38 @@ const struct workload *pod_resolver_lookup(struct pod_resolver *r,
 	return &we->w;
 }
 
+void pod_resolver_cgroup_made(struct pod_resolver *r, uint64_t cgroup_id,
+			      const char *path, uint64_t now_ns)
+{
+	uint64_t h = hash_u64(cgroup_id);
+	struct hnode *n = hmap_find(&r->cgroups, h, &cgroup_id, cgroup_eq);
+	struct cgroup_pod_ref ref;
+	struct cgroup_entry *e;
+	char *copy;
+
+	/* Only a pod's cgroups name anything; the rest stay host traffic. */
+	if (!cgroup_path_parse(path, &ref) || !(copy = strdup(path)))
+		return;
+	if (n) {
+		/* An id the kernel hands out again is a new cgroup. */
+		e = hmap_entry(n, struct cgroup_entry, node);
+		free(e->path);
+	} else {
+		if (r->cgroups.count >= MAX_CGROUPS)
+			clear_cgroups(r);
+		e = calloc(1, sizeof(*e));
+		if (!e) {
+			free(copy);
+			return;
+		}
+		e->cgroup_id = cgroup_id;
+		hmap_insert(&r->cgroups, &e->node, h);
+	}
+	e->path = copy;
+	/* Its names now, while its log directory surely exists. */
+	resolve(r, e, true, 0, "", now_ns);
+}
+
 /* --- expiry ------------------------------------------------------------- */
 
 static bool pod_alive(const struct pod_resolver *r,
@@ -691,7 +746,7 @@ unsigned int pod_resolver_expire(struct pod_resolver *r, uint64_t now_ns,
 		next = hmap_next(&r->cgroups, it, &b);
 		if (e->pod && e->pod->expiring) {
 			hmap_remove(&r->cgroups, it);
-			free(e);
+			cgroup_entry_free(e);
 		}
 	}
 	for (it = hmap_first(&r->workloads, &b); it; it = next) {

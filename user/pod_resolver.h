@@ -65,6 +65,13 @@ const struct workload *pod_resolver_lookup(struct pod_resolver *r,
 					   const char *comm, uint64_t now_ns,
 					   const char **pod_uid);
 
+/* A cgroup was made (the kernel's cgroup_mkdir, path from the cgroup v2
+ * root): a pod's is remembered with its path and resolved now, so that its
+ * traffic keeps its pod when the cgroup and its processes are gone by the
+ * time their events are read. */
+void pod_resolver_cgroup_made(struct pod_resolver *r, uint64_t cgroup_id,
+			      const char *path, uint64_t now_ns);
+
 /* Called for each workload pod_resolver_expire frees, before it is freed:
  * whoever keeps pointers to it drops them. */
 typedef void (*workload_release_fn)(void *ctx, const struct workload *w);

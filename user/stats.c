@@ -99,7 +99,8 @@ void stats_render(const struct stats *s, const struct stats_snapshot *snap,
 {
 	static const char *const kinds[STATS_EVENT_KINDS] = {
 		"unknown", "data", "open", "close", "process_exit",
-		"exec", "fork", "library_mapped", "python_gc"
+		"exec", "fork", "library_mapped", "python_gc",
+		"cgroup_mkdir",
 	};
 	char libbpf[32];
 	struct prom_label build[] = { { "version", PODTAP_VERSION },

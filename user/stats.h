@@ -15,7 +15,7 @@
 #include "prom_writer.h"
 #include "python_hooks.h"
 
-#define STATS_EVENT_KINDS 9 /* index = enum podtap_event_kind */
+#define STATS_EVENT_KINDS PODTAP_EV_NR /* index = enum podtap_event_kind */
 
 struct stats {
 	_Atomic uint64_t events[STATS_EVENT_KINDS];

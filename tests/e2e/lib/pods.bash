@@ -52,6 +52,11 @@ pt_pod_create() {
 	root=$(pt_cgroup2_root) || return 1
 	uid=$(cat /proc/sys/kernel/random/uuid)
 	cid=$(pt_rand_hex 64)
+	# The log directory first, as a kubelet makes it before the runtime
+	# makes the container's cgroup.
+	PT_POD_LOGDIR="$PT_TMP/pods/${ns}_${pod}_${uid}"
+	mkdir -p "$PT_POD_LOGDIR/$container" || return 1
+	: >"$PT_POD_LOGDIR/$container/0.log"
 	if [ "$driver" = systemd ]; then
 		d="$root/kubepods.slice"
 		pt_mkcgroup "$d" || return 1
@@ -79,9 +84,6 @@ pt_pod_create() {
 	PT_POD_UID=$uid
 	PT_POD_CID=$cid
 	PT_POD_SCOPE=$d
-	PT_POD_LOGDIR="$PT_TMP/pods/${ns}_${pod}_${uid}"
-	mkdir -p "$PT_POD_LOGDIR/$container" || return 1
-	: >"$PT_POD_LOGDIR/$container/0.log"
 }
 
 # pt_cgroup_of PID: the process's cgroup v2 path ("0::" line).
