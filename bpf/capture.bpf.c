@@ -19,6 +19,7 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #define EINPROGRESS 115
+#define MSG_PEEK 2
 
 struct syscall_args {
 	__u64 ptr;     /* buffer or struct iovec * */
@@ -118,10 +119,13 @@ int podtap_exit_read(struct trace_event_raw_sys_exit *ctx)
 	return 0;
 }
 
+/* A peek (a proxy's protocol sniffing) leaves the bytes to be read again:
+ * it neither moves the stream nor is data. */
 SEC("tracepoint/syscalls/sys_enter_recvfrom")
 int podtap_enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
 {
-	stash_args(ctx->args[0], ctx->args[1], 0, IO_BUF);
+	if (!(ctx->args[3] & MSG_PEEK))
+		stash_args(ctx->args[0], ctx->args[1], 0, IO_BUF);
 	return 0;
 }
 
@@ -158,7 +162,8 @@ static __always_inline void stash_msghdr(int fd, __u64 msgp)
 SEC("tracepoint/syscalls/sys_enter_recvmsg")
 int podtap_enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
 {
-	stash_msghdr(ctx->args[0], ctx->args[1]);
+	if (!(ctx->args[2] & MSG_PEEK))
+		stash_msghdr(ctx->args[0], ctx->args[1]);
 	return 0;
 }
 

@@ -14,6 +14,8 @@
 #       connection to a worker process that serves it
 #   a dup()'d fd that outlives its original: close() of one copy does not
 #       end the connection
+#   a server that peeks (MSG_PEEK, as proxies' protocol sniffers do) before
+#       each read: peeked bytes are not data
 
 load 'lib/common'
 
@@ -169,5 +171,51 @@ while True:
 	curl -sS -o /dev/null --max-time 10 "${urls[@]}"
 	pt_wait_metric 10 "${PT_HIST}_count" \
 		$(server_labels dup dup-1 dupper GET 200 /dup)
+	pt_stop_pid "$pid"
+}
+
+@test "a server that peeks (recv MSG_PEEK, recvmsg MSG_PEEK) before it reads: /a /b /c once each, latencies of their own" {
+	local port pid i
+	pt_pod_create peek pk-1 peeker
+	port=$(pt_free_port)
+	# Before each request: a recv(MSG_PEEK) of the whole head, a
+	# recvmsg(MSG_PEEK) of its first bytes, then the real read. /b is
+	# answered 0.3 s late, so a latency that ran from the peek of /a or to
+	# the next request would show.
+	pid=$(pt_spawn "$PT_TMP/logs/peeker.log" --cgroup "$PT_POD_SCOPE" -- \
+		"$PT_PY" -c '
+import socket, sys, time
+l = socket.socket()
+l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(("127.0.0.1", int(sys.argv[1])))
+l.listen(16)
+while True:
+    c, _ = l.accept()
+    while True:
+        head = c.recv(4096, socket.MSG_PEEK)
+        if not head:
+            break
+        while b"\r\n\r\n" not in head:
+            time.sleep(0.01)
+            head = c.recv(4096, socket.MSG_PEEK)
+        c.recvmsg(4, 0, socket.MSG_PEEK)
+        n = head.index(b"\r\n\r\n") + 4
+        req = c.recv(n)
+        if req.startswith(b"GET /b "):
+            time.sleep(0.3)
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n")
+    c.close()' "$port")
+	pt_wait_port "$port" 10 "$pid"
+	curl -sS -o /dev/null --max-time 10 "http://127.0.0.1:$port/a" \
+		"http://127.0.0.1:$port/b" "http://127.0.0.1:$port/c"
+	for i in a b c; do
+		pt_wait_metric 1 "${PT_HIST}_count" \
+			$(server_labels peek pk-1 peeker GET 200 "/$i")
+	done
+	# /a and /c well under 0.25 s, /b over it (and under 1 s).
+	pt_expect_metric 1 "${PT_HIST}_bucket" $(server_labels peek pk-1 peeker GET 200 /a) le=0.25
+	pt_expect_metric 1 "${PT_HIST}_bucket" $(server_labels peek pk-1 peeker GET 200 /c) le=0.25
+	pt_expect_metric 0 "${PT_HIST}_bucket" $(server_labels peek pk-1 peeker GET 200 /b) le=0.25
+	pt_expect_metric 1 "${PT_HIST}_bucket" $(server_labels peek pk-1 peeker GET 200 /b) le=1
 	pt_stop_pid "$pid"
 }
