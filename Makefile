@@ -5,6 +5,7 @@
 #   make test     install what is missing, build, run every test
 #   make unit     build and run the unit tests only (no installs, seconds)
 #   make e2e SUITE=core   one end-to-end suite (tests/e2e/core.bats)
+#   make fuzz     the HTTP parser under libFuzzer for FUZZ_SECONDS (60)
 #   make bench    throughput/latency/CPU/RSS: no probe vs podtap vs in-process
 #   make vmlinux  regenerate bpf/vmlinux/$(ARCH)/vmlinux.h from this kernel
 #   make install  install build/podtap into $(DESTDIR)$(PREFIX)/bin
@@ -36,7 +37,7 @@ BUILD_PKGS := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev \
 	libcurl4-openssl-dev libjson-c-dev ca-certificates pkg-config gcc make
 TEST_PKGS := bats curl gunicorn python3-flask python3-requests \
 	python3-prometheus-client hey wrk prometheus openssl iproute2 \
-	netcat-openbsd procps jq strace util-linux busybox \
+	netcat-openbsd procps jq strace util-linux busybox libclang-rt-14-dev \
 	libcap2-bin golang-go golang-github-masterminds-sprig-dev \
 	golang-k8s-sigs-yaml-dev golang-github-xeipuuv-gojsonschema-dev
 
@@ -65,7 +66,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/
 UNIT_CFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer
 
 .DELETE_ON_ERROR:
-.PHONY: all run test unit e2e bench deps deps-build deps-test vmlinux install clean FORCE
+.PHONY: all run test unit e2e fuzz bench deps deps-build deps-test vmlinux install clean FORCE
 
 all: $(OUTPUT)/podtap
 
@@ -146,6 +147,27 @@ $(OUTPUT)/tests/bpf_load: tests/root/bpf_load.c $(OUTPUT)/user/capture.o \
 		$(OUTPUT)/user/hashmap.o | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(filter %.c %.o,$^) $(LIBS) -o $@
+
+# The HTTP parser under libFuzzer (clang's -fsanitize=fuzzer), with ASan
+# and UBSan; seeded with real conversations (tests/fuzz/seeds.py).
+$(OUTPUT)/tests/fuzz_http_parser: tests/fuzz/fuzz_http_parser.c \
+		user/http_parser.c | $(OUTPUT)/tests
+	$(call msg,FUZZ-CC,$@)
+	$(Q)$(CLANG) -g -O1 -D_GNU_SOURCE -Iuser \
+		-fsanitize=fuzzer,address,undefined $^ -o $@
+
+$(OUTPUT)/tests/fuzz-seeds: tests/fuzz/seeds.py | $(OUTPUT)/tests
+	$(Q)rm -rf $@ && /usr/bin/python3 $< $@
+
+# make fuzz [FUZZ_SECONDS=60]: runs the parser fuzzer that long; a crash
+# leaves its input in build/tests/ and fails.
+FUZZ_SECONDS ?= 60
+fuzz: $(OUTPUT)/tests/fuzz_http_parser $(OUTPUT)/tests/fuzz-seeds
+	$(Q)mkdir -p $(OUTPUT)/tests/fuzz-corpus
+	$(Q)$(OUTPUT)/tests/fuzz_http_parser -max_total_time=$(FUZZ_SECONDS) \
+		-print_final_stats=1 -dict=tests/fuzz/http.dict \
+		-artifact_prefix=$(OUTPUT)/tests/ \
+		$(OUTPUT)/tests/fuzz-corpus $(OUTPUT)/tests/fuzz-seeds
 
 $(OUTPUT)/tests/exporter_driver: tests/otlp/exporter_driver.c \
 		$(OUTPUT)/user/otlp_exporter.o $(OUTPUT)/user/otel_env.o \
