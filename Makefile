@@ -125,6 +125,7 @@ $(OUTPUT)/podtap: $(DAEMON_OBJS)
 # --- tests ----------------------------------------------------------------
 
 UNIT_DEPS_metrics := user/route.c user/prom_writer.c user/hashmap.c
+UNIT_DEPS_config := user/route.c user/listen_addr.c user/otel_env.c
 UNIT_DEPS_python_metrics := user/prom_writer.c user/hashmap.c
 UNIT_DEPS_otlp_encoder := $(OUTPUT)/otlp.pb-c.c -lprotobuf-c
 UNIT_DEPS_kubelet_pods := -ljson-c

@@ -16,6 +16,7 @@ struct config {
 	char pin_path[512];       /* "" = do not pin */
 	const char *routes[CONFIG_ROUTES_MAX];
 	size_t nroutes;
+	char *routes_env;         /* PODTAP_ROUTES split in place, for routes[] */
 	uint32_t payload_size;    /* bytes copied per syscall */
 	uint32_t ringbuf_size;    /* bytes, power of two */
 	uint32_t max_series_per_pod;
@@ -33,10 +34,12 @@ struct config {
 	uint32_t kubelet_refresh_s;
 };
 
-/* Fills *cfg from defaults, environment, then argv. Returns 0 to run, 1 when
- * --help or --version was printed (exit 0), -1 on bad input (the message is
- * already printed). Route strings point into argv/environ or are owned by
- * the config (config_free). */
+/* Fills *cfg from defaults, environment, then argv; every value is checked
+ * here, before anything starts. The --otlp-* flags have no field: the trace
+ * exporter reads them from their twins (otel_env.h), which they set. Returns
+ * 0 to run, 1 when --help or --version was printed (exit 0), -1 on bad input
+ * (the message, naming the flag or variable, is already printed). Route
+ * strings point into argv or are owned by the config (config_free). */
 int config_parse(struct config *cfg, int argc, char **argv);
 void config_free(struct config *cfg);
 

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "listen_addr.h"
 #include "log.h"
 
 /* /healthz fails when the event loop has not turned for this long. */
@@ -21,42 +22,16 @@ struct metrics_server {
 	struct metrics_server_opts opts;
 };
 
-static int split_host_port(const char *addr, char *host, size_t hsize,
-			   char *port, size_t psize)
-{
-	const char *colon;
-
-	if (addr[0] == '[') { /* [v6]:port */
-		const char *end = strchr(addr, ']');
-
-		if (!end || end[1] != ':' || (size_t)(end - addr - 1) >= hsize)
-			return -1;
-		snprintf(host, hsize, "%.*s", (int)(end - addr - 1), addr + 1);
-		colon = end + 1;
-	} else {
-		colon = strrchr(addr, ':');
-		if (!colon || (size_t)(colon - addr) >= hsize)
-			return -1;
-		snprintf(host, hsize, "%.*s", (int)(colon - addr), addr);
-	}
-	if (!colon[1] || strlen(colon + 1) >= psize ||
-	    strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
-	    atoi(colon + 1) < 1 || atoi(colon + 1) > 65535)
-		return -1;
-	snprintf(port, psize, "%s", colon + 1);
-	return 0;
-}
-
 int metrics_server_bind(const char *listen_addr)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
 				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
 	struct addrinfo *res = NULL;
-	char host[256], port[16];
+	char host[LISTEN_ADDR_HOST_MAX], port[LISTEN_ADDR_PORT_MAX];
 	int fd = -1, one = 1, err;
 
-	if (split_host_port(listen_addr, host, sizeof(host), port,
-			    sizeof(port))) {
+	if (listen_addr_split(listen_addr, host, sizeof(host), port,
+			      sizeof(port))) {
 		log_error("--metrics-listen must be HOST:PORT with a port in "
 			  "1..65535 (for example 0.0.0.0:9464 or [::]:9464), "
 			  "got '%s'", listen_addr);

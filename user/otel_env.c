@@ -196,9 +196,6 @@ static bool env_u32(struct otel_config *cfg, char *const *envp,
 #define ENV_U32(cfg, envp, names, min, max, def, out) \
 	env_u32(cfg, envp, names, ARRAY_SIZE(names), min, max, def, out)
 
-/* The OpenTelemetry Integer type's range. */
-#define OTEL_INT_MAX 2147483647u
-
 static void parse_numbers(struct otel_config *cfg, char *const *envp)
 {
 	static const char *const timeout[] = { "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
@@ -215,12 +212,14 @@ static void parse_numbers(struct otel_config *cfg, char *const *envp)
 
 	ENV_U32(cfg, envp, timeout, 0, OTEL_INT_MAX, OTEL_DEFAULT_TIMEOUT_MS,
 		&cfg->timeout_ms);
-	ENV_U32(cfg, envp, queue, 1, OTEL_QUEUE_SIZE_MAX,
+	ENV_U32(cfg, envp, queue, OTEL_QUEUE_SIZE_MIN, OTEL_QUEUE_SIZE_MAX,
 		OTEL_DEFAULT_QUEUE_SIZE, &cfg->queue_size);
-	batch_set = ENV_U32(cfg, envp, batch, 1, OTEL_INT_MAX,
-			    OTEL_DEFAULT_BATCH_SIZE, &cfg->batch_size);
-	ENV_U32(cfg, envp, delay, 0, OTEL_INT_MAX,
-		OTEL_DEFAULT_BATCH_TIMEOUT_MS, &cfg->batch_timeout_ms);
+	batch_set = ENV_U32(cfg, envp, batch, OTEL_BATCH_SIZE_MIN,
+			    OTEL_BATCH_SIZE_MAX, OTEL_DEFAULT_BATCH_SIZE,
+			    &cfg->batch_size);
+	ENV_U32(cfg, envp, delay, OTEL_BATCH_TIMEOUT_MIN_MS,
+		OTEL_BATCH_TIMEOUT_MAX_MS, OTEL_DEFAULT_BATCH_TIMEOUT_MS,
+		&cfg->batch_timeout_ms);
 	ENV_U32(cfg, envp, shutdown, 0, OTEL_INT_MAX,
 		OTEL_DEFAULT_SHUTDOWN_TIMEOUT_MS, &cfg->shutdown_timeout_ms);
 	ENV_U32(cfg, envp, elapsed, 0, OTEL_INT_MAX,

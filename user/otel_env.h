@@ -31,7 +31,9 @@
  * asks, a value that cannot be used is reported and then treated as unset
  * (so its twin or the default applies); the exceptions are settings that
  * cannot be honoured at all (a malformed endpoint, a protocol other than
- * http/protobuf), which are errors.
+ * http/protobuf), which are errors. The daemon itself refuses a bad
+ * PODTAP_OTLP_BATCH_SIZE, _BATCH_TIMEOUT or _QUEUE_SIZE before this is read:
+ * they are the twins of its --otlp-* flags (config.c).
  *
  * Unlike an SDK, podtap does not default the endpoint to
  * http://localhost:4318: a node agent with no collector configured exports
@@ -60,8 +62,15 @@
 #define OTEL_DEFAULT_QUEUE_SIZE 8192 /* ~20 MiB of spans when full */
 #define OTEL_DEFAULT_SHUTDOWN_TIMEOUT_MS 5000
 #define OTEL_DEFAULT_RETRY_MAX_ELAPSED_MS 300000 /* the collector's */
+/* Bounds of the batching settings; their flags (config.c) check the same. */
+#define OTEL_INT_MAX 2147483647u /* the OpenTelemetry Integer type's range */
+#define OTEL_QUEUE_SIZE_MIN 1u
 /* Each queued span is a struct span copy (about 2.5 KiB). */
 #define OTEL_QUEUE_SIZE_MAX (1u << 20)
+#define OTEL_BATCH_SIZE_MIN 1u
+#define OTEL_BATCH_SIZE_MAX OTEL_INT_MAX
+#define OTEL_BATCH_TIMEOUT_MIN_MS 0u
+#define OTEL_BATCH_TIMEOUT_MAX_MS OTEL_INT_MAX
 
 struct otel_header {
 	char name[OTEL_HEADER_NAME_MAX];
