@@ -43,6 +43,7 @@ struct cgroup_entry {
 	uint64_t kubelet_gen;       /* the list it was resolved with */
 	char *path;                 /* from its mkdir, else NULL: found from
 				     * its processes or the tree */
+	bool ahead;                 /* resolved at mkdir, not yet looked up */
 };
 
 static void cgroup_entry_free(struct cgroup_entry *e)
@@ -571,16 +572,22 @@ static void resolve(struct pod_resolver *r, struct cgroup_entry *e,
 	struct cgroup_pod_ref ref;
 	struct kubelet_pod_meta meta;
 	struct workload w = { .in_pod = true };
+	struct workload_entry *known = e->pod;
 	enum kubelet_answer a;
 	bool named, log_dir;
 
 	e->pod = NULL;
-	e->pod_uid[0] = '\0';
 	e->retry_at_ns = 0;
 	e->await_kubelet = false;
+	/* Names once known stay when their sources are gone (a pod that
+	 * ended: its cgroup, log directory and kubelet entry removed). */
 	if (cgroup_path_of(r, e, pid, path, sizeof(path)) ||
-	    !cgroup_path_parse(path, &ref))
+	    !cgroup_path_parse(path, &ref)) {
+		e->pod = known;
+		if (!known)
+			e->pod_uid[0] = '\0';
 		return;
+	}
 	strcpy(e->pod_uid, ref.pod_uid);
 	a = ask_kubelet(r, e, first, &ref, &meta);
 	named = a >= KUBELET_UNKNOWN_CONTAINER;
@@ -603,6 +610,10 @@ static void resolve(struct pod_resolver *r, struct cgroup_entry *e,
 		/* Counted as host traffic (named by its process) until its
 		 * names are known: a pod without names would export the very
 		 * label set of host traffic as a second series. */
+		if (known) {
+			e->pod = known;
+			return;
+		}
 		log_debug("pod %s (cgroup %s) has no names yet", ref.pod_uid,
 			  path);
 		/* Ahead of its processes (at mkdir), the first lookup tries
@@ -640,12 +651,18 @@ const struct workload *pod_resolver_lookup(struct pod_resolver *r,
 	struct hnode *n = hmap_find(&r->cgroups, h, &cgroup_id, cgroup_eq);
 	struct workload_entry *we, *old;
 	struct cgroup_entry *e;
+	bool first;
 
 	if (n) {
 		e = hmap_entry(n, struct cgroup_entry, node);
-		if (stale(r, e, now_ns)) {
+		/* The first lookup of a cgroup resolved at mkdir is the one
+		 * that may ask the kubelet for a newer list, as for any
+		 * cgroup first seen by its traffic. */
+		first = e->ahead && (e->await_kubelet || !e->pod);
+		e->ahead = false;
+		if (first || stale(r, e, now_ns)) {
 			old = e->pod;
-			resolve(r, e, false, pid, comm, now_ns);
+			resolve(r, e, first, pid, comm, now_ns);
 			/* Its series stop growing: they may go once unused. */
 			if (old && old != e->pod)
 				old->superseded = true;
@@ -681,8 +698,10 @@ void pod_resolver_cgroup_made(struct pod_resolver *r, uint64_t cgroup_id,
 	struct cgroup_entry *e;
 	char *copy;
 
-	/* Only a pod's cgroups name anything; the rest stay host traffic. */
-	if (!cgroup_path_parse(path, &ref) || !(copy = strdup(path)))
+	/* Only a container's cgroup is where a pod's processes run; the rest
+	 * stay host traffic (or are learned from their processes). */
+	if (!cgroup_path_parse(path, &ref) || !ref.container_id[0] ||
+	    !(copy = strdup(path)))
 		return;
 	if (n) {
 		/* An id the kernel hands out again is a new cgroup. */
@@ -700,8 +719,10 @@ void pod_resolver_cgroup_made(struct pod_resolver *r, uint64_t cgroup_id,
 		hmap_insert(&r->cgroups, &e->node, h);
 	}
 	e->path = copy;
-	/* Its names now, while its log directory surely exists. */
-	resolve(r, e, true, 0, "", now_ns);
+	e->ahead = true;
+	/* Its names now, while its log directory surely exists; the kubelet
+	 * is asked for a newer list at its first lookup, if need be. */
+	resolve(r, e, false, 0, "", now_ns);
 }
 
 /* --- expiry ------------------------------------------------------------- */

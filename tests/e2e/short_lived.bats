@@ -46,7 +46,7 @@ client_labels() {
 }
 
 @test "50 pods each run a client for 3 requests, then their cgroup and log directory go, all before podtap reads an event: 150 of 150 keep their pod" {
-	local i pod m0 want f
+	local i pod m0 s0 f
 	local -a pods=() cgs=() logdirs=()
 	m0=$(pt_metric podtap_events_total kind=cgroup_mkdir)
 	for i in $(seq 1 50); do
@@ -54,14 +54,12 @@ client_labels() {
 		pt_pod_create batch "$pod" job
 		pods+=("$pod") cgs+=("$PT_POD_SCOPE") logdirs+=("$PT_POD_LOGDIR")
 	done
-	# Each pod made a pod and a container cgroup; podtap has read those
-	# mkdirs before it is stopped.
-	want=$((m0 + 100))
-	for _ in $(seq 1 100); do
-		[ "$(pt_metric podtap_events_total kind=cgroup_mkdir)" -ge "$want" ] && break
-		sleep 0.1
-	done
-	[ "$(pt_metric podtap_events_total kind=cgroup_mkdir)" -ge "$want" ]
+	# podtap has read those mkdirs before it is stopped: events are read
+	# in order, so once a request made after them is counted, they were.
+	s0=$(pt_metric_sum "${PT_HIST}_count" http_route=/sentinel)
+	[ "$(pt_curl_status "http://127.0.0.1:$SERVER_PORT/sentinel")" = 200 ]
+	pt_wait_sum $((s0 + 1)) "${PT_HIST}_count" http_route=/sentinel
+	pt_num_gt "$(pt_metric podtap_events_total kind=cgroup_mkdir)" $((m0 + 99))
 	# A daemon that reads late: everything below is gone (the client
 	# processes, their cgroups, their log directories) before podtap
 	# reads its first event of it.
