@@ -55,6 +55,7 @@ struct python_hooks_opts {
 	const char *pin_path; /* NULL or "": no pinning */
 	python_process_fn on_process;
 	void *ctx;
+	const struct bpf_load_observer *observer; /* NULL: none */
 };
 
 struct python_hooks;
