@@ -6,6 +6,7 @@
 #   make unit     build and run the unit tests only (no installs, seconds)
 #   make e2e SUITE=core   one end-to-end suite (tests/e2e/core.bats)
 #   make fuzz     the HTTP parser under libFuzzer for FUZZ_SECONDS (60)
+#   make test-kernels  the kernel check in qemu on each of KERNEL_PKGS
 #   make bench    throughput/latency/CPU/RSS: no probe vs podtap vs in-process
 #   make vmlinux  regenerate bpf/vmlinux/$(ARCH)/vmlinux.h from this kernel
 #   make install  install build/podtap into $(DESTDIR)$(PREFIX)/bin
@@ -38,6 +39,7 @@ BUILD_PKGS := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev \
 TEST_PKGS := bats curl gunicorn python3-flask python3-requests \
 	python3-prometheus-client hey wrk prometheus openssl iproute2 \
 	netcat-openbsd procps jq strace util-linux busybox libclang-rt-14-dev \
+	qemu-system-x86 cpio \
 	libcap2-bin golang-go golang-github-masterminds-sprig-dev \
 	golang-k8s-sigs-yaml-dev golang-github-xeipuuv-gojsonschema-dev
 
@@ -66,7 +68,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/
 UNIT_CFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer
 
 .DELETE_ON_ERROR:
-.PHONY: all run test unit e2e fuzz bench deps deps-build deps-test vmlinux install clean FORCE
+.PHONY: all run test unit e2e fuzz test-kernels bench deps deps-build deps-test vmlinux install clean FORCE
 
 all: $(OUTPUT)/podtap
 
@@ -223,6 +225,14 @@ tests/helm/node_modules: tests/helm/package.json tests/helm/package-lock.json
 	$(call msg,NPM,$@)
 	$(Q)npm ci --prefix tests/helm --no-audit --no-fund --loglevel=error >/dev/null
 	$(Q)touch $@
+
+# Debian kernels booted in qemu for the kernel check (tests/kernels): package
+# names, or globs for the newest match in the apt sources; "host" is this
+# machine's own kernel.
+KERNEL_PKGS ?= linux-image-6.1.0-*-cloud-amd64 linux-image-6.12.*-cloud-amd64
+
+test-kernels: deps $(OUTPUT)/podtap $(OUTPUT)/tests/bpf_load
+	$(Q)KCHECK_KERNELS='$(KERNEL_PKGS)' tests/kernels/run.sh
 
 bench: deps $(OUTPUT)/podtap
 	$(Q)tests/bench/run.sh

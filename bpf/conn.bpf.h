@@ -265,10 +265,41 @@ static __always_inline void conn_make_tls(struct sock_ref sock,
 	emit_open(sock, st->gen, st->role, PODTAP_EVF_TLS);
 }
 
-static __always_inline __u32 copy_buf(char *dst, __u64 src, __u32 len)
+/*
+ * Sizes and offsets handed to helpers are proved in bounds where they are
+ * used, on the very register the helper gets, with a mask the C code above
+ * it already makes a no-op. Older verifiers (5.15, 6.1) need this: they
+ * only prune a branch decided by a constant when the constant is the
+ * second operand, but clang for BPF v1 has no "<" against an immediate, so
+ * `if (count < limit)` becomes `if 8192 > count`. Both sides are then
+ * walked, also the impossible one (count > 0xffffffff and count < 8192),
+ * where the bounds derived from count are nonsense; and a bound learned on
+ * a zero-extended copy of a 32-bit value (the compare clang emits for a
+ * __u32) never reaches the register the value is used from. A mask makes
+ * any such bounds sane again, so every path verifies. asm keeps clang from
+ * dropping a mask it can prove redundant, or applying it to a copy. Hence
+ * also __u64 for these values: no zero-extending copies.
+ */
+#define verifier_mask(v, mask) \
+	asm volatile("%[val] &= %[m]" : [val] "+r"(v) : [m] "i"(mask))
+
+/* Masks that keep every value the C code allows: a copy's size is at most
+ * PODTAP_PAYLOAD_MAX, and an event is at most its header plus that; both
+ * masks stay inside the scratch buffer (twice the payload bound). */
+#define PAYLOAD_LEN_MASK (2 * PODTAP_PAYLOAD_MAX - 1)
+#define PAYLOAD_OFF_MASK (PODTAP_PAYLOAD_MAX - 1)
+_Static_assert((PODTAP_PAYLOAD_MAX & (PODTAP_PAYLOAD_MAX - 1)) == 0,
+	       "PODTAP_PAYLOAD_MAX must be a power of two");
+_Static_assert(sizeof(struct podtap_event) + PODTAP_PAYLOAD_MAX <=
+		       PAYLOAD_LEN_MASK &&
+	       PAYLOAD_LEN_MASK < sizeof(struct event_scratch),
+	       "an event's size mask must keep whole events in the scratch");
+
+static __always_inline __u64 copy_buf(char *dst, __u64 src, __u64 len)
 {
 	if (len > PODTAP_PAYLOAD_MAX)
 		len = PODTAP_PAYLOAD_MAX;
+	verifier_mask(len, PAYLOAD_LEN_MASK);
 	if (bpf_probe_read_user(dst, len, (void *)src)) {
 		count_drop(PODTAP_DROP_READ_FAILED);
 		return 0;
@@ -276,12 +307,13 @@ static __always_inline __u32 copy_buf(char *dst, __u64 src, __u32 len)
 	return len;
 }
 
-/* Copies up to `limit` bytes from an iovec array, in order. */
-static __always_inline __u32 copy_iov(char *dst, __u64 iovp, __u32 iovcnt,
-				      __u32 limit)
+/* Copies up to `limit` (<= PODTAP_PAYLOAD_MAX) bytes from an iovec array,
+ * in order. */
+static __always_inline __u64 copy_iov(char *dst, __u64 iovp, __u32 iovcnt,
+				      __u64 limit)
 {
 	const struct iovec *iov = (const struct iovec *)iovp;
-	__u32 off = 0;
+	__u64 off = 0;
 
 	for (int i = 0; i < PODTAP_IOV_MAX; i++) {
 		struct iovec seg;
@@ -296,9 +328,15 @@ static __always_inline __u32 copy_iov(char *dst, __u64 iovp, __u32 iovcnt,
 		len = seg.iov_len;
 		if (len > limit - off)
 			len = limit - off;
+		/* off < limit <= PODTAP_PAYLOAD_MAX here and len <= limit -
+		 * off: the masks keep both. off + len must fit the scratch,
+		 * which a mask for len alone cannot show (len can be
+		 * PODTAP_PAYLOAD_MAX itself): the compare after it does, on
+		 * bounds the mask made sane. */
+		verifier_mask(off, PAYLOAD_OFF_MASK);
+		verifier_mask(len, PAYLOAD_LEN_MASK);
 		if (len > PODTAP_PAYLOAD_MAX)
 			len = PODTAP_PAYLOAD_MAX;
-		off &= PODTAP_PAYLOAD_MAX - 1;
 		if (bpf_probe_read_user(dst + off, len, seg.iov_base)) {
 			count_drop(PODTAP_DROP_READ_FAILED);
 			break;
@@ -320,7 +358,8 @@ static __always_inline void emit_data(struct sock_ref sock,
 	struct event_scratch *s;
 	struct podtap_event *ev;
 	char *payload;
-	__u32 cpu = bpf_get_smp_processor_id(), limit, captured = 0;
+	__u32 cpu = bpf_get_smp_processor_id();
+	__u64 limit, captured = 0, size;
 	/* Positions advance even when the event is lost below, so userspace
 	 * sees the gap instead of misreading the stream. */
 	__u64 pos = __sync_fetch_and_add(&st->pos[dir & 1], count);
@@ -340,7 +379,8 @@ static __always_inline void emit_data(struct sock_ref sock,
 	if (limit > PODTAP_PAYLOAD_MAX)
 		limit = PODTAP_PAYLOAD_MAX;
 	if (count < limit)
-		limit = (__u32)count;
+		limit = count;
+	verifier_mask(limit, PAYLOAD_LEN_MASK);
 	if (shape == IO_BUF)
 		captured = copy_buf(payload, ptr, limit);
 	else if (shape == IO_IOV)
@@ -349,8 +389,9 @@ static __always_inline void emit_data(struct sock_ref sock,
 		captured = PODTAP_PAYLOAD_MAX;
 	ev->captured = captured;
 
-	if (bpf_ringbuf_output(&podtap_events, s, sizeof(*ev) + captured,
-			       wakeup_flags()))
+	size = sizeof(*ev) + captured;
+	verifier_mask(size, PAYLOAD_LEN_MASK);
+	if (bpf_ringbuf_output(&podtap_events, s, size, wakeup_flags()))
 		count_drop(PODTAP_DROP_RINGBUF_FULL);
 }
 

@@ -97,7 +97,11 @@ int capture_open(struct capture **out, const struct capture_opts *opts,
 		log_error("cannot configure BPF object: %s", strerror(-err));
 		goto cleanup;
 	}
+	if (opts->observer && opts->observer->before)
+		opts->observer->before(opts->observer->ctx, cap->skel->obj);
 	err = podtap__load(cap->skel);
+	if (opts->observer && opts->observer->after)
+		opts->observer->after(opts->observer->ctx, cap->skel->obj, err);
 	if (err) {
 		log_error("cannot load BPF programs: %s (rerun with --verbose "
 			  "for the verifier's log)", strerror(-err));

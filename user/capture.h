@@ -12,11 +12,23 @@
 
 struct capture;
 struct pins;
+struct bpf_object;
+
+/* Sees a BPF object around its load: before() may set per-program log
+ * levels and buffers (the root test asks for the verifier's statistics),
+ * after() gets the load's result before anything is attached or freed.
+ * The daemon passes none. */
+struct bpf_load_observer {
+	void (*before)(void *ctx, struct bpf_object *obj);
+	void (*after)(void *ctx, struct bpf_object *obj, int err);
+	void *ctx;
+};
 
 struct capture_opts {
 	uint32_t payload_size;
 	uint32_t ringbuf_size;
 	struct pins *pins;    /* NULL: no pinning */
+	const struct bpf_load_observer *observer; /* NULL: none */
 };
 
 /* Called for each event; `size` is the record's size in the ring. */

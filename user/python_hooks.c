@@ -740,7 +740,11 @@ int python_hooks_open(struct python_hooks **out, struct capture *cap,
 			  strerror(-err));
 		goto cleanup;
 	}
+	if (opts->observer && opts->observer->before)
+		opts->observer->before(opts->observer->ctx, ph->skel->obj);
 	err = podtap_py__load(ph->skel);
+	if (opts->observer && opts->observer->after)
+		opts->observer->after(opts->observer->ctx, ph->skel->obj, err);
 	if (err) {
 		log_error("cannot load the Python hooks' BPF programs: %s "
 			  "(rerun with --verbose for the verifier's log)",

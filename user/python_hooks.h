@@ -55,6 +55,7 @@ struct python_hooks_opts {
 	struct pins *pins;    /* NULL: no pinning */
 	python_process_fn on_process;
 	void *ctx;
+	const struct bpf_load_observer *observer; /* NULL: none */
 };
 
 struct pins;

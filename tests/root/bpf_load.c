@@ -1,9 +1,17 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Root test: loads and attaches every BPF program (a verifier rejection
- * fails here with the verifier's log), then drives real sockets through
- * each traced syscall and checks what the kernel side recorded: roles,
- * directions, byte counts, stream positions, payload bytes, generations.
+ * Root test: loads and attaches every BPF program, then drives real sockets
+ * through each traced syscall and checks what the kernel side recorded:
+ * roles, directions, byte counts, stream positions, payload bytes,
+ * generations.
+ *
+ * Every program is loaded with the verifier's statistics asked for
+ * (BPF_LOG_STATS), and they are printed per program, so a change that
+ * brings one near a verifier limit shows (and fails test_verifier_budget
+ * past a quarter of the instruction limit). A rejected program is loaded
+ * again with the full log, which is printed (its last BPF_LOAD_LOG_LINES
+ * lines, default 1000; 0 for all), and the programs after it are loaded
+ * without it, so each one's verdict is known.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -55,14 +63,256 @@ static void on_event(void *ctx, const struct podtap_event *ev, size_t size)
 	nseen++;
 }
 
+/* --- the verifier's statistics and logs ------------------------------- */
+
+#define MAX_PROGS 64
+#define STATS_LOG_SIZE (64 << 10)
+#define FULL_LOG_SIZE (16 << 20)
+#define FULL_LOG_SIZE_MAX (256 << 20)
+#define BPF_LOG_LEVEL1 1
+#define BPF_LOG_STATS 4
+
+enum verdict { NOT_TRIED = 0, LOADED, REJECTED };
+
+struct prog_report {
+	char name[64];
+	enum verdict verdict;
+	bool done;              /* rejected, and its log printed */
+	bool have_stats;
+	char stack[32];         /* "stack depth" of its (sub)programs */
+	unsigned int insns, limit, max_states, total_states, peak_states,
+		mark_read;
+	long long usec;
+	char *log;              /* this load's buffer */
+};
+
+/* One BPF object's programs, over as many loads as it takes. */
+struct object_report {
+	const char *object;
+	struct prog_report progs[MAX_PROGS];
+	int nprogs;
+	size_t full_size;           /* buffer for a full log */
+	bool full_printed;          /* one rejected program's full log */
+	struct prog_report *failed; /* rejected in the last load, or NULL */
+};
+
+/* libbpf names the program the kernel refused: after a failed load every
+ * program's fd is closed, so the logs alone cannot tell which it was. */
+static char libbpf_rejected[64];
+
 static int libbpf_log(enum libbpf_print_level level, const char *fmt,
 		      va_list ap)
 {
+	char line[1024];
+	char name[64];
+
 	if (level == LIBBPF_DEBUG)
 		return 0;
-	return vfprintf(stderr, fmt, ap);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	if (sscanf(line, "libbpf: prog '%63[^']': failed to load", name) == 1)
+		memcpy(libbpf_rejected, name, sizeof(name));
+	return fputs(line, stderr);
 }
 
+static struct prog_report *report_prog(struct object_report *r,
+				       const char *name)
+{
+	for (int i = 0; i < r->nprogs; i++)
+		if (!strcmp(r->progs[i].name, name))
+			return &r->progs[i];
+	if (r->nprogs == MAX_PROGS)
+		return NULL;
+	snprintf(r->progs[r->nprogs].name, sizeof(r->progs[0].name), "%s", name);
+	r->progs[r->nprogs].usec = -1;
+	return &r->progs[r->nprogs++];
+}
+
+/* Before a load: statistics for every program, the full log for the first
+ * one rejected; a rejected program whose log was printed is left out, so
+ * that the programs after it are tried. */
+static void report_before(void *ctx, struct bpf_object *obj)
+{
+	struct object_report *r = ctx;
+	struct bpf_program *prog;
+
+	libbpf_rejected[0] = '\0';
+	bpf_object__for_each_program(prog, obj) {
+		struct prog_report *p = report_prog(r, bpf_program__name(prog));
+		bool full = p && p->verdict == REJECTED;
+		size_t size = full ? r->full_size : STATS_LOG_SIZE;
+
+		if (!p || !bpf_program__autoload(prog))
+			continue;
+		if (p->done) {
+			bpf_program__set_autoload(prog, false);
+			continue;
+		}
+		free(p->log);
+		p->log = calloc(1, size);
+		if (!p->log)
+			continue;
+		bpf_program__set_log_buf(prog, p->log, size);
+		bpf_program__set_log_level(prog, BPF_LOG_STATS |
+						 (full ? BPF_LOG_LEVEL1 : 0));
+	}
+}
+
+/* "processed N insns (limit L) max_states_per_insn M total_states T
+ * peak_states P mark_read R": the last line of a log with statistics. */
+static void parse_stats(struct prog_report *p)
+{
+	const char *line = NULL, *s, *t;
+
+	for (s = p->log; (s = strstr(s, "processed ")); s++)
+		if (s == p->log || s[-1] == '\n')
+			line = s;
+	if (!line)
+		return;
+	p->have_stats = sscanf(line, "processed %u insns (limit %u) "
+			       "max_states_per_insn %u total_states %u "
+			       "peak_states %u mark_read %u", &p->insns,
+			       &p->limit, &p->max_states, &p->total_states,
+			       &p->peak_states, &p->mark_read) == 6;
+	t = strstr(p->log, "verification time ");
+	if (t)
+		p->usec = atoll(t + strlen("verification time "));
+	t = strstr(p->log, "stack depth ");
+	if (t)
+		sscanf(t, "stack depth %31[0-9+]", p->stack);
+}
+
+static void print_log(const struct prog_report *p, const char *what)
+{
+	const char *env = getenv("BPF_LOAD_LOG_LINES");
+	long max = env ? atol(env) : 1000, lines = 0, skip;
+	const char *s = p->log;
+
+	for (const char *c = s; *c; c++)
+		lines += *c == '\n';
+	skip = max > 0 && lines > max ? lines - max : 0;
+	printf("verifier log of %s (%s): %ld lines", p->name, what, lines);
+	if (skip)
+		printf(", the first %ld left out (BPF_LOAD_LOG_LINES=0 prints "
+		       "all)", skip);
+	printf("\n");
+	for (; skip > 0 && *s; s++)
+		skip -= *s == '\n';
+	fputs(s, stdout);
+	if (*s && s[strlen(s) - 1] != '\n')
+		putchar('\n');
+	printf("end of the verifier log of %s\n", p->name);
+}
+
+static void report_after(void *ctx, struct bpf_object *obj, int err)
+{
+	struct object_report *r = ctx;
+	struct bpf_program *prog;
+	struct prog_report *last_logged = NULL;
+
+	r->failed = NULL;
+	bpf_object__for_each_program(prog, obj) {
+		struct prog_report *p = report_prog(r, bpf_program__name(prog));
+
+		if (!p || !p->log || !bpf_program__autoload(prog))
+			continue;
+		if (p->log[0])
+			last_logged = p;
+		if (!strcmp(p->name, libbpf_rejected))
+			r->failed = p;
+	}
+	/* Without libbpf's word, the last program the kernel saw: programs
+	 * load in order and the first failure ends the load. */
+	if (err && !r->failed && !libbpf_rejected[0])
+		r->failed = last_logged;
+	bpf_object__for_each_program(prog, obj) {
+		struct prog_report *p = report_prog(r, bpf_program__name(prog));
+
+		if (!p || !p->log)
+			continue;
+		if (p == r->failed && p->verdict == REJECTED) {
+			/* The full log: again with a larger buffer if it did
+			 * not fit. */
+			if (err == -ENOSPC && r->full_size < FULL_LOG_SIZE_MAX) {
+				r->full_size *= 4;
+			} else {
+				print_log(p, err == -ENOSPC ?
+					  "full, cut: over the largest buffer" :
+					  "full");
+				p->done = r->full_printed = true;
+			}
+		} else if (p == r->failed) {
+			p->verdict = REJECTED;
+			parse_stats(p);
+			/* One full log per object says what is wrong; the
+			 * others give their error and statistics. */
+			if (r->full_printed) {
+				print_log(p, "error and statistics only: the "
+					  "full log is that of the first "
+					  "rejected program");
+				p->done = true;
+			}
+		} else if (p->log[0] && p->verdict == NOT_TRIED) {
+			p->verdict = LOADED;
+			parse_stats(p);
+		}
+		/* The object is closed after this load: the buffer goes. */
+		free(p->log);
+		p->log = NULL;
+	}
+}
+
+static bool report_pending(const struct object_report *r)
+{
+	for (int i = 0; i < r->nprogs; i++)
+		if (r->progs[i].verdict == NOT_TRIED ||
+		    (r->progs[i].verdict == REJECTED && !r->progs[i].done))
+			return true;
+	return false;
+}
+
+static void report_print(const struct object_report *r)
+{
+	for (int i = 0; i < r->nprogs; i++) {
+		const struct prog_report *p = &r->progs[i];
+		static const char *const verdicts[] = { "not loaded", "ok",
+							"REJECTED" };
+
+		printf("verifier: %s %-24s %s", r->object, p->name,
+		       verdicts[p->verdict]);
+		if (p->have_stats)
+			printf(": %u insns processed (limit %u), states %u "
+			       "total, %u peak, %u max per insn, mark_read %u",
+			       p->insns, p->limit, p->total_states,
+			       p->peak_states, p->max_states, p->mark_read);
+		if (p->have_stats && p->stack[0])
+			printf(", stack %s", p->stack);
+		if (p->have_stats && p->usec >= 0)
+			printf(", %lld us", p->usec);
+		putchar('\n');
+	}
+}
+
+/* load(arg, observer) opens, loads (and may attach) the object once and
+ * closes it. The first load's result is returned. After a rejection, more
+ * loads take the rejected program's full log and then the verdicts of the
+ * programs after it, until every program has one (or a load fails for
+ * another reason than a program). */
+static int report_object(struct object_report *r,
+			 int (*load)(void *arg, const struct bpf_load_observer *o),
+			 void *arg)
+{
+	struct bpf_load_observer obs = { report_before, report_after, r };
+	int err;
+
+	r->full_size = FULL_LOG_SIZE;
+	err = load(arg, &obs);
+	for (int pass = 0; err && r->failed && report_pending(r) &&
+	     pass < 2 * MAX_PROGS + 8; pass++)
+		if (!load(arg, &obs))
+			break;
+	report_print(r);
+	return err;
+}
 static const char request[] = "GET /x HTTP/1.1\r\nHost: a\r\n\r\n";
 static const char response[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
 
@@ -284,22 +534,70 @@ static void test_events(void)
 		CHECK(open_c->ev.conn_gen != open_s->ev.conn_gen);
 }
 
+static struct object_report capture_report = { .object = "podtap" };
+static struct object_report python_report = { .object = "podtap_py" };
+
+/* One load of the capture object, as the daemon configures it; the first
+ * one that succeeds is kept for the tests. */
+static int load_capture(void *arg, const struct bpf_load_observer *o)
+{
+	struct capture_opts opts = { .payload_size = 8192,
+				     .ringbuf_size = 1 << 20,
+				     .observer = o };
+	struct capture **keep = arg, *c;
+	int err = capture_open(&c, &opts, on_event, NULL);
+
+	if (!err && !*keep)
+		*keep = c;
+	else
+		capture_close(c);
+	return err;
+}
+
 /* The Python hooks' object shares the capture's maps, loads (verifier)
  * and attaches its process tracepoints; the uprobes themselves are
  * exercised end to end (tests/e2e/python.bats). */
+static int load_python(void *arg, const struct bpf_load_observer *o)
+{
+	struct python_hooks_opts opts = { .payload_size = 8192, .observer = o };
+	struct python_hooks *ph = NULL;
+	int err = python_hooks_open(&ph, arg, &opts);
+
+	python_hooks_close(ph);
+	return err;
+}
+
 static void test_python_hooks(void)
 {
-	struct python_hooks_opts opts = { .payload_size = 8192 };
-	struct python_hooks *ph = NULL;
+	CHECK_INT(report_object(&python_report, load_python, cap), 0);
+}
 
-	CHECK_INT(python_hooks_open(&ph, cap, &opts), 0);
-	python_hooks_close(ph);
+/* Every program verifies with room to spare: at most a quarter of the
+ * verifier's instruction limit, so growth shows here before a kernel
+ * refuses it. */
+static void check_budget(const struct object_report *r)
+{
+	for (int i = 0; i < r->nprogs; i++) {
+		const struct prog_report *p = &r->progs[i];
+
+		CHECK(p->verdict == LOADED && p->have_stats);
+		if (p->have_stats && p->insns > p->limit / 4) {
+			fprintf(stderr, "  %s: %u insns processed, over a "
+				"quarter of the limit (%u)\n", p->name,
+				p->insns, p->limit);
+			CHECK(p->insns <= p->limit / 4);
+		}
+	}
+}
+
+static void test_verifier_budget(void)
+{
+	check_budget(&capture_report);
+	check_budget(&python_report);
 }
 
 int main(void)
 {
-	struct capture_opts opts = { .payload_size = 8192,
-				     .ringbuf_size = 1 << 20 };
 	int err;
 
 	if (geteuid() != 0) {
@@ -309,21 +607,26 @@ int main(void)
 	if (preflight_btf() || preflight_tracefs())
 		return 1;
 	self_pid = getpid();
+	/* Logs go to stderr, results to stdout: in order when both are one
+	 * file. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	libbpf_set_print(libbpf_log);
 	log_set_verbose(true);
-	/* Loads every program; on a verifier rejection libbpf prints the
-	 * verifier's log through libbpf_log above and this fails. */
-	err = capture_open(&cap, &opts, on_event, NULL);
+	/* Loads every program, with the verifier's statistics; a rejected
+	 * one's log is printed. */
+	err = report_object(&capture_report, load_capture, &cap);
 	check_case_failed = 0;
 	if (err) {
 		printf("not ok - load_and_attach (%s)\n", strerror(-err));
 		check_failed++;
+		capture_close(cap);
 		return check_summary("bpf_load");
 	}
 	printf("ok - load_and_attach\n");
 	check_passed++;
 	RUN(test_events);
 	RUN(test_python_hooks);
+	RUN(test_verifier_budget);
 	capture_close(cap);
 	return check_summary("bpf_load");
 }
