@@ -14,6 +14,8 @@
 #      (KCHECK_REQUESTS requests on one connection each, Python servers
 #      and clients: HTTPS is seen through the SSL uprobes) are counted
 #      exactly, server and client side;
+#      and busybox httpd (inetd style: request read on fd 0, response
+#      written on its dup fd 1) serves 25 requests counted as 25;
 #   3. podtap stops cleanly on SIGTERM.
 #
 # Prints TAP lines ("ok N - ...", "not ok N - ..."), comments ("# ..."),
@@ -225,6 +227,34 @@ expect_count "HTTPS client count (SSL uprobes)" \
 	http_client_request_duration_seconds_count "service_name=kc$tag-sc" \
 	url_scheme=https http_request_method=GET http_response_status_code=200 \
 	server_address=127.0.0.1 "server_port=$https_port"
+
+# An inetd-style server: busybox httpd re-executes itself for each
+# connection with the socket on fd 0 and a dup2 of it on fd 1, reading the
+# request on one and writing the response on the other: one connection,
+# since a connection is its socket.
+BB_N=25
+mkdir -p "$tmp/www"
+echo kernel check >"$tmp/www/bb$tag.html"
+bb_port=$("$PY" -I -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+busybox httpd -f -p "127.0.0.1:$bb_port" -h "$tmp/www" >"$tmp/bb.log" 2>&1 &
+pids="$pids $!"
+bb_get() { py get "http://127.0.0.1:$bb_port/bb$tag.html"; }
+if wait_for "$WAIT" bb_get; then
+	# That probe was one exchange; BB_N - 1 more make BB_N.
+	i=1
+	while [ "$i" -lt "$BB_N" ] && bb_get >/dev/null; do i=$((i + 1)); done
+	if bb_got=$(py expect "$metrics/metrics" "$BB_N" "$WAIT" \
+		http_server_request_duration_seconds_count \
+		"http_route=/bb$tag.html" http_request_method=GET \
+		http_response_status_code=200); then
+		ok "busybox httpd (inetd style, fd 0 and its dup fd 1): $bb_got of $BB_N"
+	else
+		not_ok "busybox httpd (inetd style, fd 0 and its dup fd 1): $bb_got, want $BB_N"
+	fi
+else
+	not_ok "busybox httpd listens"
+	comment <"$tmp/bb.log"
+fi
 
 # Nothing lost in the kernel on a quiet machine (only checked in the VM:
 # a busy host may fill the ring buffer with other traffic).
