@@ -47,7 +47,7 @@ TEST_PKGS := bats curl gunicorn python3-flask python3-requests \
 CLANG_BPF_SYS_INCLUDES := $(shell $(CLANG) -v -E - </dev/null 2>&1 \
 	| sed -n '/<...> search starts here:/,/End of search list./{ s| \(/.*\)|-idirafter \1|p }')
 
-BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall \
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall \
 	-I$(VMLINUX_DIR) -Ibpf $(CLANG_BPF_SYS_INCLUDES)
 
 CFLAGS ?= -O2 -g
@@ -88,7 +88,10 @@ $(DAEMON_OBJS) $(UNIT_TESTS) $(OUTPUT)/tests/bpf_load \
 
 # Two objects: socket syscalls (skeleton "podtap") and Python runtime
 # hooks ("podtap_py"), sharing maps through bpf/conn.bpf.h.
-$(OUTPUT)/%.bpf.o: bpf/%.bpf.c | $(OUTPUT)
+# -mcpu=v3 (32-bit jumps and ALU, Linux 5.1 and later; GKE runs 5.15 and
+# later): 6.1's verifier walks 6,906 instructions of podtap_exit_read
+# instead of 11,039. Rebuilt when the flags here change.
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c Makefile | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -MMD -MP -c $< -o $@
 
