@@ -188,7 +188,7 @@ E2E_NEEDS := $(OUTPUT)/podtap $(OUTPUT)/tests/bpf_load \
 	$(OUTPUT)/tests/helm-render tests/helm/node_modules
 
 test: deps $(UNIT_TESTS) $(E2E_NEEDS)
-	$(Q)tests/run.sh
+	$(Q)KERNEL_PKGS='$(KERNEL_PKGS)' tests/run.sh
 
 # The developer loop: unit tests alone install nothing and take seconds.
 unit: $(UNIT_TESTS)

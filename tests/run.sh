@@ -7,11 +7,14 @@
 #      and the Helm chart's rendering checks)
 #   4. tests/e2e/core.bats again, podtap holding only the Helm chart's
 #      capabilities
+#   5. daemon.bats as on a new machine (bpffs and tracefs unmounted)
+#   6. the kernel check here and on other kernels in qemu (tests/kernels)
 # Each part's own output is shown as it runs.
 set -u
 cd "$(dirname "$0")/.."
 
 passed=0 failed=0 skipped=0
+: "${KERNEL_PKGS:=linux-image-6.1.0-*-cloud-amd64 linux-image-6.12.*-cloud-amd64}"
 
 # Adds the counts from a "N passed, N failed" line of a C test binary.
 count_c_summary() {
@@ -91,6 +94,37 @@ else
 	failed=$((failed + 1))
 fi
 rm -f "$chart_yaml"
+
+# 5. As on a new machine: daemon.bats in a mount namespace of its own with
+#    neither bpffs at /sys/fs/bpf nor tracefs mounted (podtap mounts what
+#    it needs; its tests pin on a private bpffs under a dotted temp path).
+echo "== bats daemon.bats with bpffs and tracefs unmounted (a new machine)"
+run_bats "bats daemon.bats (new machine)" unshare -m --propagation private \
+	bash -c 'for m in /sys/fs/bpf /sys/kernel/tracing /sys/kernel/debug/tracing; do
+		while mountpoint -q "$m"; do umount "$m" || exit 1; done
+	done
+	exec bats --tap tests/e2e/daemon.bats'
+
+# 6. The kernel check (tests/kernels) on this machine's kernel, and in qemu
+#    on Debian's 6.1 and 6.12 cloud kernels (GKE's lines): every program
+#    loads (the verifier's statistics printed), HTTP, HTTPS and busybox
+#    httpd counted exactly.
+echo "== kernel check: this kernel, and $KERNEL_PKGS in qemu"
+kcheck_out=$(mktemp)
+KCHECK_KERNELS="host $KERNEL_PKGS" tests/kernels/run.sh 2>&1 | tee "$kcheck_out"
+kcheck_status=${PIPESTATUS[0]}
+kcheck_summary=$(grep -E '^test-kernels: [0-9]+ passed, [0-9]+ failed' "$kcheck_out" | tail -1)
+rm -f "$kcheck_out"
+if [ -z "$kcheck_summary" ]; then
+	echo "   the kernel check printed no summary (exit $kcheck_status): counted as 1 failure"
+	failed=$((failed + 1))
+else
+	count_c_summary "$kcheck_summary"
+	if [ "$kcheck_status" -ne 0 ] && ! grep -qE ' [1-9][0-9]* failed' <<<"$kcheck_summary"; then
+		echo "   the kernel check exited $kcheck_status: counted as 1 failure"
+		failed=$((failed + 1))
+	fi
+fi
 
 if [ "$skipped" -gt 0 ]; then
 	echo "podtap: $passed passed, $failed failed, $skipped skipped"
