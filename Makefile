@@ -129,13 +129,16 @@ $(OUTPUT)/podtap: $(DAEMON_OBJS)
 
 # --- tests ----------------------------------------------------------------
 
-UNIT_DEPS_metrics := user/route.c user/prom_writer.c user/hashmap.c
+UNIT_DEPS_metrics := user/route.c user/prom_writer.c user/hashmap.c \
+	user/sanitize.c
+UNIT_DEPS_python_metrics := user/prom_writer.c user/hashmap.c user/sanitize.c
+UNIT_DEPS_prom_writer := user/sanitize.c
+UNIT_DEPS_otlp_encoder := $(OUTPUT)/otlp.pb-c.c user/sanitize.c -lprotobuf-c
 UNIT_DEPS_config := user/route.c user/listen_addr.c user/otel_env.c
-UNIT_DEPS_python_metrics := user/prom_writer.c user/hashmap.c
-UNIT_DEPS_otlp_encoder := $(OUTPUT)/otlp.pb-c.c -lprotobuf-c
 UNIT_DEPS_kubelet_pods := -ljson-c
 UNIT_DEPS_pod_resolver := user/cgroup_path.c user/hashmap.c user/log.c \
-	user/kubelet_cache.c user/kubelet_pods.c -ljson-c -lpthread
+	user/kubelet_cache.c user/kubelet_pods.c user/sanitize.c -ljson-c \
+	-lpthread
 
 $(OUTPUT)/tests/test_otlp_encoder: $(OUTPUT)/otlp.pb-c.h
 
@@ -149,7 +152,7 @@ $(OUTPUT)/tests/bpf_load: tests/root/bpf_load.c $(OUTPUT)/user/capture.o \
 		$(OUTPUT)/user/python_hooks.o $(OUTPUT)/user/elf_symbols.o \
 		$(OUTPUT)/user/runtime_info.o $(OUTPUT)/user/pod_resolver.o \
 		$(OUTPUT)/user/cgroup_path.o $(OUTPUT)/user/kubelet_cache.o \
-		$(OUTPUT)/user/kubelet_pods.o \
+		$(OUTPUT)/user/kubelet_pods.o $(OUTPUT)/user/sanitize.o \
 		$(OUTPUT)/user/hashmap.o | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(filter %.c %.o,$^) $(LIBS) -o $@
@@ -178,7 +181,7 @@ fuzz: $(OUTPUT)/tests/fuzz_http_parser $(OUTPUT)/tests/fuzz-seeds
 $(OUTPUT)/tests/exporter_driver: tests/otlp/exporter_driver.c \
 		$(OUTPUT)/user/otlp_exporter.o $(OUTPUT)/user/otel_env.o \
 		$(OUTPUT)/user/otlp_encoder.o $(OUTPUT)/otlp.pb-c.o \
-		$(OUTPUT)/user/log.o | $(OUTPUT)/tests
+		$(OUTPUT)/user/sanitize.o $(OUTPUT)/user/log.o | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) -o $@
 

@@ -37,20 +37,26 @@ static void format_ip(const struct podtap_sock_addrs *addrs,
 }
 
 /* A Host header, "name[:port]" or "[v6][:port]": the name into addr and
- * the port, or default_port when it names none. False when empty. */
+ * the port, or default_port when it names none. False when it names no
+ * host (empty, or ":80"). A Host has no userinfo, but one that came with
+ * some ("user:password@name") leaves it on the node. */
 static bool split_host(const char *host, char *addr, size_t size,
 		       unsigned int default_port, unsigned int *port)
 {
-	const char *end = host[0] == '[' ? strchr(host, ']') : NULL;
-	const char *colon = strrchr(end ? end : host, ':');
+	const char *at = strrchr(host, '@');
+	const char *end, *colon;
 
-	if (!host[0])
-		return false;
+	if (at)
+		host = at + 1;
+	end = host[0] == '[' ? strchr(host, ']') : NULL;
+	colon = strrchr(end ? end : host, ':');
 	if (end)
 		snprintf(addr, size, "%.*s", (int)(end - host - 1), host + 1);
 	else
 		snprintf(addr, size, "%.*s",
 			 (int)(colon ? colon - host : (long)strlen(host)), host);
+	if (!addr[0])
+		return false;
 	*port = colon ? (unsigned int)atoi(colon + 1) : default_port;
 	if (*port > 65535)
 		*port = 0;
@@ -59,7 +65,7 @@ static bool split_host(const char *host, char *addr, size_t size,
 
 /*
  * The server of an exchange, as OpenTelemetry names it: the Host header's
- * name and port. A client that sent none went to its peer's IP and port,
+ * name and port. A client that named none went to its peer's IP and port,
  * and one that names no port used 80.
  */
 static void server_of(const struct conn *c, const struct http_exchange *ex,
@@ -76,11 +82,32 @@ static void server_of(const struct conn *c, const struct http_exchange *ex,
 	*port = c->addrs.remote_port;
 }
 
+/*
+ * The parser keeps HTTP_PATH_MAX - 1 bytes of a target: one that long was
+ * likely cut, and when the cut fell in its path the last segment may be
+ * the start of a token too short now to look like one. That piece is
+ * dropped: the route and url.path end at the '/' before it.
+ */
+static const char *whole_segments(const char *target, char *buf, size_t size)
+{
+	size_t len = strlen(target);
+	const char *slash;
+
+	if (len < HTTP_PATH_MAX - 1 || target[strcspn(target, "?#")])
+		return target;
+	slash = strrchr(target, '/');
+	if (!slash)
+		return target;
+	snprintf(buf, size, "%.*s", (int)(slash - target + 1), target);
+	return buf;
+}
+
 static void on_exchange(void *ctx, const struct http_exchange *ex)
 {
 	struct exchange_ctx *x = ctx;
 	struct agent *a = x->agent;
-	char route[ROUTE_MAX], server[256] = "";
+	char route[ROUTE_MAX], server[256] = "", cut[HTTP_PATH_MAX];
+	const char *target = whole_segments(ex->target, cut, sizeof(cut));
 	const char *pod_uid;
 	struct metrics_exchange m = {
 		.side = ex->role == HTTP_ROLE_CLIENT ? METRICS_CLIENT
@@ -97,7 +124,7 @@ static void on_exchange(void *ctx, const struct http_exchange *ex)
 			 1);
 	m.w = pod_resolver_lookup(a->pods, x->conn->cgroup_id, x->conn->pid,
 				  x->conn->comm, ex->end_ns, &pod_uid);
-	route_normalise(a->routes, ex->target, route, sizeof(route));
+	route_normalise(a->routes, target, route, sizeof(route));
 	/* Servers' own names only go on spans. */
 	if (m.side == METRICS_CLIENT || a->tracer)
 		server_of(x->conn, ex, server, sizeof(server), &m.server_port);
@@ -117,7 +144,7 @@ static void on_exchange(void *ctx, const struct http_exchange *ex)
 
 		format_ip(&x->conn->addrs, x->conn->addrs.remote_addr, peer,
 			  sizeof(peer));
-		tracer_on_exchange(a->tracer, &tc, ex, route,
+		tracer_on_exchange(a->tracer, &tc, ex, target, route,
 				   a->mono_to_unix_ns);
 	}
 }

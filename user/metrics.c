@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "hashmap.h"
+#include "sanitize.h"
 #include "workload_labels.h"
 
 /* OpenTelemetry's recommended buckets for HTTP durations, in seconds. */
@@ -165,19 +166,27 @@ static struct series *series_get(struct metrics *m, struct series_key *k)
 
 void metrics_record(struct metrics *m, const struct metrics_exchange *x)
 {
+	/* Series are keyed by what /metrics will show: two routes or hosts
+	 * whose bytes differ only where sanitising replaces them are one
+	 * series, not two with the same labels. */
+	char route[SANITIZE_MAX + 1], server[SANITIZE_MAX + 1] = "";
 	struct series_key k = {
 		.side = x->side,
 		.w = x->w,
 		.method = http_method_label(x->method),
 		.scheme = x->scheme,
-		.route = x->route,
+		.route = route,
 		.status = x->status,
-		.server_address = x->side == METRICS_CLIENT && x->server_address
-					  ? x->server_address : "",
+		.server_address = server,
 		.server_port = x->side == METRICS_CLIENT ? x->server_port : 0,
 	};
 	struct series *s;
 	size_t b = 0;
+
+	sanitize_text(x->route, strlen(x->route), route, sizeof(route));
+	if (x->side == METRICS_CLIENT && x->server_address)
+		sanitize_text(x->server_address, strlen(x->server_address),
+			      server, sizeof(server));
 
 	while (b < NBOUNDS && x->seconds > duration_bounds[b])
 		b++;

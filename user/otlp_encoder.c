@@ -7,13 +7,14 @@
 
 #include "otlp.pb-c.h"
 #include "otlp_encoder.h"
+#include "sanitize.h"
 #include "version.h"
 
 #define SPAN_ATTRS_MAX 10     /* the HTTP attributes of struct span */
 #define RESOURCE_ATTRS_MAX 15 /* the fields of span_resource + sdk trio */
 
-/* Sanitised copies of strings that were not valid UTF-8, freed with the
- * request. */
+/* Sanitised copies of strings that were not in their sanitised form,
+ * freed with the request. */
 struct str_copy {
 	struct str_copy *next;
 	char s[];
@@ -65,90 +66,27 @@ struct request {
 
 static const struct span_resource no_resource;
 
-/* Length of the UTF-8 sequence (RFC 3629: no overlongs, no surrogates, at
- * most U+10FFFF) starting at s, or 0 if it is not valid. Stops at the NUL. */
-static size_t utf8_seq_len(const unsigned char *s)
-{
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t len;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		len = 2;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		len = 3;
-		if (s[0] == 0xe0)
-			lo = 0xa0;
-		else if (s[0] == 0xed)
-			hi = 0x9f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		len = 4;
-		if (s[0] == 0xf0)
-			lo = 0x90;
-		else if (s[0] == 0xf4)
-			hi = 0x8f;
-	} else {
-		return 0;
-	}
-	if (s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < len; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return len;
-}
-
-static bool utf8_valid(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t n;
-
-	while (*p) {
-		n = utf8_seq_len(p);
-		if (!n)
-			return false;
-		p += n;
-	}
-	return true;
-}
-
 /*
  * protobuf string fields must hold UTF-8 and strict decoders (the
- * collector's) reject the whole request otherwise, but paths and user
- * agents come off the wire as any bytes and may have been cut mid-character.
- * Returns s, or a copy with each bad byte replaced by U+FFFD.
+ * collector's) reject the whole request otherwise, but paths, user agents
+ * and names come from anywhere as any bytes. Returns s when it is already
+ * in its sanitised form (sanitize.h), else a sanitised copy.
  */
 static char *pb_str(struct attr_pool *p, const char *s)
 {
-	const unsigned char *in = (const unsigned char *)s;
+	size_t n = strlen(s);
 	struct str_copy *c;
-	char *out;
-	size_t n;
 
-	if (utf8_valid(s))
+	if (sanitize_is_clean(s, n))
 		return (char *)s; /* protobuf-c only reads it */
-	c = malloc(sizeof(*c) + strlen(s) * 3 + 1);
+	c = malloc(sizeof(*c) + SANITIZE_MAX + 1);
 	if (!c) {
 		p->oom = true;
 		return "";
 	}
 	c->next = p->copies;
 	p->copies = c;
-	out = c->s;
-	while (*in) {
-		n = utf8_seq_len(in);
-		if (n) {
-			memcpy(out, in, n);
-			out += n;
-			in += n;
-		} else {
-			memcpy(out, "\xef\xbf\xbd", 3);
-			out += 3;
-			in++;
-		}
-	}
-	*out = '\0';
+	sanitize_text(s, n, c->s, SANITIZE_MAX + 1);
 	return c->s;
 }
 
@@ -421,8 +359,8 @@ static void request_fill(struct request *req, const struct span *const *spans,
 	size_t off = 0;
 
 	podtap__otlp__instrumentation_scope__init(&req->scope);
-	req->scope.name = OTLP_SCOPE_NAME;
-	req->scope.version = PODTAP_VERSION;
+	req->scope.name = pb_str(&req->pool, OTLP_SCOPE_NAME);
+	req->scope.version = pb_str(&req->pool, PODTAP_VERSION);
 
 	for (size_t g = 0; g < req->ngroups; g++) {
 		grp = &req->groups[g];

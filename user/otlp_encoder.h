@@ -29,7 +29,9 @@
  * appearance, each with one ScopeSpans (scope "podtap", version
  * PODTAP_VERSION) holding its spans in their given order. Every resource
  * also gets service.name ("unknown_service" when empty) and
- * telemetry.sdk.{name,language,version}.
+ * telemetry.sdk.{name,language,version}. Every string (span names,
+ * attribute and resource keys and values) goes out in its sanitised form
+ * (sanitize.h), whatever bytes the span holds.
  *
  * Returns 0 and a malloc'd buffer in *out (the caller frees it) of *out_len
  * bytes; -EINVAL if n is 0, -ENOMEM.

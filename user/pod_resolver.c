@@ -12,6 +12,7 @@
 
 #include "hashmap.h"
 #include "log.h"
+#include "sanitize.h"
 
 /* A pod whose names are not known yet is looked up again after this long
  * (kubelets create the log directory before starting containers, so this
@@ -187,17 +188,31 @@ static bool workload_eq(const struct hnode *n, const void *key)
 	       !strcmp(a->daemonset, b->daemonset);
 }
 
-/* The workload with w's names; a pod's remembers the cgroup of the pod
- * that last resolved to it (pod_cgroup: NULL for the host). */
+/* The workload with w's names, sanitised first (sanitize.h) so that names
+ * that only differ where sanitising replaces bytes (a comm of "a\xff" and
+ * one of "a\xfe") are one workload, not two with the same labels; a pod's
+ * remembers the cgroup of the pod that last resolved to it (pod_cgroup:
+ * NULL for the host). */
 static struct workload_entry *intern(struct pod_resolver *r,
-				     const struct workload *w,
+				     struct workload *w,
 				     const char *pod_cgroup)
 {
-	uint64_t h = workload_hash(w);
-	struct hnode *n = hmap_find(&r->workloads, h, w, workload_eq);
+	char *const names[] = { w->namespace, w->pod, w->container,
+				w->service, w->deployment, w->statefulset,
+				w->daemonset };
+	const size_t sizes[] = { sizeof(w->namespace), sizeof(w->pod),
+				 sizeof(w->container), sizeof(w->service),
+				 sizeof(w->deployment), sizeof(w->statefulset),
+				 sizeof(w->daemonset) };
+	uint64_t h;
+	struct hnode *n;
 	struct workload_entry *e;
 	char *path = NULL;
 
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		sanitize_field(names[i], sizes[i]);
+	h = workload_hash(w);
+	n = hmap_find(&r->workloads, h, w, workload_eq);
 	if (n) {
 		e = hmap_entry(n, struct workload_entry, node);
 		e->superseded = false;

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "prom_writer.h"
+#include "sanitize.h"
 
 /* Big enough for "%.17g" of any double ("-2.2250738585072014e-308") and
  * for any int64/uint64. */
@@ -120,6 +121,19 @@ static void format_double(char *out, double v)
 	}
 }
 
+/* A label value: its sanitised form (sanitize.h), escaped. */
+static void put_label_value(struct prom_writer *w, const char *s)
+{
+	char clean[SANITIZE_MAX + 1];
+	size_t n = strlen(s);
+
+	if (!sanitize_is_clean(s, n)) {
+		sanitize_text(s, n, clean, sizeof(clean));
+		s = clean;
+	}
+	put_escaped(w, s, true);
+}
+
 static void put_labels(struct prom_writer *w, const struct prom_label *labels,
 		       size_t nlabels, const char *le)
 {
@@ -131,7 +145,7 @@ static void put_labels(struct prom_writer *w, const struct prom_label *labels,
 			put(w, ",");
 		put(w, labels[i].name);
 		put(w, "=\"");
-		put_escaped(w, labels[i].value ? labels[i].value : "", true);
+		put_label_value(w, labels[i].value ? labels[i].value : "");
 		put(w, "\"");
 	}
 	if (le) {

@@ -12,7 +12,8 @@
 
 struct prom_label {
 	const char *name;
-	const char *value; /* escaped by the writer; NULL is written as "" */
+	const char *value; /* any bytes: sanitised (sanitize.h) and escaped by
+			    * the writer; NULL is written as "" */
 };
 
 /* A growable output buffer. On allocation failure `failed` is set and
@@ -32,7 +33,9 @@ void prom_writer_free(struct prom_writer *w);
 void prom_family(struct prom_writer *w, const char *name, const char *type,
 		 const char *help);
 
-/* One sample line: name{labels} value. Label values are escaped (\\, \", \n);
+/* One sample line: name{labels} value. Label values are sanitised
+ * (sanitize.h: valid UTF-8, no control characters, at most SANITIZE_MAX
+ * bytes), then escaped (\\, \");
  * value formatted so that integers print without exponent or fraction
  * ("42"), others with enough digits to round-trip, and +Inf/-Inf/NaN as
  * Prometheus spells them. */

@@ -52,6 +52,7 @@ static bool is_token_char(char c)
 struct seg_iter {
 	const char *p;   /* at a '/' or at end */
 	const char *end;
+	bool params;     /* a target's: segments end at ';' */
 };
 
 struct seg {
@@ -59,27 +60,51 @@ struct seg {
 	size_t n;
 };
 
-/* Yields the next segment of a path that starts with '/'. Empty segments
- * between slashes are skipped; trailing slashes yield one empty segment. */
+/* A segment's path parameters (";jsessionid=...", RFC 3986 3.3) never
+ * leave the node: the segment ends at its first ';'. */
+static size_t without_params(const char *s, size_t n)
+{
+	const char *semi = memchr(s, ';', n);
+
+	return semi ? (size_t)(semi - s) : n;
+}
+
+/*
+ * Yields the next segment of a path that starts with '/'. Empty segments
+ * between slashes are skipped; trailing slashes yield one empty segment.
+ * In a target, a segment's parameters are dropped, and a segment that is
+ * all parameters counts as empty.
+ */
 static bool seg_next(struct seg_iter *it, struct seg *seg)
 {
 	const char *q = it->p, *e;
 
-	if (q >= it->end)
-		return false;
-	while (q < it->end && *q == '/')
-		q++;
-	for (e = q; e < it->end && *e != '/'; e++)
-		;
-	seg->s = q;
-	seg->n = (size_t)(e - q);
-	it->p = e;
-	return true;
+	for (;;) {
+		if (q >= it->end)
+			return false;
+		while (q < it->end && *q == '/')
+			q++;
+		for (e = q; e < it->end && *e != '/'; e++)
+			;
+		seg->s = q;
+		seg->n = (size_t)(e - q);
+		if (it->params)
+			seg->n = without_params(seg->s, seg->n);
+		it->p = e;
+		if (seg->n > 0 || e == it->end)
+			return true;
+		q = e; /* "/a/;x/b": an empty segment in the middle */
+	}
 }
 
 static struct seg_iter seg_iter_init(const char *path, const char *end)
 {
 	return (struct seg_iter){ .p = path, .end = end };
+}
+
+static struct seg_iter target_iter_init(const char *path, const char *end)
+{
+	return (struct seg_iter){ .p = path, .end = end, .params = true };
 }
 
 static bool seg_is(const struct seg *seg, const char *lit)
@@ -157,10 +182,44 @@ static bool is_long_token(const struct seg *seg)
 	return has_digit(seg);
 }
 
+/* E-mail addresses and handles: an '@', or its percent-encoding. */
+static bool has_at(const struct seg *seg)
+{
+	for (size_t i = 0; i < seg->n; i++)
+		if (seg->s[i] == '@' ||
+		    (seg->s[i] == '%' && i + 2 < seg->n && seg->s[i + 1] == '4' &&
+		     seg->s[i + 2] == '0'))
+			return true;
+	return false;
+}
+
+/* A JSON Web Token (JWS or JWE compact form): base64url parts joined by
+ * '.', the first an encoded JSON object, so starting "eyJ" ('{"'). */
+static bool is_jwt(const struct seg *seg)
+{
+	size_t dots = 0;
+
+	if (seg->n < 20 || memcmp(seg->s, "eyJ", 3) != 0)
+		return false;
+	for (size_t i = 0; i < seg->n; i++) {
+		if (seg->s[i] == '.')
+			dots++;
+		else if (!is_token_char(seg->s[i]))
+			return false;
+	}
+	return dots >= 2;
+}
+
+/* What may identify a user or grant access: replaced in url.path too. */
+static bool looks_secret(const struct seg *seg)
+{
+	return has_at(seg) || is_long_token(seg) || is_jwt(seg);
+}
+
 static bool looks_like_id(const struct seg *seg)
 {
 	return all_digits(seg) || is_uuid(seg) || is_hex_hash(seg) ||
-	       is_long_token(seg);
+	       looks_secret(seg);
 }
 
 /* --- output --- */
@@ -240,7 +299,7 @@ static void out_pattern(struct route_out *o, const char *pattern)
 static void out_heuristic(struct route_out *o, const char *path,
 			  const char *end)
 {
-	struct seg_iter it = seg_iter_init(path, end);
+	struct seg_iter it = target_iter_init(path, end);
 	struct seg seg;
 	size_t depth = 0;
 
@@ -266,7 +325,7 @@ static bool pattern_matches(const char *pattern, const char *path,
 			    const char *end)
 {
 	struct seg_iter pit = seg_iter_init(pattern, pattern + strlen(pattern));
-	struct seg_iter sit = seg_iter_init(path, end);
+	struct seg_iter sit = target_iter_init(path, end);
 	struct seg pseg, seg;
 
 	while (seg_next(&pit, &pseg)) {
@@ -382,6 +441,56 @@ static bool path_bytes_ok(const char *path, const char *end)
 	return true;
 }
 
+/* The path of a target: origin-form as is, absolute-form after its scheme
+ * and authority (userinfo included); NULL for any other form. */
+static const char *target_path(const char *target)
+{
+	return target[0] == '/' ? target : skip_scheme_authority(target);
+}
+
+size_t route_url_path(const char *target, char *out, size_t out_size)
+{
+	const char *path, *end, *p, *e;
+	struct seg seg;
+	size_t len = 0, n;
+
+	if (out_size == 0)
+		return 0;
+	out[0] = '\0';
+	if (strcmp(target, "*") == 0)
+		return out_word(out, out_size, "*");
+	path = target_path(target);
+	if (!path)
+		return 0;
+	end = path + strcspn(path, "?#");
+	if (path == end) /* "http://host": the path is "/" (RFC 9110 4.2.3) */
+		return out_word(out, out_size, "/");
+	for (p = path; p < end; p = e) {
+		if (*p == '/') {
+			seg.s = "/";
+			seg.n = 1;
+			e = p + 1;
+		} else {
+			e = memchr(p, '/', (size_t)(end - p));
+			if (!e)
+				e = end;
+			seg.s = p;
+			seg.n = without_params(p, (size_t)(e - p));
+			if (looks_secret(&seg)) {
+				seg.s = URL_PATH_REDACTED;
+				seg.n = strlen(URL_PATH_REDACTED);
+			}
+		}
+		n = seg.n;
+		if (len + n >= out_size)
+			break; /* whole pieces only */
+		memcpy(out + len, seg.s, n);
+		len += n;
+	}
+	out[len] = '\0';
+	return len;
+}
+
 /* rt may be NULL: no user patterns. An out_size too small for the route
  * leaves "/" (or "" when even that, "*" or "{invalid}" does not fit). */
 size_t route_normalise(const struct route_table *rt, const char *target,
@@ -394,7 +503,7 @@ size_t route_normalise(const struct route_table *rt, const char *target,
 		return 0;
 	if (strcmp(target, "*") == 0)
 		return out_word(out, out_size, "*");
-	path = target[0] == '/' ? target : skip_scheme_authority(target);
+	path = target_path(target);
 	if (!path)
 		return out_word(out, out_size, ROUTE_INVALID);
 	end = path + strcspn(path, "?#");

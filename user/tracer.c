@@ -12,6 +12,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "otlp_exporter.h"
+#include "route.h"
 #include "runtime_info.h"
 #include "trace_context.h"
 
@@ -476,12 +477,12 @@ void tracer_forget_workload(struct tracer *t, const struct workload *w)
 /* --- spans -------------------------------------------------------------- */
 
 static void fill_span(struct span *s, const struct tracer_conn *conn,
-		      const struct http_exchange *ex, const char *route,
-		      const struct span_ctx *ctx, uint64_t mono_to_unix)
+		      const struct http_exchange *ex, const char *target,
+		      const char *route, const struct span_ctx *ctx,
+		      uint64_t mono_to_unix)
 {
 	const char *method = http_method_label(ex->method);
 	bool server = ex->role == HTTP_ROLE_SERVER;
-	size_t path_len = strcspn(ex->target, "?#");
 
 	memcpy(s->trace_id, ctx->trace_id, sizeof(s->trace_id));
 	memcpy(s->span_id, ctx->span_id, sizeof(s->span_id));
@@ -498,8 +499,10 @@ static void fill_span(struct span *s, const struct tracer_conn *conn,
 	s->end_unix_ns = ex->end_ns + mono_to_unix;
 	snprintf(s->http_request_method, sizeof(s->http_request_method), "%s",
 		 method);
-	snprintf(s->url_path, sizeof(s->url_path), "%.*s", (int)path_len,
-		 ex->target);
+	/* Neither userinfo, host, query, fragment nor path parameters, and
+	 * no e-mail address or token: url.query and url.full are never
+	 * exported. */
+	route_url_path(target, s->url_path, sizeof(s->url_path));
 	snprintf(s->url_scheme, sizeof(s->url_scheme), "%s", conn->scheme);
 	snprintf(s->http_route, sizeof(s->http_route), "%s", route);
 	s->http_response_status_code = ex->status;
@@ -516,8 +519,8 @@ static void fill_span(struct span *s, const struct tracer_conn *conn,
 }
 
 void tracer_on_exchange(struct tracer *t, const struct tracer_conn *conn,
-			const struct http_exchange *ex, const char *route,
-			uint64_t monotonic_to_unix_ns)
+			const struct http_exchange *ex, const char *target,
+			const char *route, uint64_t monotonic_to_unix_ns)
 {
 	const struct span_ctx *ctx;
 	struct resource_entry *res;
@@ -539,7 +542,7 @@ void tracer_on_exchange(struct tracer *t, const struct tracer_conn *conn,
 	if (!res)
 		return;
 	memset(&span, 0, sizeof(span));
-	fill_span(&span, conn, ex, route, ctx, monotonic_to_unix_ns);
+	fill_span(&span, conn, ex, target, route, ctx, monotonic_to_unix_ns);
 	span.resource = &res->r;
 	/* On a full queue the exporter counts the drop and hands the
 	 * resource back itself. */

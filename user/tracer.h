@@ -48,10 +48,11 @@ void tracer_on_request(struct tracer *t, enum http_role role,
 		       const struct tracer_conn *conn,
 		       struct http_request *req);
 
-/* At exchange end: builds the span and queues it if sampled. */
+/* At exchange end: builds the span and queues it if sampled. url.path is
+ * taken from `target` (ex->target, or a prefix of it). */
 void tracer_on_exchange(struct tracer *t, const struct tracer_conn *conn,
-			const struct http_exchange *ex, const char *route,
-			uint64_t monotonic_to_unix_ns);
+			const struct http_exchange *ex, const char *target,
+			const char *route, uint64_t monotonic_to_unix_ns);
 
 /* A process exited: its resources can go once no queued span uses them. */
 void tracer_process_exit(struct tracer *t, uint32_t pid);

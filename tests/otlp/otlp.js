@@ -5,6 +5,7 @@
 // generates from the opentelemetry-proto files.
 'use strict';
 
+const $protobuf = require('protobufjs/minimal');
 const root = require('@opentelemetry/otlp-transformer/build/src/generated/root');
 
 const proto = root.opentelemetry.proto;
@@ -22,8 +23,29 @@ const present = (v) => v !== null && v !== undefined;
 const hex = (b) => Buffer.from(b || []).toString('hex');
 const u64 = (v) => String(present(v) ? v : 0);
 
+// protobufjs decodes strings leniently (a bad byte becomes U+FFFD), where
+// the Collector's Go decoder refuses a request with any string field that
+// is not UTF-8. Decoding is as strict as the Collector: every string field,
+// wherever it is nested, must be well-formed UTF-8, else decodeRequest
+// throws.
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+function strictReader(buf) {
+	const reader = $protobuf.Reader.create(buf);
+
+	reader.string = function strictString() {
+		const bytes = this.bytes();
+		try {
+			return utf8.decode(bytes);
+		} catch (e) {
+			throw new Error(`a string field is not UTF-8: ${Buffer.from(bytes).toString('hex')}`);
+		}
+	};
+	return reader;
+}
+
 function decodeRequest(buf) {
-	return Request.decode(buf);
+	return Request.decode(strictReader(buf));
 }
 
 function encodeResponse() {

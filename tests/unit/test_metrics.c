@@ -226,11 +226,38 @@ static void test_forget_workload(void)
 	metrics_free(m);
 }
 
+/* Series are keyed by their sanitised labels (sanitize.h): routes and
+ * hosts that differ only in bytes sanitising replaces are one series. */
+static void test_hostile_labels(void)
+{
+	struct metrics *m = metrics_new(100, NULL);
+	char *text;
+
+	web.nseries = 0;
+	web.first_overflow = NULL;
+	web.series = NULL;
+	record(m, METRICS_CLIENT, "GET", "/{\x01}", 200, "caf\xe9", 80, 0.001);
+	record(m, METRICS_CLIENT, "GET", "/{\x01}", 200, "caf\xea", 80, 0.001);
+	record(m, METRICS_CLIENT, "GET", "/{\x01}", 200, "caf\xc3\xa9", 80,
+	       0.001);
+	text = render(m);
+	CHECK_INT(occurrences(text, "http_client_request_duration_seconds_count{"),
+		  2);
+	CHECK(strstr(text, "http_route=\"/{\\\\u0001}\""));
+	CHECK(strstr(text, "server_address=\"caf\xef\xbf\xbd\",server_port=\"80\"} 2\n"));
+	CHECK(strstr(text, "server_address=\"caf\xc3\xa9\",server_port=\"80\"} 1\n"));
+	CHECK(!strstr(text, "\xe9\""));
+	free(text);
+	metrics_forget_workload(m, &web);
+	metrics_free(m);
+}
+
 int main(void)
 {
 	RUN(test_server_and_client_series);
 	RUN(test_series_cap);
 	RUN(test_owner_and_node_labels);
 	RUN(test_forget_workload);
+	RUN(test_hostile_labels);
 	return check_summary("metrics");
 }

@@ -440,7 +440,9 @@ out:
 	free(r2);
 }
 
-/* Strings off the wire that are not UTF-8 are repaired, byte by byte. */
+/* Strings off the wire that are not UTF-8 are repaired: each maximal
+ * ill-formed subpart becomes one U+FFFD (sanitize.h), control characters
+ * are escaped. */
 static void test_invalid_utf8_replaced(void)
 {
 	struct span_resource *r = calloc(1, sizeof(*r));
@@ -450,7 +452,8 @@ static void test_invalid_utf8_replaced(void)
 	Podtap__Otlp__Span *ps;
 
 	span_server(&s, r);
-	/* a stray 0xff; "é" kept; a 3-byte "€" cut after two bytes */
+	/* a stray 0xff; "é" kept; a 3-byte "€" cut after two bytes (one
+	 * subpart) */
 	SET(s.url_path, "/a\xff" "b/caf\xc3\xa9/\xe2\x82");
 	/* an overlong "/" and a UTF-16 surrogate, both invalid in UTF-8 */
 	SET(s.user_agent_original, "x\xc0\xaf" "y\xed\xa0\x80");
@@ -461,12 +464,54 @@ static void test_invalid_utf8_replaced(void)
 		goto out;
 	ps = msg->resource_spans[0]->scope_spans[0]->spans[0];
 	check_str_kv(ps->attributes[1], "url.path",
-		     "/a\xef\xbf\xbd" "b/caf\xc3\xa9/\xef\xbf\xbd\xef\xbf\xbd");
+		     "/a\xef\xbf\xbd" "b/caf\xc3\xa9/\xef\xbf\xbd");
 	check_str_kv(ps->attributes[9], "user_agent.original",
 		     "x\xef\xbf\xbd\xef\xbf\xbd" "y\xef\xbf\xbd\xef\xbf\xbd"
 		     "\xef\xbf\xbd");
 	check_str_kv(msg->resource_spans[0]->resource->attributes[0],
 		     "service.name", "caf\xc3\xa9");
+	podtap__otlp__export_trace_service_request__free_unpacked(msg, NULL);
+out:
+	free(r);
+}
+
+/* Control characters are escaped and strings cut (sanitize.h) in span
+ * names, attribute values and resource keys and values alike. */
+static void test_controls_and_length(void)
+{
+	struct span_resource *r = calloc(1, sizeof(*r));
+	struct span s;
+	const struct span *batch[1] = { &s };
+	Podtap__Otlp__ExportTraceServiceRequest *msg;
+	Podtap__Otlp__Span *ps;
+	Podtap__Otlp__Resource *res;
+	size_t n;
+
+	span_server(&s, r);
+	SET(s.name, "GET /{\x1b}");
+	memset(s.user_agent_original, '\x01', sizeof(s.user_agent_original) - 1);
+	s.user_agent_original[sizeof(s.user_agent_original) - 1] = '\0';
+	SET(r->service_name, "svc\n\xe2\x80\xae");
+	r->n_extra = 1;
+	SET(r->extra[0].key, "k\xff");
+	SET(r->extra[0].value, "v\t");
+
+	msg = encode_decode(batch, 1);
+	if (!msg)
+		goto out;
+	ps = msg->resource_spans[0]->scope_spans[0]->spans[0];
+	CHECK_STR(ps->name, "GET /{\\u001b}");
+	/* 511 control bytes: 170 escapes fit in 1024 bytes */
+	CHECK_STR(ps->attributes[9]->key, "user_agent.original");
+	n = strlen(ps->attributes[9]->value->string_value);
+	CHECK_INT(n, 170 * 6);
+	CHECK(!strncmp(ps->attributes[9]->value->string_value,
+		       "\\u0001\\u0001", 12));
+	res = msg->resource_spans[0]->resource;
+	check_str_kv(res->attributes[0], "service.name",
+		     "svc\\u000a\\u202e");
+	check_str_kv(res->attributes[res->n_attributes - 1],
+		     "k\xef\xbf\xbd", "v\\u0009");
 	podtap__otlp__export_trace_service_request__free_unpacked(msg, NULL);
 out:
 	free(r);
@@ -670,6 +715,7 @@ int main(void)
 	RUN(test_resource_extras_and_fallbacks);
 	RUN(test_workload_attributes);
 	RUN(test_invalid_utf8_replaced);
+	RUN(test_controls_and_length);
 	RUN(test_empty_batch);
 	RUN(test_decode_response);
 	if (have_node_decoder())

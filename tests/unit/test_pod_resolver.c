@@ -247,6 +247,35 @@ static void test_cgroup_v1_tree(void)
 	teardown();
 }
 
+/* Names are sanitised when a workload is interned (sanitize.h): names
+ * that differ only in bytes sanitising replaces are one workload. */
+static void test_hostile_names(void)
+{
+	struct pod_resolver *r;
+	const struct workload *w, *w2;
+	const char *uid;
+
+	setup();
+	mkdirs(GKE);
+	mkdirs(SERVICE);
+	log_dir("shop", "web\x1b[2J\xff", UID1, "caf\xe9\xe2\x80\xae");
+	r = pod_resolver_new(logs, root, NULL);
+	CHECK(r != NULL);
+	if (!r)
+		goto out;
+	w = look(r, GKE, "gunicorn", SEC, &uid);
+	CHECK(w->in_pod);
+	CHECK_W(w, "shop", "web\\u001b[2J\xef\xbf\xbd",
+		"caf\xef\xbf\xbd\\u202e", "caf\xef\xbf\xbd\\u202e");
+	w = look(r, SERVICE, "a\xff\n", SEC, &uid);
+	w2 = look(r, SERVICE, "a\xfe\n", SEC, &uid);
+	CHECK_W(w, "", "", "", "a\xef\xbf\xbd\\u000a");
+	CHECK(w == w2);
+	pod_resolver_free(r);
+out:
+	teardown();
+}
+
 /* --- expiry ------------------------------------------------------------- */
 
 static const struct workload *released[16];
@@ -502,6 +531,7 @@ int main(void)
 {
 	RUN(test_shapes);
 	RUN(test_cgroup_v1_tree);
+	RUN(test_hostile_names);
 	RUN(test_expiry);
 	RUN(test_pod_made_again);
 	RUN(test_kubelet_names);

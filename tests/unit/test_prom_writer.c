@@ -95,6 +95,9 @@ static void test_number_round_trip(void)
 	CHECK_INT(not_integer, 0);
 }
 
+/* Label values are sanitised first (a newline is the text "\u000a", which
+ * sanitize.h makes of every control character), then escaped; HELP text
+ * is podtap's own and only escaped. */
 static void test_escaping(void)
 {
 	struct prom_writer w;
@@ -110,7 +113,7 @@ static void test_escaping(void)
 	prom_sample(&w, "x", labels, 4, 1);
 	CHECK_STR(w.buf, "# HELP x say \"hi\" \\\\ to\\nall\n"
 			 "# TYPE x gauge\n"
-			 "x{a=\"back\\\\slash \\\"quoted\\\"\\nnewline\","
+			 "x{a=\"back\\\\slash \\\"quoted\\\"\\\\u000anewline\","
 			 "b=\"\",c=\"\",d=\"\\\\n is not a newline\"} 1\n");
 	prom_writer_free(&w);
 	CHECK(w.buf == NULL && w.len == 0 && w.cap == 0 && !w.failed);
@@ -211,7 +214,7 @@ static const char expected_exposition[] =
 	"# HELP http_server_requests_total Requests served.\\nPer \\\\ route.\n"
 	"# TYPE http_server_requests_total counter\n"
 	"http_server_requests_total{http_request_method=\"GET\","
-	"http_route=\"/search/\\\"q\\\"\\\\{id}\\n\",k8s_pod_name=\"\"} 42\n"
+	"http_route=\"/search/\\\"q\\\"\\\\{id}\\\\u000a\",k8s_pod_name=\"\"} 42\n"
 	"http_server_requests_total{http_request_method=\"POST\","
 	"http_route=\"/users/{id}\",k8s_pod_name=\"web-7d4b9c8f6d-x2x9q\"} 0\n"
 	"# HELP podtap_ring_buffer_fill_ratio Fill ratio of the \"events\" "
@@ -310,6 +313,63 @@ cleanup:
 	prom_writer_free(&w);
 }
 
+/* promtool's exit status for `len` bytes of exposition, -1 without it. */
+static int promtool_status(const char *buf, size_t len)
+{
+	char text[] = "/tmp/podtap-prom-XXXXXX";
+	char cmd[256];
+	int fd = mkstemp(text), status;
+
+	if (fd < 0)
+		return -2;
+	if (write(fd, buf, len) != (ssize_t)len) {
+		close(fd);
+		unlink(text);
+		return -2;
+	}
+	close(fd);
+	snprintf(cmd, sizeof(cmd), "promtool check metrics < %s >/dev/null 2>&1",
+		 text);
+	status = system(cmd);
+	unlink(text);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -2;
+}
+
+/* Label values of any bytes come out valid (sanitize.h), short enough,
+ * and promtool accepts them; the same bytes written raw it refuses. */
+static void test_hostile_values(void)
+{
+	static const char raw[] = "m{a=\"\xff:80\"} 1\n";
+	char long_value[3000];
+	struct prom_writer w;
+	const struct prom_label labels[] = {
+		{ "server_address", "\xff:80" },
+		{ "service_name", "caf\xe9\x1b[31m\x7f" },
+		{ "http_route", "/{\xe2\x80\xae}/\xc0\xaf" },
+		{ "k8s_pod_name", long_value },
+	};
+
+	memset(long_value, 'a', sizeof(long_value) - 1);
+	long_value[sizeof(long_value) - 1] = '\0';
+	prom_writer_init(&w);
+	prom_family(&w, "m", "gauge", "Hostile labels.");
+	prom_sample(&w, "m", labels, 4, 1);
+	CHECK(!w.failed);
+	CHECK(strstr(w.buf, "server_address=\"\xef\xbf\xbd:80\""));
+	CHECK(strstr(w.buf, "service_name=\"caf\xef\xbf\xbd\\\\u001b[31m"
+			    "\\\\u007f\""));
+	CHECK(strstr(w.buf, "http_route=\"/{\\\\u202e}/\xef\xbf\xbd\xef\xbf\xbd\""));
+	/* cut to SANITIZE_MAX bytes */
+	CHECK(strstr(w.buf, "k8s_pod_name=\"aaaa"));
+	CHECK(strlen(strstr(w.buf, "k8s_pod_name=\"")) ==
+	      strlen("k8s_pod_name=\"") + 1024 + strlen("\"} 1\n"));
+	if (system("command -v promtool >/dev/null 2>&1") == 0) {
+		CHECK_INT(promtool_status(w.buf, w.len), 0);
+		CHECK(promtool_status(raw, strlen(raw)) != 0);
+	}
+	prom_writer_free(&w);
+}
+
 int main(void)
 {
 	RUN(test_numbers);
@@ -319,5 +379,6 @@ int main(void)
 	RUN(test_growth_and_failure);
 	RUN(test_exposition);
 	RUN(test_promtool);
+	RUN(test_hostile_values);
 	return check_summary("prom_writer");
 }

@@ -280,6 +280,109 @@ static void test_pattern_errors(void)
 	route_table_free(rt);
 }
 
+/* Path parameters never reach a route: each segment ends at its ';'. */
+static void test_path_parameters(void)
+{
+	struct route_table *rt = route_table_new();
+	const char *err;
+
+	CHECK_STR(norm(NULL, "/app/page;jsessionid=SECRET"), "/app/page");
+	CHECK_STR(norm(NULL, "/app/page;jsessionid=SECRET?x=1"), "/app/page");
+	CHECK_STR(norm(NULL, "/a;x=1/b;y"), "/a/b");
+	CHECK_STR(norm(NULL, "/a/;x/b"), "/a/b");  /* only parameters: none */
+	CHECK_STR(norm(NULL, "/a/;x"), "/a/");     /* ... as a trailing slash */
+	CHECK_STR(norm(NULL, "/;x"), "/");
+	CHECK_STR(norm(NULL, "/users/1;v=2/x"), "/users/{id}/x");
+	CHECK_STR(norm(NULL, "http://u:SECRET@h/p;s=SECRET"), "/p");
+	CHECK_STR(norm(NULL, "/a%3Bb"), "/a%3Bb"); /* an encoded ';' is data */
+	CHECK_INT(route_table_add(rt, "/users/{id}/profile", &err), 0);
+	CHECK_INT(route_table_add(rt, "/login", &err), 0);
+	CHECK_STR(norm(rt, "/users/7;s=SECRET/profile;t=1"),
+		  "/users/{id}/profile");
+	CHECK_STR(norm(rt, "/login;jsessionid=SECRET"), "/login");
+	CHECK_STR(norm(rt, "/;x/login"), "/login");
+	route_table_free(rt);
+}
+
+/* What identifies a user or grants access is an id in a route. */
+static void test_secret_segments(void)
+{
+	CHECK_STR(norm(NULL, "/users/alice@example.com/profile"),
+		  "/users/{id}/profile");
+	CHECK_STR(norm(NULL, "/users/alice%40example.com"), "/users/{id}");
+	CHECK_STR(norm(NULL, "/@alice"), "/{id}");
+	CHECK_STR(norm(NULL, "/a%4"), "/a%4");
+	CHECK_STR(norm(NULL, "/reset/eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0."
+			     "c2lnbmF0dXJl-_x"),
+		  "/reset/{id}");
+	/* JWT-like but too short, one dot, or not base64url */
+	CHECK_STR(norm(NULL, "/eyJ.a.b"), "/eyJ.a.b");
+	CHECK_STR(norm(NULL, "/eyJhbGciOiJIUzI1NiJ9x.json"),
+		  "/eyJhbGciOiJIUzI1NiJ9x.json");
+	CHECK_STR(norm(NULL, "/t/SECRETtoken1234567890abcdef"), "/t/{id}");
+}
+
+static const char *url_path(const char *target)
+{
+	static char out[1024];
+	size_t n = route_url_path(target, out, sizeof(out));
+
+	CHECK_INT(n, strlen(out));
+	return out;
+}
+
+static void test_url_path(void)
+{
+	char out[8];
+	size_t n;
+
+	CHECK_STR(url_path("/users/42"), "/users/42");
+	CHECK_STR(url_path("/users/42?token=SECRET#frag"), "/users/42");
+	CHECK_STR(url_path("http://user:SECRET@host/abs"), "/abs");
+	CHECK_STR(url_path("https://user@host:8443/a/b?c"), "/a/b");
+	CHECK_STR(url_path("http://host"), "/");
+	CHECK_STR(url_path("http://host?x=/1"), "/");
+	CHECK_STR(url_path("*"), "*");
+	CHECK_STR(url_path("example.com:443"), ""); /* CONNECT */
+	CHECK_STR(url_path(""), "");
+	CHECK_STR(url_path("?q=1"), "");
+	CHECK_STR(url_path("users/1"), "");
+	/* slashes as sent; parameters dropped */
+	CHECK_STR(url_path("/a//b/"), "/a//b/");
+	CHECK_STR(url_path("/"), "/");
+	CHECK_STR(url_path("/a;jsessionid=SECRET/b;x?q#f"), "/a/b");
+	CHECK_STR(url_path("/;x"), "/");
+	/* e-mail addresses, tokens, JWTs: redacted; ids and words stay */
+	CHECK_STR(url_path("/u/alice@example.com/x"), "/u/REDACTED/x");
+	CHECK_STR(url_path("/u/alice%40example.com"), "/u/REDACTED");
+	CHECK_STR(url_path("/@/@"), "/REDACTED/REDACTED");
+	CHECK_STR(url_path("/t/abcdefghijklmnopqrs1"), "/t/REDACTED");
+	CHECK_STR(url_path("/o/550e8400-e29b-41d4-a716-446655440000"),
+		  "/o/REDACTED");
+	CHECK_STR(url_path("/r/eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln"),
+		  "/r/REDACTED");
+	CHECK_STR(url_path("/users/123/c/deadbeef1/index.html"),
+		  "/users/123/c/deadbeef1/index.html");
+	CHECK_STR(url_path("/t/abcdefghijklmnopqr1"), "/t/abcdefghijklmnopqr1");
+	/* other bytes are the writers' to sanitise */
+	CHECK_STR(url_path("/caf\xc3\xa9/\xff"), "/caf\xc3\xa9/\xff");
+	/* cut before the first piece that does not fit */
+	n = route_url_path("/abc/defg", out, 6);
+	CHECK_STR(out, "/abc/");
+	CHECK_INT(n, 5);
+	n = route_url_path("/abc/defg", out, 5);
+	CHECK_STR(out, "/abc");
+	n = route_url_path("/a@b", out, 8);
+	CHECK_STR(out, "/");
+	CHECK_INT(n, 1);
+	n = route_url_path("/abc", out, 1);
+	CHECK_STR(out, "");
+	CHECK_INT(n, 0);
+	out[0] = 'x';
+	CHECK_INT(route_url_path("/abc", out, 0), 0);
+	CHECK_INT(out[0], 'x');
+}
+
 static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
 
 static uint64_t rng(void)
@@ -294,7 +397,8 @@ static uint64_t rng(void)
  * `noisy` ones also hold any other byte. */
 static void random_target(char *buf, size_t cap, bool noisy)
 {
-	static const char alphabet[] = "//////??##**:.-_{}%aAfF0123456789xyz";
+	static const char alphabet[] =
+		"//////??##**:.-_{}%aAfF0123456789xyz;;@@";
 	size_t len = rng() % cap;
 
 	for (size_t i = 0; i < len; i++) {
@@ -316,12 +420,20 @@ static bool route_shape_ok(const char *r)
 	       strcmp(r, "{invalid}") == 0;
 }
 
+/* Nothing after '?', '#' or ';', and no '@' (nor "%40"), leaves in a
+ * route or a url.path. */
+static bool leaks(const char *s)
+{
+	return strpbrk(s, "?#;@") != NULL || strstr(s, "%40") != NULL;
+}
+
 static void test_fuzz(void)
 {
 	struct route_table *rt = route_table_new();
 	const char *err;
 	char target[2048], again[ROUTE_MAX];
 	int bad_shape = 0, bad_len = 0, not_idempotent = 0, overflow = 0;
+	int leaked = 0, path_overflow = 0, path_bad_len = 0, path_leaked = 0;
 	int paths = 0, invalid = 0, rest = 0; /* the fuzz reaches each case */
 
 	route_table_add(rt, "/1/{x}/*", &err);
@@ -350,8 +462,22 @@ static void test_fuzz(void)
 			if (strcmp(out, again) != 0)
 				not_idempotent++;
 		}
+		if (size > 0 && leaks(out))
+			leaked++;
+		out[size] = '\x5a';
+		n = route_url_path(target, out, size);
+		if (out[size] != '\x5a')
+			path_overflow++;
+		if (size > 0 && n != strlen(out))
+			path_bad_len++;
+		if (size > 0 && leaks(out))
+			path_leaked++;
 		free(out);
 	}
+	CHECK_INT(leaked, 0);
+	CHECK_INT(path_overflow, 0);
+	CHECK_INT(path_bad_len, 0);
+	CHECK_INT(path_leaked, 0);
 	CHECK_INT(overflow, 0);
 	CHECK_INT(bad_len, 0);
 	CHECK_INT(bad_shape, 0);
@@ -370,6 +496,9 @@ int main(void)
 	RUN(test_patterns);
 	RUN(test_pattern_root_and_cut);
 	RUN(test_pattern_errors);
+	RUN(test_path_parameters);
+	RUN(test_secret_segments);
+	RUN(test_url_path);
 	RUN(test_fuzz);
 	return check_summary("route");
 }
