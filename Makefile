@@ -125,6 +125,8 @@ $(OUTPUT)/podtap: $(DAEMON_OBJS)
 
 UNIT_DEPS_metrics := user/route.c user/prom_writer.c user/hashmap.c
 UNIT_DEPS_python_metrics := user/prom_writer.c user/hashmap.c
+UNIT_DEPS_thread_table := user/hashmap.c
+UNIT_DEPS_conn_table := user/hashmap.c user/http_parser.c
 UNIT_DEPS_otlp_encoder := $(OUTPUT)/otlp.pb-c.c -lprotobuf-c
 UNIT_DEPS_kubelet_pods := -ljson-c
 UNIT_DEPS_pod_resolver := user/cgroup_path.c user/hashmap.c user/log.c \
