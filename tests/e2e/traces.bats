@@ -1280,7 +1280,7 @@ trace_threads_removed() {
 		--max-time 60 -A "$UA" -o "$PT_TMP/stream.out" \
 		"http://127.0.0.1:$port/stream")
 	for i in $(seq 1 50); do
-		[ "$(wc -l <"$PT_TMP/stream.out" 2>/dev/null || echo 0)" -ge 3 ] && break
+		[ "$(cat "$PT_TMP/stream.out" 2>/dev/null | wc -l)" -ge 3 ] && break
 		sleep 0.1
 	done
 	# Not counted while it streams (grep, not a parse of the whole page:
