@@ -135,6 +135,8 @@ UNIT_DEPS_python_metrics := user/prom_writer.c user/hashmap.c user/sanitize.c
 UNIT_DEPS_prom_writer := user/sanitize.c
 UNIT_DEPS_otlp_encoder := $(OUTPUT)/otlp.pb-c.c user/sanitize.c -lprotobuf-c
 UNIT_DEPS_config := user/route.c user/listen_addr.c user/otel_env.c
+UNIT_DEPS_thread_table := user/hashmap.c
+UNIT_DEPS_conn_table := user/hashmap.c user/http_parser.c
 UNIT_DEPS_kubelet_pods := -ljson-c
 UNIT_DEPS_pod_resolver := user/cgroup_path.c user/hashmap.c user/log.c \
 	user/kubelet_cache.c user/kubelet_pods.c user/sanitize.c -ljson-c \

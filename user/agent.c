@@ -23,6 +23,9 @@ struct exchange_ctx {
 	struct agent *agent;
 	struct conn *conn;
 	uint32_t tid; /* thread of the event being parsed */
+	/* What an exchange cut short now is counted as: how the connection
+	 * ended, while it ends; else its times disagreed. */
+	enum stats_incomplete incomplete;
 };
 
 /* Formats an address of `addrs` ("" when not an IP socket). */
@@ -166,6 +169,12 @@ static void on_parse_error(void *ctx, enum http_parse_error err)
 
 	if (err >= 0 && err < HTTP_ERR__COUNT)
 		atomic_fetch_add(&x->agent->stats.parse_errors[err], 1);
+	if (err == HTTP_ERR_INCOMPLETE)
+		atomic_fetch_add(
+			&x->agent->stats.incomplete
+				 [http_conn_role(x->conn->http) ==
+				  HTTP_ROLE_CLIENT][x->incomplete],
+			1);
 }
 
 static const struct http_conn_callbacks callbacks = {
@@ -174,13 +183,29 @@ static const struct http_conn_callbacks callbacks = {
 	.on_request = on_request,
 };
 
-static void on_conn_end(void *ctx, struct conn *c, uint64_t ts_ns)
+static enum stats_incomplete incomplete_reason(enum conn_end why)
+{
+	switch (why) {
+	case CONN_END_REPLACED: return INCOMPLETE_CLOSE_LOST;
+	case CONN_END_SWEPT: return INCOMPLETE_EXIT_LOST;
+	case CONN_END_SHUTDOWN: return INCOMPLETE_SHUTDOWN;
+	default: return INCOMPLETE_CLOSED;
+	}
+}
+
+static void on_conn_end(void *ctx, struct conn *c, enum conn_end why,
+			uint64_t ts_ns)
 {
 	struct agent *a = ctx;
-	struct exchange_ctx x = { a, c, 0 };
+	struct exchange_ctx x = { a, c, 0, incomplete_reason(why) };
 
-	if (c->http && !c->ignored)
+	/* Only a close podtap saw ends what was in flight: an exchange ended
+	 * by podtap (stopping, replacing, sweeping) is incomplete, never
+	 * finished at a made-up time. */
+	if (c->http && !c->ignored && conn_end_seen(why))
 		http_conn_close(c->http, ts_ns, &callbacks, &x);
+	else if (c->http && !c->ignored)
+		http_conn_abandon(c->http, &callbacks, &x);
 	/* A process that exits closes its sockets without close(): the
 	 * kernel's entries would linger until LRU eviction. */
 	if (a->ending_process && a->capture)
@@ -243,7 +268,7 @@ static void classify(struct agent *a, struct conn *c)
 static void handle_data(struct agent *a, const struct podtap_event *ev)
 {
 	struct conn *c = track(a, ev);
-	struct exchange_ctx x = { a, c, ev->tid };
+	struct exchange_ctx x = { a, c, ev->tid, INCOMPLETE_MISORDERED };
 
 	if (!c || c->ignored)
 		return;
@@ -394,8 +419,10 @@ void agent_tick(struct agent *a, uint64_t now_ns)
 {
 	a->mono_to_unix_ns = monotonic_to_unix_ns();
 	if (now_ns > IDLE_NS)
-		conn_table_sweep(a->conns, now_ns - IDLE_NS, now_ns);
+		conn_table_sweep(a->conns, now_ns - IDLE_NS);
 	atomic_store(&a->stats.conns_tracked, conn_table_count(a->conns));
+	if (a->tracer)
+		tracer_tick(a->tracer, now_ns);
 	expire(a, now_ns);
 }
 
@@ -410,6 +437,8 @@ void agent_render(void *ctx, struct prom_writer *out)
 		snap.traces = true;
 		otlp_exporter_get_stats(a->exporter, &snap.spans);
 	}
+	if (a->tracer)
+		tracer_get_thread_stats(a->tracer, &snap.threads);
 	if (a->python) {
 		snap.python = true;
 		snap.hooks = python_hooks_stats(a->python);
@@ -472,10 +501,23 @@ fail:
 	return -1;
 }
 
+static uint64_t incomplete_at_shutdown(const struct agent *a)
+{
+	return atomic_load(&a->stats.incomplete[0][INCOMPLETE_SHUTDOWN]) +
+	       atomic_load(&a->stats.incomplete[1][INCOMPLETE_SHUTDOWN]);
+}
+
 void agent_fini(struct agent *a)
 {
-	/* Ending connections resolves their last exchanges' pods. */
+	uint64_t n = incomplete_at_shutdown(a);
+
+	/* What was in flight is counted, not finished at a made-up time. */
 	conn_table_free(a->conns);
+	n = incomplete_at_shutdown(a) - n;
+	if (n)
+		log_info("%llu HTTP exchanges in flight at shutdown: counted as "
+			 "incomplete (shutdown), not measured",
+			 (unsigned long long)n);
 	metrics_free(a->metrics);
 	python_metrics_free(a->python_metrics);
 	pod_resolver_free(a->pods);

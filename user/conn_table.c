@@ -81,14 +81,20 @@ static void pid_unref(struct conn_table *t, uint32_t pid)
 	}
 }
 
-void conn_table_end(struct conn_table *t, struct conn *c, uint64_t ts_ns)
+static void end_conn(struct conn_table *t, struct conn *c, enum conn_end why,
+		     uint64_t ts_ns)
 {
 	if (t->on_end)
-		t->on_end(t->ctx, c, ts_ns);
+		t->on_end(t->ctx, c, why, conn_end_seen(why) ? ts_ns : 0);
 	hmap_remove(&t->conns, &c->node);
 	pid_unref(t, c->pid);
 	http_conn_free(c->http);
 	free(c);
+}
+
+void conn_table_end(struct conn_table *t, struct conn *c, uint64_t ts_ns)
+{
+	end_conn(t, c, CONN_END_CLOSED, ts_ns);
 }
 
 void conn_table_free(struct conn_table *t)
@@ -100,7 +106,8 @@ void conn_table_free(struct conn_table *t)
 		return;
 	for (n = hmap_first(&t->conns, &b); n; n = next) {
 		next = hmap_next(&t->conns, n, &b);
-		conn_table_end(t, hmap_entry(n, struct conn, node), 0);
+		end_conn(t, hmap_entry(n, struct conn, node),
+			 CONN_END_SHUTDOWN, 0);
 	}
 	hmap_free(&t->conns);
 	hmap_free(&t->pids);
@@ -143,7 +150,7 @@ struct conn *conn_table_get(struct conn_table *t, uint64_t sock_id,
 		c = hmap_entry(n, struct conn, node);
 		if (c->gen == gen)
 			return move_to_pid(t, c, pid) ? NULL : c;
-		conn_table_end(t, c, 0);
+		end_conn(t, c, CONN_END_REPLACED, 0);
 	}
 	if (t->conns.count >= t->max_conns) {
 		*full = true;
@@ -177,12 +184,11 @@ void conn_table_end_pid(struct conn_table *t, uint32_t pid, uint64_t ts_ns)
 
 		next = hmap_next(&t->conns, n, &b);
 		if (c->pid == pid)
-			conn_table_end(t, c, ts_ns);
+			end_conn(t, c, CONN_END_EXITED, ts_ns);
 	}
 }
 
-unsigned int conn_table_sweep(struct conn_table *t, uint64_t idle_before_ns,
-			      uint64_t now_ns)
+unsigned int conn_table_sweep(struct conn_table *t, uint64_t idle_before_ns)
 {
 	unsigned int ended = 0;
 	size_t b;
@@ -196,7 +202,7 @@ unsigned int conn_table_sweep(struct conn_table *t, uint64_t idle_before_ns,
 			continue;
 		if (kill(c->pid, 0) == 0 || errno != ESRCH)
 			continue;
-		conn_table_end(t, c, now_ns);
+		end_conn(t, c, CONN_END_SWEPT, 0);
 		ended++;
 	}
 	return ended;

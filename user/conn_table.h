@@ -33,9 +33,26 @@ struct conn {
 
 struct conn_table;
 
-/* Called for each connection leaving the table (close, exit, eviction,
- * replacement), before it is freed. */
-typedef void (*conn_end_fn)(void *ctx, struct conn *c, uint64_t ts_ns);
+/* Why a connection leaves the table. Only the first two are its real end,
+ * seen at ts_ns; the others are podtap's doing, with no time of their own. */
+enum conn_end {
+	CONN_END_CLOSED = 0, /* its last close */
+	CONN_END_EXITED,     /* the exit of the process that used it last */
+	CONN_END_REPLACED,   /* a new generation on its socket: close lost */
+	CONN_END_SWEPT,      /* idle, its process gone: exit lost */
+	CONN_END_SHUTDOWN,   /* the table is freed */
+	CONN_END__COUNT,
+};
+
+static inline bool conn_end_seen(enum conn_end why)
+{
+	return why == CONN_END_CLOSED || why == CONN_END_EXITED;
+}
+
+/* Called for each connection leaving the table, before it is freed;
+ * ts_ns is 0 unless conn_end_seen(why). */
+typedef void (*conn_end_fn)(void *ctx, struct conn *c, enum conn_end why,
+			    uint64_t ts_ns);
 
 struct conn_table *conn_table_new(unsigned int max_conns, conn_end_fn on_end,
 				  void *ctx);
@@ -53,13 +70,13 @@ struct conn *conn_table_get(struct conn_table *t, uint64_t sock_id,
 /* The connection if it is there with this generation. */
 struct conn *conn_table_find(struct conn_table *t, uint64_t sock_id,
 			     uint64_t gen);
+/* The connection's last close, at ts_ns. */
 void conn_table_end(struct conn_table *t, struct conn *c, uint64_t ts_ns);
-/* Ends every connection of process `pid`. */
+/* Ends every connection of process `pid`, which exited at ts_ns. */
 void conn_table_end_pid(struct conn_table *t, uint32_t pid, uint64_t ts_ns);
 /* Ends connections idle since before `idle_before_ns` whose process is
  * gone (an exit event may have been lost). Returns how many. */
-unsigned int conn_table_sweep(struct conn_table *t, uint64_t idle_before_ns,
-			      uint64_t now_ns);
+unsigned int conn_table_sweep(struct conn_table *t, uint64_t idle_before_ns);
 unsigned int conn_table_count(const struct conn_table *t);
 
 #endif /* PODTAP_CONN_TABLE_H */

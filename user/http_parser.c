@@ -672,6 +672,11 @@ static void report(struct http_conn *c, const struct dir *rsp,
 
 	if (!c->cb || !c->cb->on_exchange)
 		return;
+	if (end_ns < c->answer.start_ns) {
+		/* Its times cannot both be right: no made-up latency. */
+		emit_error(c, HTTP_ERR_INCOMPLETE);
+		return;
+	}
 	memset(&ex, 0, sizeof(ex));
 	ex.role = c->role;
 	memcpy(ex.method, c->answer.method, sizeof(ex.method));
@@ -1278,7 +1283,8 @@ out:
 	conn->ctx = NULL;
 }
 
-void http_conn_close(struct http_conn *conn, uint64_t ts_ns,
+/* The connection's end: seen (a close at ts_ns), or not (abandoned). */
+static void conn_end(struct http_conn *conn, bool seen_close, uint64_t ts_ns,
 		     const struct http_conn_callbacks *cb, void *ctx)
 {
 	struct dir *req, *rsp;
@@ -1293,7 +1299,9 @@ void http_conn_close(struct http_conn *conn, uint64_t ts_ns,
 		req = request_dir(conn);
 		rsp = response_dir(conn);
 		if (conn->answering) {
-			if (rsp->st == ST_CLOSE)
+			/* Only the close itself ends a close-delimited body:
+			 * without it, its end is unknown. */
+			if (seen_close && rsp->st == ST_CLOSE)
 				response_done(conn, rsp, ts_ns);
 			else
 				emit_error(conn, HTTP_ERR_INCOMPLETE);
@@ -1308,6 +1316,18 @@ void http_conn_close(struct http_conn *conn, uint64_t ts_ns,
 	release(conn);
 	conn->cb = NULL;
 	conn->ctx = NULL;
+}
+
+void http_conn_close(struct http_conn *conn, uint64_t ts_ns,
+		     const struct http_conn_callbacks *cb, void *ctx)
+{
+	conn_end(conn, true, ts_ns, cb, ctx);
+}
+
+void http_conn_abandon(struct http_conn *conn,
+		       const struct http_conn_callbacks *cb, void *ctx)
+{
+	conn_end(conn, false, 0, cb, ctx);
 }
 
 enum http_conn_protocol http_conn_protocol(const struct http_conn *conn)

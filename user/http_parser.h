@@ -55,7 +55,9 @@ enum http_parse_error {
 	HTTP_ERR_UNMATCHED_RESPONSE,     /* response with no pending request */
 	HTTP_ERR_PIPELINE_OVERFLOW,      /* > HTTP_PIPELINE_MAX pending */
 	HTTP_ERR_GAP,                    /* lost bytes forced a resync */
-	HTTP_ERR_INCOMPLETE,             /* connection ended mid-exchange */
+	HTTP_ERR_INCOMPLETE,             /* connection ended mid-exchange,
+					  * or a response ended before its
+					  * request began (event times) */
 	HTTP_ERR__COUNT,
 };
 
@@ -132,6 +134,12 @@ void http_conn_data(struct http_conn *conn, enum http_dir dir, uint64_t pos,
  * close, and counts pending requests as HTTP_ERR_INCOMPLETE. */
 void http_conn_close(struct http_conn *conn, uint64_t ts_ns,
 		     const struct http_conn_callbacks *cb, void *ctx);
+/* The connection leaves the caller's view without its close being seen
+ * (the caller stops, evicts or replaces it): nothing in flight completes,
+ * not even a response delimited by close, whose end is unknown; the
+ * response being read and pending requests count as HTTP_ERR_INCOMPLETE. */
+void http_conn_abandon(struct http_conn *conn,
+		       const struct http_conn_callbacks *cb, void *ctx);
 
 enum http_conn_protocol http_conn_protocol(const struct http_conn *conn);
 enum http_role http_conn_role(const struct http_conn *conn);

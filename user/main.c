@@ -199,17 +199,21 @@ static int run(const struct config *cfg)
 	err = 0;
 cleanup:
 	atomic_store(&ready, false);
+	/* The shutdown deadline counts from here: spans are flushed while
+	 * the rest stops (detaching takes seconds). Connections still open
+	 * make no spans as they end: what was in flight is incomplete. */
+	otlp_exporter_flush_begin(exporter);
 	metrics_server_stop(server);
 	python_hooks_close(agent.python);
 	agent.python = NULL;
 	agent.capture = NULL;
 	capture_close(cap);
-	/* Ends connections (their last exchanges may still make spans),
-	 * then flushes spans within the shutdown deadline; the tracer goes
-	 * last, since the exporter hands resources back to it. */
 	agent_fini(&agent);
-	otlp_exporter_destroy(exporter);
-	tracer_free(tracer);
+	/* Waits for the flush, until the deadline at most; the tracer goes
+	 * last, since the exporter hands resources back to it (and stays if
+	 * the export thread was left behind, stuck in libcurl). */
+	if (otlp_exporter_destroy(exporter))
+		tracer_free(tracer);
 	pins_close(pins);
 	if (!started)
 		preflight_undo_mounts();

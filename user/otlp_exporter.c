@@ -45,6 +45,13 @@
 /* Enqueues and stop wake the thread; this caps a wait all the same. */
 #define IDLE_WAIT_MS 1000
 
+/* How long stop waits past the deadline for the thread to end. A transfer
+ * is aborted at the deadline, but libcurl can still block in it: removing a
+ * handle whose name lookup runs waits for the lookup (a DNS server that
+ * does not answer). The thread is then left behind, and the process exits
+ * without it. */
+#define STOP_GRACE_NS (250 * NSEC_PER_MSEC)
+
 /* Drops are counted where they happen (queue-full ones on the event loop,
  * which must not log) and reported by the export thread, at most this
  * often, so a collector that is down or refusing cannot flood the log. */
@@ -75,6 +82,7 @@ struct otlp_exporter {
 	pthread_t thread;
 	bool thread_started;
 	bool stopped;
+	bool left_behind; /* the thread did not end by the deadline */
 	bool curl_ready;
 	CURLM *multi;
 	CURL *easy;
@@ -764,6 +772,31 @@ bool otlp_exporter_enqueue(struct otlp_exporter *e, const struct span *s)
 
 /* ---- stop, stats ------------------------------------------------------ */
 
+void otlp_exporter_flush_begin(struct otlp_exporter *e)
+{
+	if (!e || !e->thread_started || atomic_load(&e->stopping))
+		return;
+	atomic_store(&e->deadline_ns, now_ns() + e->shutdown_timeout_ns);
+	atomic_store(&e->stopping, true);
+	curl_multi_wakeup(e->multi);
+}
+
+/* Joins the export thread by the deadline and a grace; false if it is
+ * still running then. */
+static bool join_by_deadline(struct otlp_exporter *e)
+{
+	uint64_t until = atomic_load(&e->deadline_ns) + STOP_GRACE_NS;
+	uint64_t now = now_ns(), left = until > now ? until - now : 0;
+	struct timespec real;
+
+	/* pthread_timedjoin_np counts in CLOCK_REALTIME. */
+	clock_gettime(CLOCK_REALTIME, &real);
+	left += (uint64_t)real.tv_nsec;
+	real.tv_sec += (time_t)(left / NSEC_PER_SEC);
+	real.tv_nsec = (long)(left % NSEC_PER_SEC);
+	return pthread_timedjoin_np(e->thread, NULL, &real) == 0;
+}
+
 void otlp_exporter_stop(struct otlp_exporter *e)
 {
 	uint64_t tail, n;
@@ -771,10 +804,18 @@ void otlp_exporter_stop(struct otlp_exporter *e)
 	if (!e || !e->thread_started || e->stopped)
 		return;
 	e->stopped = true;
-	atomic_store(&e->deadline_ns, now_ns() + e->shutdown_timeout_ns);
-	atomic_store(&e->stopping, true);
-	curl_multi_wakeup(e->multi);
-	pthread_join(e->thread, NULL);
+	otlp_exporter_flush_begin(e);
+	if (!join_by_deadline(e)) {
+		/* Stuck in libcurl: the ring is still the thread's. */
+		e->left_behind = true;
+		n = queued(e);
+		count(&e->dropped[OTLP_DROP_SHUTDOWN], n);
+		log_warn("OTLP export still busy at the shutdown deadline (a "
+			 "name lookup or a connection that does not end): "
+			 "left behind; %llu queued spans dropped",
+			 (unsigned long long)n);
+		return;
+	}
 
 	tail = atomic_load(&e->tail);
 	n = atomic_load(&e->head) - tail;
@@ -786,11 +827,13 @@ void otlp_exporter_stop(struct otlp_exporter *e)
 			  &e->dropped[OTLP_DROP_SHUTDOWN]));
 }
 
-void otlp_exporter_destroy(struct otlp_exporter *e)
+bool otlp_exporter_destroy(struct otlp_exporter *e)
 {
 	if (!e)
-		return;
+		return true;
 	otlp_exporter_stop(e);
+	if (e->left_behind)
+		return false; /* the thread may still use it */
 	curl_easy_cleanup(e->easy);
 	curl_multi_cleanup(e->multi);
 	curl_slist_free_all(e->headers);
@@ -801,6 +844,7 @@ void otlp_exporter_destroy(struct otlp_exporter *e)
 	free(e->resp);
 	pthread_mutex_destroy(&e->err_lock);
 	free(e);
+	return true;
 }
 
 void otlp_exporter_get_stats(struct otlp_exporter *e,

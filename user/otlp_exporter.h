@@ -15,8 +15,9 @@
  * whatever the collector does.
  *
  * Threads: enqueue from one thread at a time (the event loop); stats from
- * any thread; start, stop and destroy from the thread that owns the
- * exporter, with no enqueue running or to come once stop is called.
+ * any thread; start, flush_begin, stop and destroy from the thread that
+ * owns the exporter, with no enqueue running or to come once stop is
+ * called.
  */
 #ifndef PODTAP_OTLP_EXPORTER_H
 #define PODTAP_OTLP_EXPORTER_H
@@ -80,14 +81,27 @@ struct otlp_exporter *otlp_exporter_start(const struct otel_config *cfg,
 bool otlp_exporter_enqueue(struct otlp_exporter *e, const struct span *s);
 
 /*
+ * Starts the shutdown flush without waiting for it: the export thread
+ * sends what is queued (and what is still enqueued) until
+ * shutdown_timeout_ms from now, so the caller can stop other things
+ * meanwhile. Idempotent; accepts NULL.
+ */
+void otlp_exporter_flush_begin(struct otlp_exporter *e);
+
+/*
  * Sends what is queued, waiting no more than shutdown_timeout_ms in all
- * (a transfer still running then is aborted), drops the rest and ends the
- * thread. Stats stay readable until destroy. Idempotent; accepts NULL.
+ * from flush_begin, or from now if that was not called (a transfer still
+ * running then is aborted), drops the rest and ends the thread; a thread
+ * still stuck in libcurl shortly after the deadline is left behind. Stats
+ * stay readable until destroy. Idempotent; accepts NULL.
  */
 void otlp_exporter_stop(struct otlp_exporter *e);
 
-/* Stops if needed, then frees. Accepts NULL. */
-void otlp_exporter_destroy(struct otlp_exporter *e);
+/* Stops if needed, then frees. Returns false, freeing nothing, when the
+ * export thread did not end by the deadline (stuck in libcurl): it may
+ * still use the exporter and hand resources back, so the caller keeps what
+ * release needs and exits. Accepts NULL. */
+bool otlp_exporter_destroy(struct otlp_exporter *e);
 
 void otlp_exporter_get_stats(struct otlp_exporter *e,
 			     struct otlp_exporter_stats *out);

@@ -28,6 +28,37 @@ static void by_label(struct prom_writer *out, const char *name,
 	prom_sample(out, name, &l, 1, (double)v);
 }
 
+static void render_incomplete(const struct stats *s, struct prom_writer *out)
+{
+	static const char *const sides[STATS_SIDES] = { "server", "client" };
+	static const char *const reasons[INCOMPLETE__COUNT] = {
+		[INCOMPLETE_CLOSED] = "closed",
+		[INCOMPLETE_CLOSE_LOST] = "close_lost",
+		[INCOMPLETE_EXIT_LOST] = "exit_lost",
+		[INCOMPLETE_SHUTDOWN] = "shutdown",
+		[INCOMPLETE_MISORDERED] = "misordered",
+	};
+
+	prom_family(out, "podtap_http_exchanges_incomplete_total", "counter",
+		    "HTTP requests seen whose exchange never completed, so "
+		    "neither counted nor timed, by side and reason (closed: "
+		    "the connection closed or its process exited first; "
+		    "close_lost: its socket came back as a new connection; "
+		    "exit_lost: its process was found gone; shutdown: in "
+		    "flight when podtap stopped; misordered: its end was "
+		    "stamped before its start).");
+	for (int side = 0; side < STATS_SIDES; side++) {
+		for (int r = 0; r < INCOMPLETE__COUNT; r++) {
+			struct prom_label l[] = { { "side", sides[side] },
+						  { "reason", reasons[r] } };
+
+			prom_sample(out, "podtap_http_exchanges_incomplete_total",
+				    l, 2,
+				    (double)atomic_load(&s->incomplete[side][r]));
+		}
+	}
+}
+
 static void render_spans(const struct otlp_exporter_stats *sp,
 			 struct prom_writer *out)
 {
@@ -52,6 +83,22 @@ static void render_spans(const struct otlp_exporter_stats *sp,
 		"Export requests that retried a batch.", sp->retries);
 	gauge(out, "podtap_span_queue_length", "Spans waiting for export.",
 	      (double)sp->queue_length);
+}
+
+static void render_threads(const struct thread_table_stats *t,
+			   struct prom_writer *out)
+{
+	gauge(out, "podtap_trace_threads",
+	      "Threads whose server request podtap holds, to parent the "
+	      "client calls they make.", (double)t->entries);
+	prom_family(out, "podtap_trace_threads_removed_total", "counter",
+		    "Threads' server requests forgotten before their response "
+		    "was seen, by reason (full: the oldest made room, and its "
+		    "thread's later calls start traces of their own; expired: "
+		    "older than 5 minutes; thread_exit; process_exit).");
+	for (int r = 0; r < THREAD_RM__COUNT; r++)
+		by_label(out, "podtap_trace_threads_removed_total", "reason",
+			 thread_removal_name(r), t->removed[r]);
 }
 
 static void render_hooks(const struct python_hooks_stats *h,
@@ -155,9 +202,12 @@ void stats_render(const struct stats *s, const struct stats_snapshot *snap,
 		 s->exchanges_server);
 	by_label(out, "podtap_http_exchanges_total", "side", "client",
 		 s->exchanges_client);
+	render_incomplete(s, out);
 
-	if (snap->traces)
+	if (snap->traces) {
 		render_spans(&snap->spans, out);
+		render_threads(&snap->threads, out);
+	}
 	if (snap->python)
 		render_hooks(snap->hooks, out);
 

@@ -14,8 +14,26 @@
 #include "otlp_exporter.h"
 #include "prom_writer.h"
 #include "python_hooks.h"
+#include "thread_table.h"
 
 #define STATS_EVENT_KINDS PODTAP_EV_NR /* index = enum podtap_event_kind */
+
+/* Why an exchange podtap saw begin never completed: label values of
+ * podtap_http_exchanges_incomplete_total{reason}. */
+enum stats_incomplete {
+	INCOMPLETE_CLOSED = 0, /* "closed": closed (or its process exited)
+				* before the response ended */
+	INCOMPLETE_CLOSE_LOST, /* "close_lost": its socket came back as a new
+				* connection, the close unseen */
+	INCOMPLETE_EXIT_LOST,  /* "exit_lost": its process was found gone,
+				* the exit unseen */
+	INCOMPLETE_SHUTDOWN,   /* "shutdown": in flight when podtap stopped */
+	INCOMPLETE_MISORDERED, /* "misordered": its end was stamped before
+				* its start */
+	INCOMPLETE__COUNT,
+};
+
+#define STATS_SIDES 2 /* 0: server, 1: client */
 
 struct stats {
 	_Atomic uint64_t events[STATS_EVENT_KINDS];
@@ -27,6 +45,7 @@ struct stats {
 	_Atomic uint64_t conns_tracked;   /* gauge */
 	_Atomic uint64_t exchanges_server;
 	_Atomic uint64_t exchanges_client;
+	_Atomic uint64_t incomplete[STATS_SIDES][INCOMPLETE__COUNT];
 	_Atomic uint64_t series_expired_pod;  /* series of gone pods */
 	_Atomic uint64_t series_expired_host; /* of host processes */
 	_Atomic uint64_t start_time_s;
@@ -38,6 +57,7 @@ struct stats_snapshot {
 	uint64_t series;
 	bool traces;                      /* an exporter runs */
 	struct otlp_exporter_stats spans; /* when traces */
+	struct thread_table_stats threads; /* when traces */
 	bool python;                      /* Python hooks run */
 	const struct python_hooks_stats *hooks; /* when python */
 	bool kubelet;                     /* the kubelet source is on */

@@ -14,6 +14,7 @@
 #include "otlp_exporter.h"
 #include "route.h"
 #include "runtime_info.h"
+#include "thread_table.h"
 #include "trace_context.h"
 
 /* Bounds: threads serving a request at once, and resources alive. */
@@ -22,6 +23,9 @@
 /* A thread's server request older than this no longer parents anything
  * (the exchange was lost, or the thread id was reused). */
 #define THREAD_CTX_TTL_NS (300ULL * 1000000000ULL)
+/* Threads checked per tick for having exited (one tgkill each): a full
+ * table is gone through in 4 ticks. */
+#define THREAD_CHECKS_PER_TICK 4096
 
 /* A request's trace context, kept in http_request.user. */
 struct span_ctx {
@@ -33,15 +37,8 @@ struct span_ctx {
 };
 _Static_assert(sizeof(struct span_ctx) <= HTTP_USER_DATA_SIZE,
 	       "span context must fit in http_request.user");
-
-/* The server request a thread is serving. */
-struct thread_entry {
-	struct hnode node;
-	uint32_t tid;
-	uint32_t pid;
-	uint64_t since_ns;
-	struct span_ctx ctx;
-};
+_Static_assert(sizeof(struct span_ctx) <= THREAD_TABLE_DATA,
+	       "span context must fit in a thread table entry");
 
 struct resource_entry {
 	struct hnode node;
@@ -58,7 +55,7 @@ struct tracer {
 	char node_name[254];
 	struct span_resource_attr extra[SPAN_RESOURCE_EXTRA_MAX];
 	unsigned int n_extra;
-	struct hmap threads;
+	struct thread_table *threads; /* the server request each serves */
 	pthread_mutex_t lock; /* resources: released from the exporter */
 	struct hmap resources;
 };
@@ -72,8 +69,9 @@ struct tracer *tracer_new(const struct sampler *sampler,
 
 	if (!t)
 		return NULL;
-	if (hmap_init(&t->threads) || hmap_init(&t->resources)) {
-		hmap_free(&t->threads);
+	t->threads = thread_table_new(MAX_THREADS, THREAD_CTX_TTL_NS, NULL);
+	if (!t->threads || hmap_init(&t->resources)) {
+		thread_table_free(t->threads);
 		free(t);
 		return NULL;
 	}
@@ -109,7 +107,7 @@ void tracer_free(struct tracer *t)
 {
 	if (!t)
 		return;
-	free_all(&t->threads, offsetof(struct thread_entry, node));
+	thread_table_free(t->threads);
 	free_all(&t->resources, offsetof(struct resource_entry, node));
 	pthread_mutex_destroy(&t->lock);
 	free(t);
@@ -117,47 +115,35 @@ void tracer_free(struct tracer *t)
 
 /* --- threads ------------------------------------------------------------ */
 
-static bool thread_eq(const struct hnode *n, const void *key)
+static uint64_t span_key(const struct span_ctx *ctx)
 {
-	return hmap_entry(n, struct thread_entry, node)->tid ==
-	       *(const uint32_t *)key;
-}
+	uint64_t k;
 
-static struct thread_entry *thread_find(struct tracer *t, uint32_t tid)
-{
-	struct hnode *n = hmap_find(&t->threads, hash_u64(tid), &tid, thread_eq);
-
-	return n ? hmap_entry(n, struct thread_entry, node) : NULL;
+	memcpy(&k, ctx->span_id, sizeof(k));
+	return k;
 }
 
 static void thread_set(struct tracer *t, uint32_t tid, uint32_t pid,
 		       uint64_t now_ns, const struct span_ctx *ctx)
 {
-	struct thread_entry *e = thread_find(t, tid);
-
-	if (!e) {
-		if (t->threads.count >= MAX_THREADS)
-			return; /* children of it just start their own trace */
-		e = calloc(1, sizeof(*e));
-		if (!e)
-			return;
-		e->tid = tid;
-		hmap_insert(&t->threads, &e->node, hash_u64(tid));
-	}
-	e->pid = pid;
-	e->since_ns = now_ns;
-	e->ctx = *ctx;
+	thread_table_set(t->threads, tid, pid, now_ns, span_key(ctx), ctx,
+			 sizeof(*ctx));
 }
 
 static void thread_clear(struct tracer *t, uint32_t tid,
 			 const struct span_ctx *ctx)
 {
-	struct thread_entry *e = thread_find(t, tid);
+	thread_table_clear(t->threads, tid, span_key(ctx));
+}
 
-	if (e && !memcmp(e->ctx.span_id, ctx->span_id, sizeof(ctx->span_id))) {
-		hmap_remove(&t->threads, &e->node);
-		free(e);
-	}
+void tracer_tick(struct tracer *t, uint64_t now_ns)
+{
+	thread_table_tick(t->threads, now_ns, THREAD_CHECKS_PER_TICK);
+}
+
+void tracer_get_thread_stats(struct tracer *t, struct thread_table_stats *out)
+{
+	thread_table_get_stats(t->threads, out);
 }
 
 /* --- trace context ------------------------------------------------------ */
@@ -227,19 +213,17 @@ static void client_context(struct tracer *t, const struct tracer_conn *conn,
 			   const struct http_request *req, uint64_t now_ns,
 			   struct span_ctx *ctx)
 {
-	struct thread_entry *serving = thread_find(t, conn->tid);
+	const struct span_ctx *serving =
+		thread_table_get(t->threads, conn->tid, conn->pid, now_ns);
 	struct trace_context tc = { 0 };
 
-	if (serving && (serving->pid != conn->pid ||
-			now_ns - serving->since_ns > THREAD_CTX_TTL_NS))
-		serving = NULL;
 	if (incoming_context(&req->headers, &tc) &&
 	    !all_zero(tc.trace_id, sizeof(tc.trace_id))) {
 		memcpy(ctx->trace_id, tc.trace_id, sizeof(ctx->trace_id));
 		memcpy(ctx->span_id, tc.span_id, sizeof(ctx->span_id));
-		if (serving && !memcmp(serving->ctx.trace_id, tc.trace_id,
+		if (serving && !memcmp(serving->trace_id, tc.trace_id,
 				       sizeof(tc.trace_id)))
-			memcpy(ctx->parent_id, serving->ctx.span_id,
+			memcpy(ctx->parent_id, serving->span_id,
 			       sizeof(ctx->parent_id));
 		ctx->sampled = sampler_should_sample(&t->sampler, ctx->trace_id,
 						     parent_state(&tc));
@@ -247,14 +231,14 @@ static void client_context(struct tracer *t, const struct tracer_conn *conn,
 	}
 	trace_new_span_id(ctx->span_id);
 	if (serving) {
-		memcpy(ctx->trace_id, serving->ctx.trace_id,
+		memcpy(ctx->trace_id, serving->trace_id,
 		       sizeof(ctx->trace_id));
-		memcpy(ctx->parent_id, serving->ctx.span_id,
+		memcpy(ctx->parent_id, serving->span_id,
 		       sizeof(ctx->parent_id));
 		ctx->sampled = sampler_should_sample(
 			&t->sampler, ctx->trace_id,
-			serving->ctx.sampled ? SAMPLER_PARENT_SAMPLED
-					     : SAMPLER_PARENT_NOT_SAMPLED);
+			serving->sampled ? SAMPLER_PARENT_SAMPLED
+					 : SAMPLER_PARENT_NOT_SAMPLED);
 		return;
 	}
 	trace_new_trace_id(ctx->trace_id);
@@ -466,6 +450,7 @@ static bool of_workload(const struct resource_entry *e, const void *w)
 
 void tracer_process_exit(struct tracer *t, uint32_t pid)
 {
+	thread_table_process_exit(t->threads, pid);
 	bury(t, of_pid, &pid);
 }
 

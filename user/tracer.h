@@ -14,6 +14,7 @@
 #include "pod_resolver.h"
 #include "sampler.h"
 #include "span.h"
+#include "thread_table.h"
 
 struct tracer;
 struct otlp_exporter;
@@ -54,8 +55,16 @@ void tracer_on_exchange(struct tracer *t, const struct tracer_conn *conn,
 			const struct http_exchange *ex, const char *target,
 			const char *route, uint64_t monotonic_to_unix_ns);
 
-/* A process exited: its resources can go once no queued span uses them. */
+/* A process exited: its threads' server requests are forgotten, and its
+ * resources can go once no queued span uses them. */
 void tracer_process_exit(struct tracer *t, uint32_t pid);
+
+/* Once a second or so: forgets server requests too old to parent, or of
+ * threads that are gone. */
+void tracer_tick(struct tracer *t, uint64_t now_ns);
+
+/* The per-thread table's size and removals (any thread). */
+void tracer_get_thread_stats(struct tracer *t, struct thread_table_stats *out);
 
 /* A workload is about to be freed: its resources are no longer found by
  * it (another workload may come to live at its address) and go once no

@@ -1502,6 +1502,73 @@ static void test_after_close(void)
 	free(r);
 }
 
+/* The connection leaves the caller's view without its close (podtap
+ * stopping, the entry replaced or swept): a response delimited by close
+ * has no known end, so nothing is reported and it is counted. */
+static void test_abandon(void)
+{
+	static const char *const rsp = "HTTP/1.1 200 OK\r\n\r\nstreaming...";
+	struct http_conn *c = http_conn_new(HTTP_ROLE_SERVER);
+	struct result *r = calloc(1, sizeof(*r));
+
+	http_conn_data(c, IN, 0, (const uint8_t *)GET_A, strlen(GET_A),
+		       strlen(GET_A), 100, &cbs, r);
+	http_conn_data(c, OUT, 0, (const uint8_t *)rsp, strlen(rsp),
+		       strlen(rsp) + 5000, 200, &cbs, r);
+	http_conn_abandon(c, &cbs, r);
+	http_conn_abandon(c, &cbs, r); /* counted once */
+	http_conn_close(c, 300, &cbs, r);
+	CHECK_INT(r->n, 0);
+	CHECK_INT(r->errs[HTTP_ERR_INCOMPLETE], 1);
+	http_conn_free(c);
+
+	/* ... while the close itself ends it, at the close */
+	memset(r, 0, sizeof(*r));
+	c = http_conn_new(HTTP_ROLE_SERVER);
+	http_conn_data(c, IN, 0, (const uint8_t *)GET_A, strlen(GET_A),
+		       strlen(GET_A), 100, &cbs, r);
+	http_conn_data(c, OUT, 0, (const uint8_t *)rsp, strlen(rsp),
+		       strlen(rsp), 200, &cbs, r);
+	http_conn_close(c, 300, &cbs, r);
+	CHECK_INT(r->n, 1);
+	CHECK_INT(r->ex[0].start_ns, 100);
+	CHECK_INT(r->ex[0].end_ns, 300);
+	CHECK_INT(r->errs[HTTP_ERR_INCOMPLETE], 0);
+	http_conn_free(c);
+
+	/* pending requests of an abandoned client connection */
+	memset(r, 0, sizeof(*r));
+	c = http_conn_new(HTTP_ROLE_CLIENT);
+	http_conn_data(c, OUT, 0, (const uint8_t *)GET_A, strlen(GET_A),
+		       strlen(GET_A), 100, &cbs, r);
+	http_conn_data(c, OUT, strlen(GET_A), (const uint8_t *)GET_A,
+		       strlen(GET_A), strlen(GET_A), 110, &cbs, r);
+	http_conn_abandon(c, &cbs, r);
+	CHECK_INT(r->n, 0);
+	CHECK_INT(r->errs[HTTP_ERR_INCOMPLETE], 2);
+	http_conn_free(c);
+	http_conn_abandon(NULL, &cbs, NULL);
+	free(r);
+}
+
+/* An end stamped before the start (a close at time 0) makes no exchange. */
+static void test_end_before_start(void)
+{
+	static const char *const rsp = "HTTP/1.1 200 OK\r\n\r\nbody";
+	struct http_conn *c = http_conn_new(HTTP_ROLE_SERVER);
+	struct result *r = calloc(1, sizeof(*r));
+
+	http_conn_data(c, IN, 0, (const uint8_t *)GET_A, strlen(GET_A),
+		       strlen(GET_A), 1000, &cbs, r);
+	http_conn_data(c, OUT, 0, (const uint8_t *)rsp, strlen(rsp),
+		       strlen(rsp), 2000, &cbs, r);
+	http_conn_close(c, 0, &cbs, r);
+	CHECK_INT(r->n, 0);
+	CHECK_INT(r->errs[HTTP_ERR_INCOMPLETE], 1);
+	http_conn_free(c);
+	free(r);
+}
+
 /* ---- API edges ---- */
 
 static void test_null_callbacks(void)
@@ -2160,6 +2227,8 @@ static void test_trace_header_cut(void)
 int main(void)
 {
 	RUN(test_trace_headers);
+	RUN(test_abandon);
+	RUN(test_end_before_start);
 	RUN(test_trace_header_cut);
 	RUN(test_simple_get);
 	RUN(test_keep_alive);
