@@ -192,7 +192,8 @@ E2E_NEEDS := $(OUTPUT)/podtap $(OUTPUT)/tests/bpf_load \
 	$(OUTPUT)/tests/exporter_driver tests/otlp/node_modules \
 	$(OUTPUT)/tests/helm-render tests/helm/node_modules
 
-test: deps $(UNIT_TESTS) $(E2E_NEEDS)
+test: deps $(UNIT_TESTS) $(E2E_NEEDS) $(OUTPUT)/tests/fuzz_http_parser \
+		$(OUTPUT)/tests/fuzz-seeds
 	$(Q)KERNEL_PKGS='$(KERNEL_PKGS)' tests/run.sh
 
 # The developer loop: unit tests alone install nothing and take seconds.

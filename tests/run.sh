@@ -9,6 +9,7 @@
 #      capabilities
 #   5. daemon.bats as on a new machine (bpffs and tracefs unmounted)
 #   6. the kernel check here and on other kernels in qemu (tests/kernels)
+#   7. the HTTP parser fuzzer for a minute
 # Each part's own output is shown as it runs.
 set -u
 cd "$(dirname "$0")/.."
@@ -124,6 +125,22 @@ else
 		echo "   the kernel check exited $kcheck_status: counted as 1 failure"
 		failed=$((failed + 1))
 	fi
+fi
+
+# 7. The HTTP parser under libFuzzer for a bounded time (FUZZ_SECONDS, 60):
+#    any crash, sanitizer report or malformed exchange fails.
+echo "== fuzz: the HTTP parser for ${FUZZ_SECONDS:-60} s"
+fuzz_out=$(mktemp)
+make -s fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-60}" >"$fuzz_out" 2>&1
+fuzz_status=$?
+grep -E 'stat::number_of_executed_units|ERROR|SUMMARY|^Done' "$fuzz_out"
+[ "$fuzz_status" -eq 0 ] || tail -n 40 "$fuzz_out"
+rm -f "$fuzz_out"
+if [ "$fuzz_status" -eq 0 ]; then
+	passed=$((passed + 1))
+else
+	echo "   the fuzzer found an input that fails (saved under build/tests/)"
+	failed=$((failed + 1))
 fi
 
 if [ "$skipped" -gt 0 ]; then

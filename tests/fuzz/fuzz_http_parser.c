@@ -4,8 +4,9 @@
  * conversation: records of [flags:1][length:2, little endian][bytes], each
  * one event. flags bit 0 is the direction; bit 1 makes the kernel capture
  * only a prefix (bits 4-7 in sixteenths of the event); bit 2 loses bytes
- * before the event (a gap of 1 + bits 4-7 bytes); bit 3 ends the input with
- * a close rather than podtap's own end. The first byte picks the role.
+ * before the event (a gap of 1 + bits 4-7 bytes); bit 3 of the last record
+ * ends the connection with a close, else podtap abandons it (shutdown,
+ * eviction). The first byte picks the role.
  *
  * Whatever the bytes, the parser must not crash (ASan/UBSan) and every
  * exchange it reports must be well formed; anything else aborts.
@@ -81,7 +82,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		off += len;
 	}
 	r.last_ts++;
-	http_conn_close(c, close_it ? r.last_ts : 0, &callbacks, &r);
+	if (close_it)
+		http_conn_close(c, r.last_ts, &callbacks, &r);
+	else
+		http_conn_abandon(c, &callbacks, &r);
 	http_conn_free(c);
 	return 0;
 }
