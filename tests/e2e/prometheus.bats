@@ -3,7 +3,10 @@
 #
 # A real Prometheus server (Debian's) scrapes podtap every second; what it
 # stores must be what was sent. Also: Prometheus' own HTTP API is a Go
-# server on the host, a different syscall pattern than gunicorn's.
+# server on the host, a different syscall pattern than gunicorn's; it runs
+# under a name of its own (pt_unique_exec), so that its host series
+# (service_name=<comm>) are not those of any other Prometheus on the machine
+# (another suite's, running at the same time).
 
 load 'lib/common'
 
@@ -31,7 +34,8 @@ scrape_configs:
       - targets: ['127.0.0.1:$PODTAP_PORT']
 EOF
 	promtool check config "$PT_TMP/prometheus.yml" >&2
-	PROM_PID=$(pt_spawn "$PT_TMP/logs/prometheus.log" -- prometheus \
+	PROM_PID=$(pt_spawn "$PT_TMP/logs/prometheus.log" -- \
+		"$(pt_unique_exec pr "$(command -v prometheus)")" \
 		--config.file="$PT_TMP/prometheus.yml" \
 		--storage.tsdb.path="$PT_TMP/prom-data" \
 		--web.listen-address="127.0.0.1:$PROM_PORT" \
@@ -41,6 +45,8 @@ EOF
 		cat "$PT_TMP/logs/prometheus.log" >&2
 		return 1
 	}
+	PROM_COMM=$(cat "/proc/$PROM_PID/comm")
+	export PROM_COMM
 	local i
 	for i in $(seq 1 150); do
 		[ "$(pt_curl_status "$PROM/-/ready")" = 200 ] && break
@@ -115,7 +121,8 @@ wait_promql() {
 @test "Prometheus' own Go HTTP server is seen as a host series" {
 	local -a l
 	local c0 c1 i
-	mapfile -t l < <(pt_host_labels prometheus)
+	[[ "$PROM_COMM" == pt-pr-* ]]
+	mapfile -t l < <(pt_host_labels "$PROM_COMM")
 	l+=(http_request_method=GET http_response_status_code=200 http_route=/api/v1/query url_scheme=http)
 	# The earlier tests' queries may still be on their way through the
 	# ring buffer: start from a count that has settled.
