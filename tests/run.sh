@@ -4,10 +4,13 @@
 #   1. unit tests (plain C: parser, routes, exposition, cgroup paths, ...)
 #   2. the root BPF test: load + attach every program, check recorded events
 #   3. the bats end-to-end suites in tests/e2e (real podtap, gunicorn, ...,
-#      and the Helm chart's rendering checks)
-#   4. tests/e2e/core.bats again, podtap holding only the Helm chart's
-#      capabilities
-# Each part's own output is shown as it runs.
+#      and the Helm chart's rendering checks), side by side where that is
+#      safe
+#   4. tests/e2e/core.bats and python.bats again, podtap holding only the
+#      Helm chart's capabilities
+# Each part's own output is shown as it runs (a bats file's once it is
+# done: files run side by side). PODTAP_TEST_JOBS=N: up to N bats files at a
+# time (default 4; 1: one after another).
 set -u
 cd "$(dirname "$0")/.."
 
@@ -47,50 +50,131 @@ for t in build/tests/test_*; do
 done
 run_c_test build/tests/bpf_load
 
-# run_bats WHAT CMD...: runs a bats command with --tap output and adds its
-# counts.
-run_bats() {
-	local what=$1 tap bats_status p s f
-	shift
-	tap=$(mktemp)
-	"$@" | tee "$tap"
-	bats_status=${PIPESTATUS[0]}
-	p=$(grep -cE '^ok [0-9]+' "$tap" | tr -d ' ')
-	s=$(grep -cE '^ok [0-9]+ .*# skip' "$tap" | tr -d ' ')
-	f=$(grep -cE '^not ok [0-9]+' "$tap" | tr -d ' ')
-	rm -f "$tap"
+# count_tap WHAT TAP STATUS: adds the counts of a bats --tap output (TAP, a
+# file) of a bats that exited with STATUS.
+count_tap() {
+	local what=$1 tap=$2 status=$3 p s f
+	p=$(grep -cE '^ok [0-9]+' "$tap")
+	s=$(grep -cE '^ok [0-9]+ .*# skip' "$tap")
+	f=$(grep -cE '^not ok [0-9]+' "$tap")
 	passed=$((passed + p - s))
 	skipped=$((skipped + s))
 	failed=$((failed + f))
-	if [ "$bats_status" -ne 0 ] && [ "$f" -eq 0 ]; then
-		echo "   $what exited $bats_status with no failing test: counted as 1 failure"
+	if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
+		echo "   $what exited $status with no failing test: counted as 1 failure"
 		failed=$((failed + 1))
 	fi
 }
 
-echo "== bats tests/e2e"
-run_bats "bats" bats --tap tests/e2e
+# 3. and 4. Every end-to-end suite starts its own podtap, apps and pods and
+#    reads only the figures of its own apps (its pods, comms of its own,
+#    ports reserved machine-wide: tests/e2e/README.md), so that what else
+#    runs on the machine cannot change them; they run side by side, up to
+#    JOBS bats runs at a time, the tests of a file in order, the longest
+#    first:
+#    - HALVES run as two bats runs beside each other, the tests tagged
+#      second-half (bats --filter-tags) and the others: their tests are
+#      independent of each other (traces.bats: a podtap and a receiver
+#      each);
+#    - SERIAL files are timing-sensitive and run alone, one after another,
+#      once the others are done: otlp_exporter.bats bounds the exporter's
+#      stop and enqueue times to a few hundred milliseconds; python.bats
+#      has Python processes hooked within a second of mapping a library,
+#      and its churn (2000 forks, 400 interpreters) loads the machine for
+#      any other.
+#    4. is core.bats and python.bats again, with podtap started as the Helm
+#    chart's default container runs it: exactly the capabilities the
+#    rendered chart adds (nothing else), its read-only mounts read-only,
+#    no_new_privs (tests/e2e/lib/as-pod.sh). The settings are read from the
+#    chart as rendered, so the chart and this test cannot drift apart.
+SERIAL="tests/e2e/python.bats tests/e2e/otlp_exporter.bats"
+HALVES="tests/e2e/traces.bats"
+LONGEST_FIRST="tests/e2e/traces.bats tests/e2e/core.bats tests/e2e/kubelet.bats
+	tests/e2e/bad_input.bats tests/e2e/prometheus.bats"
+jobs=${PODTAP_TEST_JOBS:-4}
 
-# 4. The core and Python-hook end-to-end tests again, with podtap started
-#    as the Helm chart's default container runs it: exactly the
-#    capabilities the rendered chart adds (nothing else), its read-only
-#    mounts read-only, no_new_privs (tests/e2e/lib/as-pod.sh). The settings
-#    are read from the chart as rendered, so the chart and this test cannot
-#    drift apart.
-echo "== bats core.bats and python.bats as the Helm chart's container"
+chart_env="" chart_ok=1
 chart_yaml=$(mktemp)
 if tests/helm/render.sh podtap --namespace podtap >"$chart_yaml" &&
 	chart_env=$(node tests/helm/chart.mjs pod-env "$chart_yaml"); then
+	chart_ok=0
 	# shellcheck disable=SC2086 # KEY=VALUE words, no spaces (chart.mjs)
-	printf '   %s\n' $chart_env
-	# shellcheck disable=SC2086
-	run_bats "bats core.bats python.bats (chart's container)" \
-		env $chart_env bats --tap tests/e2e/core.bats tests/e2e/python.bats
+	echo "== the Helm chart's container:" $chart_env
 else
-	echo "   cannot read the container's settings from the rendered chart: counted as 1 failure"
+	echo "== cannot read the container's settings from the rendered chart: counted as 1 failure"
 	failed=$((failed + 1))
 fi
 rm -f "$chart_yaml"
+
+# The bats runs: "NAME|CHART|FILE|TAGS" (CHART 1: as the chart's container;
+# TAGS: for bats --filter-tags).
+runs=() serial_runs=()
+declare -A listed=()
+for f in $SERIAL; do listed[$f]=1; done
+for f in $LONGEST_FIRST tests/e2e/*.bats; do
+	[ -n "${listed[$f]:-}" ] && continue
+	listed[$f]=1
+	case " $HALVES " in
+	*" $f "*)
+		runs+=("${f##*/} (1 of 2)|0|$f|!second-half" "${f##*/} (2 of 2)|0|$f|second-half")
+		continue ;;
+	esac
+	runs+=("${f##*/}|0|$f")
+	[ "$f" = tests/e2e/core.bats ] && [ "$chart_ok" = 0 ] &&
+		runs+=("core.bats as the chart's container|1|$f")
+done
+for f in $SERIAL; do
+	[ "$f" = tests/e2e/python.bats ] && [ "$chart_ok" = 0 ] &&
+		serial_runs+=("python.bats as the chart's container|1|$f")
+	serial_runs+=("${f##*/}|0|$f")
+done
+
+# A pool of background bats runs; each one's output is shown, and counted,
+# when it ends.
+pool=$(mktemp -d)
+declare -A pool_name=() pool_start=()
+pool_running=0
+
+# pool_run RUN: starts RUN ("NAME|CHART|FILE|TAGS"), once fewer than $jobs
+# run.
+pool_run() {
+	local name chart file tags out
+	local -a cmd=(bats --tap --timing)
+	IFS='|' read -r name chart file tags <<<"$1"
+	while [ "$pool_running" -ge "$jobs" ]; do pool_reap; done
+	out="$pool/${#pool_start[@]}.tap"
+	[ -n "$tags" ] && cmd+=(--filter-tags "$tags")
+	# shellcheck disable=SC2206 # KEY=VALUE words, no spaces (chart.mjs)
+	[ "$chart" = 1 ] && cmd=(env $chart_env "${cmd[@]}")
+	"${cmd[@]}" "$file" >"$out" 2>&1 </dev/null &
+	pool_name[$!]="$name|$out"
+	pool_start[$!]=$(date +%s)
+	pool_running=$((pool_running + 1))
+}
+
+# pool_reap: waits for a run to end, shows its output and counts it.
+pool_reap() {
+	local pid status name out
+	wait -n -p pid
+	status=$?
+	IFS='|' read -r name out <<<"${pool_name[$pid]}"
+	echo "== bats $name ($(( $(date +%s) - ${pool_start[$pid]} )) s)"
+	cat "$out"
+	count_tap "bats $name" "$out" "$status"
+	unset "pool_name[$pid]"
+	pool_running=$((pool_running - 1))
+}
+
+e2e_start=$(date +%s)
+echo "== bats tests/e2e: ${#runs[@]} runs, $jobs at a time; then, one at a time: ${#serial_runs[@]} runs"
+for r in "${runs[@]}"; do pool_run "$r"; done
+while [ "$pool_running" -gt 0 ]; do pool_reap; done
+t_pool=$(( $(date +%s) - e2e_start ))
+jobs=1
+for r in "${serial_runs[@]}"; do pool_run "$r"; done
+while [ "$pool_running" -gt 0 ]; do pool_reap; done
+rm -rf "$pool"
+echo "   end-to-end suites: $(( $(date +%s) - e2e_start )) s ($t_pool s side by side)"
 
 if [ "$skipped" -gt 0 ]; then
 	echo "podtap: $passed passed, $failed failed, $skipped skipped"

@@ -96,13 +96,22 @@ time.sleep(60)' "$port")
 	pt_stop_pid "$gpid"
 }
 
+# Every other podtap on the machine (other suites' running at the same time)
+# is a host process serving /metrics to its own clients, which this one
+# rightly counts (named by the comm of the thread that serves: "MHD-single"
+# for podtap's HTTP server): so besides /metrics, this podtap is asked for
+# paths no other process serves, and none of them may be a series.
 @test "podtap's own /metrics traffic is not a series" {
-	local i f
+	local i f w
 	pt_podtap_start --no-pin
+	w="pt-own-$(tr -dc 'a-z' </dev/urandom | head -c 10)"
 	for i in $(seq 1 20); do pt_scrape >/dev/null; done
+	for i in 1 2 3; do
+		[ "$(pt_curl_status "$PODTAP_URL/$w")" = 404 ]
+	done
 	sleep 0.5
 	f=$(pt_scrape)
-	if pt_mq keys "$f" "${PT_HIST}_count" | grep -E 'service_name="podtap"|http_route="/(metrics|readyz|healthz)"'; then
+	if pt_mq keys "$f" "${PT_HIST}_count" | grep -F "$w"; then
 		pt_fail "podtap counted its own traffic"
 		return 1
 	fi

@@ -41,10 +41,19 @@ teardown() {
 	rm -rf "$TMP"
 }
 
-# free_port: a TCP port on 127.0.0.1 that nothing listens on right now.
+# free_port: a TCP port on 127.0.0.1 that no socket uses right now, below
+# the ephemeral range (so that no client's source port takes it before the
+# test binds it).
 free_port() {
-	node -e 'const s = require("net").createServer();
-		s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });'
+	local p i
+	for i in $(seq 1 200); do
+		p=$(( 20000 + (RANDOM * 32768 + RANDOM) % 12000 ))
+		if [ -z "$(ss -Htan "( sport = :$p or dport = :$p )" 2>/dev/null)" ]; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
 }
 
 # start_receiver PORT [ARGS...]: starts the receiver (PORT 0: any), waits

@@ -122,52 +122,72 @@ wait_done() {
 }
 
 # expect_hooked POD: python_info shows a Python process of pod POD (within
-# a second or two of its start).
+# a second or two of its start; up to 10 s on a loaded machine, where
+# podtap's event loop runs behind every process's traffic).
 expect_hooked() {
-	PT_WAIT_S=3 pt_wait_ge_info "$1"
+	PT_WAIT_S=10 pt_wait_ge_info "$1"
 }
 
 pt_wait_ge_info() {
 	pt_wait_metric_ge 1 python_info "k8s_pod_name=$1"
 }
 
+# The parse errors, the SSL calls without a socket and the connections set
+# aside as not HTTP are node-wide counters: other processes on the machine
+# (other suites running at the same time) move them too, and nothing says
+# whose a count was. So this traffic is sent in short windows (4 requests at
+# a time), up to 5; the pod's series are exact after each, and the node-wide
+# figures must come out right in one: none of either kind of error, 13..25
+# connections set aside. Should other traffic leave no window clean, one
+# window must still have fewer errors of each kind than this traffic has
+# exchanges (13), which ciphertext reaching the parser (an error or a
+# connection set aside per exchange) could not.
 @test "gunicorn serving HTTPS itself: exact counts with url_scheme=https, no parse errors from ciphertext" {
-	local err0 drop0 other0 other1 i
-	err0=$(parse_errors)
-	drop0=$(pt_metric podtap_kernel_drops_total reason=tls_socket_unknown)
-	other0=$(pt_metric podtap_connections_total protocol=other)
-	for i in 1 2 3 4 5 6; do
-		[ "$(pt_curl_status "$TLS/" -k)" = 200 ]
-	done
-	for i in 11 12 13; do
-		[ "$(pt_curl_status "$TLS/users/$i" -k)" = 200 ]
-	done
-	for i in 1 2; do
-		[ "$(pt_curl_status "$TLS/error" -k)" = 500 ]
-	done
-	[ "$(pt_curl_status "$TLS/items" -k -d x=1)" = 201 ]
-	[ "$(pt_curl_status "$TLS/nothing-here" -k)" = 404 ]
+	local err0 drop0 other0 derr ddrop dother try bounded=""
+	for try in 1 2 3 4 5; do
+		err0=$(parse_errors)
+		drop0=$(pt_metric podtap_kernel_drops_total reason=tls_socket_unknown)
+		other0=$(pt_metric podtap_connections_total protocol=other)
+		printf '%s\n' / / / / / / /users/11 /users/12 /users/13 /error /error \
+			/nothing-here |
+			xargs -P 4 -I{} curl -sS -k -o /dev/null -w '%{http_code}\n' \
+				--max-time 10 "$TLS{}" >"$PT_TMP/tls.codes"
+		[ "$(pt_curl_status "$TLS/items" -k -d x=1)" = 201 ]
+		pt_expect_eq "statuses" "200 x9, 404 x1, 500 x2" \
+			"$(sort "$PT_TMP/tls.codes" | uniq -c | awk '{ printf "%s%s x%s", s, $2, $1; s = ", " }')"
 
-	expect_srv 6 secure tls-1 web GET 200 /
-	expect_srv 3 secure tls-1 web GET 200 '/users/{id}'
-	expect_srv 2 secure tls-1 web GET 500 /error
-	expect_srv 1 secure tls-1 web POST 201 /items
-	expect_srv 1 secure tls-1 web GET 404 /nothing-here
-	# Nothing of this pod is counted as plain http.
-	pt_expect_eq "http series of the TLS pod" 0 \
-		"$(pt_metric_sum "${PT_HIST}_count" k8s_pod_name=tls-1 url_scheme=http)"
-	pt_expect_eq "parse errors" "$err0" "$(parse_errors)"
-	pt_expect_eq "SSL calls without a socket" "$drop0" \
-		"$(pt_metric podtap_kernel_drops_total reason=tls_socket_unknown)"
-	# curl is no Python process: its 13 client connections carry
-	# ciphertext and are set aside as not HTTP. The server side's
-	# handshakes never reach the parser, so they add nothing: 13 here,
-	# 26 if they did (the count is node-wide, hence a bound, not 13).
-	other1=$(pt_metric podtap_connections_total protocol=other)
-	if [ $((other1 - other0)) -lt 13 ] || [ $((other1 - other0)) -ge 26 ]; then
-		pt_fail "connections set aside as not HTTP: +$((other1 - other0)), want 13 (curl's) and not 26"
-		return 1
+		expect_srv $((6 * try)) secure tls-1 web GET 200 /
+		expect_srv $((3 * try)) secure tls-1 web GET 200 '/users/{id}'
+		expect_srv $((2 * try)) secure tls-1 web GET 500 /error
+		expect_srv "$try" secure tls-1 web POST 201 /items
+		expect_srv "$try" secure tls-1 web GET 404 /nothing-here
+		# Nothing of this pod is counted as plain http.
+		pt_expect_eq "http series of the TLS pod" 0 \
+			"$(pt_metric_sum "${PT_HIST}_count" k8s_pod_name=tls-1 url_scheme=http)"
+		derr=$(( $(parse_errors) - err0 ))
+		ddrop=$(( $(pt_metric podtap_kernel_drops_total reason=tls_socket_unknown) - drop0 ))
+		# curl is no Python process: its 13 client connections carry
+		# ciphertext and are set aside as not HTTP. The server side's
+		# handshakes never reach the parser, so they add nothing: 13
+		# here, 26 if they did.
+		dother=$(( $(pt_metric podtap_connections_total protocol=other) - other0 ))
+		if [ "$dother" -lt 13 ]; then
+			# Fewer than curl's own: no other process can cause that.
+			pt_fail "connections set aside as not HTTP: +$dother, want 13 (curl's)"
+			return 1
+		fi
+		[ "$derr" = 0 ] && [ "$ddrop" = 0 ] && [ "$dother" -lt 26 ] && return 0
+		pt_log "window $try: parse errors +$derr, SSL calls without a socket +$ddrop," \
+			"connections set aside as not HTTP +$dother (want 0, 0, 13..25)"
+		[ "$derr" -lt 13 ] && [ "$ddrop" -lt 13 ] && [ "$dother" -lt 26 ] &&
+			bounded=${bounded:-$try}
+	done
+	if [ -n "$bounded" ]; then
+		pt_log "no window without other traffic's errors; window $bounded had fewer than one per exchange"
+		return 0
 	fi
+	pt_fail "parse errors, SSL calls without a socket or connections not HTTP off in each of 5 windows (last: +$derr, +$ddrop, +$dother)"
+	return 1
 }
 
 @test "a Flask handler calling an HTTPS service with requests: client metrics and a CLIENT span" {
@@ -327,12 +347,29 @@ fresh_libssl() {
 	grep -q "SSL uprobes attached to /proc/$pid/root$nsdir/libssl.so.3" "$PODTAP_LOG"
 }
 
+# no_symbol_as_logged: podtap_uprobe_attach_failures_total{reason="no_symbol"}
+# equals the no_symbol warnings in podtap's log (compared when neither moved
+# in between: the count is taken just before the warning is written).
+no_symbol_as_logged() {
+	local i l1 l2 n
+	local -a w=(-e "has neither CPython's USDT probes nor a" -e "defines no SSL_read/SSL_write")
+	for i in $(seq 1 30); do
+		l1=$(grep -c "${w[@]}" "$PODTAP_LOG" || true)
+		n=$(pt_metric podtap_uprobe_attach_failures_total reason=no_symbol)
+		l2=$(grep -c "${w[@]}" "$PODTAP_LOG" || true)
+		[ "$l1" = "$n" ] && [ "$n" = "$l2" ] && return 0
+		sleep 0.1
+	done
+	pt_fail "no_symbol failures: $n counted, $l1..$l2 logged"
+	grep "${w[@]}" "$PODTAP_LOG" >&2
+	return 1
+}
+
 @test "bad binaries: a stripped libpython is counted as no_symbol and keeps python_info; a fake python is ignored" {
 	local pid go rest f0 lib
 	lib=$(ldd "$PYENV_PY" | awk '/libpython/ { print $3 }')
 	mkdir -p "$PT_TMP/stripped"
 	strip --strip-all -o "$PT_TMP/stripped/$(basename "$lib")" "$lib"
-	f0=$(pt_metric podtap_uprobe_attach_failures_total reason=no_symbol)
 	pt_pod_create py stripped-1 app
 	read -r pid go rest < <(run_workload "$PT_TMP/logs/stripped.log" \
 		--cgroup "$PT_POD_SCOPE" -- env LD_LIBRARY_PATH="$PT_TMP/stripped" \
@@ -340,9 +377,13 @@ fresh_libssl() {
 	grep -q "$PT_TMP/stripped/libpython" "/proc/$pid/maps"
 	pt_wait_metric 1 python_info k8s_pod_name=stripped-1 k8s_namespace_name=py \
 		k8s_container_name=app service_name=app "k8s_node_name=$PODTAP_NODE_NAME" implementation=CPython version=3.11
-	pt_expect_eq "no_symbol failures" "$((f0 + 1))" \
-		"$(pt_metric podtap_uprobe_attach_failures_total reason=no_symbol)"
-	grep -q "stripped/libpython.*neither CPython's USDT probes nor a gc_collect_main symbol" "$PODTAP_LOG"
+	# One failure for the stripped copy, and the counter agrees with the
+	# warnings: podtap logs every no_symbol failure, the stripped copy's
+	# once (the counter is node-wide: other stripped libraries on the
+	# machine count too).
+	pt_expect_eq "warnings naming the stripped copy" 1 \
+		"$(grep -c "$PT_TMP/stripped/libpython.*neither CPython's USDT probes nor a gc_collect_main symbol" "$PODTAP_LOG")"
+	no_symbol_as_logged
 	touch "$go"
 	wait_done "$PT_TMP/logs/stripped.log"
 	sleep 0.5
@@ -363,8 +404,53 @@ fresh_libssl() {
 	pt_podtap_alive
 }
 
+# py_procs: the pids in the kernel's Python process table, one a line.
+py_procs() {
+	bpftool map dump pinned "$PODTAP_PIN/maps/podtap_py_procs" -j |
+		jq -r '.[].formatted.key // empty'
+}
+
+# uprobe_files: the files this suite's podtap holds uprobes on (bpftool perf
+# list; podtap names them through /proc/PID/root of a process that maps
+# them), as paths, sorted.
+uprobe_files() {
+	bpftool -j perf list | jq -r --argjson p "$PODTAP_PID" '.[] | select(.pid == $p)
+		| select(.fd_type == "uprobe" or .fd_type == "uretprobe") | .filename' |
+		sed 's#^/proc/[0-9]*/root##' | sort -u
+}
+
+# mapped PID WORD: the path of the first file mapped by PID whose name
+# contains WORD.
+mapped() {
+	awk -v w="$2" '$6 ~ w { print $6; exit }' "/proc/$1/maps"
+}
+
+# is_mapped PATH: some live process maps PATH.
+is_mapped() {
+	local re
+	re=$(printf '%s' "$1" | sed 's/[][\.*^$+?(){}|/]/\\&/g')
+	grep -qsE -- "[[:space:]]$re( \(deleted\))?\$" /proc/[0-9]*/maps
+}
+
+# wait_no_unused_uprobes: every file with uprobes of this podtap is mapped by
+# a live process (bounded: podtap lets a file go once it has seen the exit
+# of its last process).
+wait_no_unused_uprobes() {
+	local i f unused
+	for i in $(seq 1 50); do
+		unused=""
+		for f in $(uprobe_files); do
+			is_mapped "$f" || unused="$unused $f"
+		done
+		[ -z "$unused" ] && return 0
+		sleep 0.1
+	done
+	pt_fail "uprobes left on files no process maps:$unused"
+	return 1
+}
+
 @test "thousands of short-lived Python processes, and processes dying while hooked: no leak of links, table entries or memory" {
-	local links0 rss0 rss1 pid go rest pids p tracked dead=0
+	local links0 rss0 rss1 pid go rest pids p tracked dead=0 w f n
 	links0=$(pt_metric podtap_uprobe_links)
 	rss0=$(awk '/VmRSS/ { print $2 }' "/proc/$PODTAP_PID/status")
 	# 2000 forks of a tracked process (kernel-side inheritance and exit).
@@ -383,24 +469,51 @@ fresh_libssl() {
 	pt_podtap_alive
 	pt_expect_eq "Python processes of the churned pod still tracked" 0 \
 		"$(pt_metric_sum python_info k8s_pod_name=churn-1)"
-	pt_expect_eq "uprobe links" "$links0" "$(pt_metric podtap_uprobe_links)"
+	# No uprobe left on a file no process maps any more (the churned
+	# processes' files that nothing else uses are let go), and the files
+	# this file's long-lived Python processes map are still hooked (the
+	# churn did not take what they share away). podtap_uprobe_links
+	# counts the whole machine's Python files, which other processes
+	# start and stop using meanwhile: shown only.
+	pt_log "podtap_uprobe_links (node-wide): $links0 before, $(pt_metric podtap_uprobe_links) after"
+	wait_no_unused_uprobes
+	w=$(pt_worker_pids "$TLS_PID" | head -n 1)
+	for f in "$(readlink "/proc/$w/exe")" "$(mapped "$w" libssl)"; do
+		uprobe_files | grep -qxF -- "$f" ||
+			{ pt_fail "$f (mapped by TLS worker $w) has no uprobe any more"; return 1; }
+	done
+	# ... and still seen in plaintext.
+	n=$(srv_count secure tls-1 web GET 200 /)
+	[ "$(pt_curl_status "$TLS/" -k)" = 200 ]
+	expect_srv $((n + 1)) secure tls-1 web GET 200 /
 	# Every entry of the kernel's Python process table is a live process,
 	# and the daemon tracks as many. Other Python processes on the node may
 	# start or end between the two reads, so they are compared until they
-	# agree (a leak never would).
-	for _ in 1 2 3 4 5 6 7 8 9 10; do
+	# agree (a leak never would); likewise an entry of a process that has
+	# just ended (another suite's) is there until podtap has seen the exit:
+	# a dead process whose entry is still there 10 s later is a leak.
+	for _ in $(seq 1 20); do
 		tracked=$(pt_metric podtap_python_processes)
-		pids=$(bpftool map dump pinned "$PODTAP_PIN/maps/podtap_py_procs" -j | jq -r '.[].formatted.key // empty')
+		pids=$(py_procs)
 		[ "$tracked" = "$(echo "$pids" | grep -c . || true)" ] &&
 			[ "$tracked" = "$(pt_metric podtap_python_processes)" ] && break
 		sleep 0.5
 	done
-	for p in $pids; do
-		[ -d "/proc/$p" ] || dead=$((dead + 1))
-	done
-	pt_expect_eq "dead processes left in podtap_py_procs" 0 "$dead"
 	pt_expect_eq "entries in podtap_py_procs vs tracked processes" \
 		"$tracked" "$(echo "$pids" | grep -c . || true)"
+	for _ in $(seq 1 10); do
+		dead=""
+		for p in $pids; do
+			[ -d "/proc/$p" ] || dead="$dead $p"
+		done
+		[ -z "$dead" ] && break
+		sleep 1
+		# Those of them still in the table.
+		pids=$(py_procs | grep -xF -f <(printf '%s\n' $dead) || true)
+		dead=$pids
+		[ -z "$dead" ] && break
+	done
+	pt_expect_eq "dead processes left in podtap_py_procs" "" "$(echo $dead)"
 	rss1=$(awk '/VmRSS/ { print $2 }' "/proc/$PODTAP_PID/status")
 	pt_log "podtap RSS: $rss0 KiB before, $rss1 KiB after"
 	[ "$rss1" -lt $((rss0 + 8192)) ]

@@ -7,6 +7,11 @@
 # made by pt_init and exported, so setup_file, the tests and teardown_file
 # all see it); pt_cleanup undoes it all by pid / path, deepest first.
 #
+# Suites may run at the same time (tests/run.sh runs them in parallel, and
+# other checkouts on the machine run theirs): what they share is kept in
+# $PT_SHARED under a lock (pt_locked): the ports handed out, and the cgroup
+# parents their pods share (kubepods.slice, ...).
+#
 # Helpers print what went wrong on stderr and return non-zero; bats shows
 # that output when a test fails.
 
@@ -16,6 +21,8 @@ PT_PY=/usr/bin/python3          # Debian's: has flask, prometheus_client
 PT_GUNICORN=/usr/bin/gunicorn
 PT_FIXTURES="$PT_REPO/tests/fixtures"
 : "${PODTAP_BIN:=$PT_REPO/build/podtap}"
+# Machine-wide, for every suite of every checkout (see pt_locked).
+: "${PT_SHARED:=/run/podtap-e2e}"
 
 pt_log() { printf '# %s\n' "$*" >&2; }
 # pt_fail MSG: prints MSG; the caller returns 1 (bats runs with set -e, so a
@@ -30,6 +37,7 @@ pt_init() {
 	fi
 	PT_TMP="$(mktemp -d /tmp/podtap-e2e.XXXXXX)" || return 1
 	export PT_TMP
+	mkdir -p "$PT_SHARED/ports" || return 1
 	: >"$PT_TMP/pids"      # "pid" per line: processes to stop
 	: >"$PT_TMP/cgroups"   # cgroup dirs we created, parents first
 	: >"$PT_TMP/mounts"    # mount points we mounted
@@ -51,22 +59,61 @@ pt_rand_hex() {
 		cut -c "1-$1"
 }
 
+# pt_locked CMD...: runs CMD (a function or command) holding the machine-wide
+# lock of $PT_SHARED, so that suites running at the same time do not race
+# for a port or a shared cgroup parent. Keep CMD short: everyone waits.
+pt_locked() {
+	(
+		flock -w 60 9 || { pt_fail "$PT_SHARED/lock still held after 60 s"; exit 1; }
+		"$@"
+	) 9>>"$PT_SHARED/lock"
+}
+
 # pt_free_port: prints a TCP port on 127.0.0.1 nobody listens on, below the
-# ephemeral range (so a client's source port cannot take it meanwhile), never
-# the same twice in one PT_TMP.
+# ephemeral range (so a client's source port cannot take it meanwhile),
+# reserved machine-wide until pt_cleanup ($PT_SHARED/ports/PORT holds the
+# owner's PT_TMP; a reservation whose PT_TMP is gone is stale): another
+# suite running at the same time cannot be handed it between the check and
+# the bind, nor bind it while this one expects it to be free.
 pt_free_port() {
 	local p i
 	for i in $(seq 1 200); do
 		p=$(( 20000 + (RANDOM * 32768 + RANDOM) % 12000 ))
 		grep -qx "$p" "$PT_TMP/ports" 2>/dev/null && continue
-		if [ -z "$(ss -Htan "( sport = :$p or dport = :$p )" 2>/dev/null)" ]; then
-			echo "$p" >>"$PT_TMP/ports"
-			echo "$p"
-			return 0
-		fi
+		pt_locked pt_port_claim "$p" || continue
+		echo "$p" >>"$PT_TMP/ports"
+		echo "$p"
+		return 0
 	done
 	pt_fail "no free port found"
 	return 1
+}
+
+# pt_port_claim PORT (under pt_locked): reserves PORT for $PT_TMP unless a
+# live suite holds it or a socket uses it.
+pt_port_claim() {
+	local f="$PT_SHARED/ports/$1" owner
+	if [ -e "$f" ]; then
+		owner=$(cat "$f" 2>/dev/null) || owner=""
+		[ -n "$owner" ] && [ -d "$owner" ] && return 1
+	fi
+	[ -z "$(ss -Htan "( sport = :$1 or dport = :$1 )" 2>/dev/null)" ] || return 1
+	echo "$PT_TMP" >"$f"
+}
+
+# pt_unique_exec NAME PATH: a symlink to the executable (or script) PATH
+# under a name of this suite's own, pt-NAME-<8 hex> (NAME: 2 to 4
+# characters), printed. What is started through it has that name as its
+# comm (the kernel's comm is the base name of the file executed, at most 15
+# characters; a script's interpreter keeps it, and forks inherit it), so
+# its host series (service_name=<comm>) cannot be those of another process
+# of the machine running PATH under its usual name.
+pt_unique_exec() {
+	local link
+	mkdir -p "$PT_TMP/bin" || return 1
+	link="$PT_TMP/bin/pt-$1-$(pt_rand_hex 8)"
+	ln -s "$2" "$link" || return 1
+	echo "$link"
 }
 
 # pt_wait_port PORT [TIMEOUT_S] [PID]: waits until a socket listens on TCP
@@ -164,7 +211,8 @@ pt_spawn() {
 }
 
 # pt_cleanup: stops every recorded process (last started first), empties and
-# removes recorded cgroups (deepest first), unmounts, removes PT_TMP.
+# removes recorded cgroups (deepest first) and then the shared parents no
+# suite uses any more, unmounts, releases the ports, removes PT_TMP.
 # Safe to call more than once and with nothing recorded.
 pt_cleanup() {
 	[ -n "${PT_TMP:-}" ] && [ -d "$PT_TMP" ] || return 0
@@ -186,12 +234,19 @@ pt_cleanup() {
 			if [ -d "$cg" ]; then pt_log "could not remove cgroup $cg"; fi
 		done
 	fi
+	pt_locked pt_cgroup_prune_shared || true
 	if [ -s "$PT_TMP/rmpaths" ]; then
 		for p in $(tac "$PT_TMP/rmpaths"); do rm -rf -- "$p"; done
 	fi
 	if [ -s "$PT_TMP/mounts" ]; then
 		for m in $(tac "$PT_TMP/mounts"); do umount "$m" 2>/dev/null ||
 			umount -l "$m"; done
+	fi
+	if [ -s "$PT_TMP/ports" ]; then
+		for p in $(cat "$PT_TMP/ports"); do
+			[ "$(cat "$PT_SHARED/ports/$p" 2>/dev/null)" = "$PT_TMP" ] &&
+				rm -f "$PT_SHARED/ports/$p"
+		done
 	fi
 	rm -rf -- "$PT_TMP"
 	unset PT_TMP

@@ -18,12 +18,56 @@ pt_cgroup2_root() {
 }
 
 # pt_mkcgroup DIR: mkdir DIR unless it exists; records it for cleanup when it
-# was made here (shared parents such as kubepods.slice are left alone when a
-# real kubelet owns them).
+# was made here. For a cgroup of this suite's own (a unique name); the
+# parents pods share go through pt_mkcgroup_shared.
 pt_mkcgroup() {
 	[ -d "$1" ] && return 0
 	mkdir "$1" || return 1
 	echo "$1" >>"$PT_TMP/cgroups"
+}
+
+# pt_mkcgroup_shared DIR (under pt_locked): a parent that the pods of
+# suites running at the same time share (kubepods.slice,
+# kubepods-burstable.slice, kubepods/burstable, ...): made unless it exists,
+# and when made by a suite, recorded machine-wide in $PT_SHARED/cgroups, so
+# that whichever suite finds it unused at its cleanup removes it
+# (pt_cgroup_prune_shared). One that existed already (a real kubelet's, or
+# one a suite of an older checkout made) is never removed.
+pt_mkcgroup_shared() {
+	[ -d "$1" ] && return 0
+	# (A suite of an older checkout, which takes no lock, may be making
+	# it at this very moment.)
+	mkdir "$1" 2>/dev/null || { [ -d "$1" ] && return 0; mkdir "$1"; } || return 1
+	grep -qxF -- "$1" "$PT_SHARED/cgroups" 2>/dev/null ||
+		echo "$1" >>"$PT_SHARED/cgroups"
+}
+
+# pt_cgroup_prune_shared (under pt_locked; pt_cleanup calls it): removes the
+# shared parents recorded in $PT_SHARED/cgroups that no pod uses any more,
+# deepest first; the ones still in use (another suite's pods in them) stay
+# recorded for the last suite to leave. Removing under the lock means no
+# suite is between making a parent and making its pod in it.
+pt_cgroup_prune_shared() {
+	local f="$PT_SHARED/cgroups" cg
+	[ -s "$f" ] || return 0
+	while IFS= read -r cg; do
+		[ -d "$cg" ] || continue
+		# rmdir refuses while there are children or processes.
+		rmdir "$cg" 2>/dev/null || echo "$cg"
+	done < <(awk -F/ '{ print NF "\t" $0 }' "$f" | sort -rn | cut -f2-) \
+		>"$f.new"
+	mv "$f.new" "$f"
+}
+
+# pt_pod_dirs PARENT... POD_DIR (under pt_locked): the shared parents, then
+# the pod's own directory.
+pt_pod_dirs() {
+	local d
+	while [ $# -gt 1 ]; do
+		pt_mkcgroup_shared "$1" || return 1
+		shift
+	done
+	pt_mkcgroup "$1"
 }
 
 # pt_pod_create NS POD CONTAINER: makes a pod with one container, by default
@@ -52,29 +96,41 @@ pt_pod_create() {
 	root=$(pt_cgroup2_root) || return 1
 	uid=$(cat /proc/sys/kernel/random/uuid)
 	cid=$(pt_rand_hex 64)
+	local -a dirs
 	if [ "$driver" = systemd ]; then
 		d="$root/kubepods.slice"
-		pt_mkcgroup "$d" || return 1
+		dirs=("$d")
 		if [ "$qos" = guaranteed ]; then
 			d="$d/kubepods-pod${uid//-/_}.slice"
 		else
 			d="$d/kubepods-$qos.slice"
-			pt_mkcgroup "$d" || return 1
+			dirs+=("$d")
 			d="$d/kubepods-$qos-pod${uid//-/_}.slice"
 		fi
-		pt_mkcgroup "$d" || return 1
+		dirs+=("$d")
 		d="$d/$prefix-$cid.scope"
 	else
 		d="$root/kubepods"
-		pt_mkcgroup "$d" || return 1
+		dirs=("$d")
 		if [ "$qos" != guaranteed ]; then
 			d="$d/$qos"
-			pt_mkcgroup "$d" || return 1
+			dirs+=("$d")
 		fi
 		d="$d/pod$uid"
-		pt_mkcgroup "$d" || return 1
+		dirs+=("$d")
 		d="$d/$cid"
 	fi
+	# The shared parents and the pod's own directory in one go under the
+	# lock (a suite that is leaving cannot remove a parent in between);
+	# once the pod's directory is in it, no one can. Tried again if a
+	# suite not using the lock (an older checkout's) removed a parent
+	# meanwhile.
+	local i
+	for i in 1 2 3; do
+		pt_locked pt_pod_dirs "${dirs[@]}" && break
+		[ "$i" = 3 ] && { pt_fail "cannot make the pod cgroup ${dirs[-1]}"; return 1; }
+		sleep 0.2
+	done
 	pt_mkcgroup "$d" || return 1
 	PT_POD_UID=$uid
 	PT_POD_CID=$cid

@@ -59,7 +59,7 @@ pt_podtap_start() {
 		# pod log dir standing in for /var/log/pods), no_new_privs, in
 		# a cgroup (and cgroup namespace) of its own.
 		local agent_cg
-		agent_cg="$(pt_cgroup2_root)/podtap-e2e-agent-$port"
+		agent_cg="$(pt_cgroup2_root)/podtap-e2e-agent-$port-$(pt_rand_hex 6)"
 		pt_mkcgroup "$agent_cg" || return 1
 		cmd=(env "PT_AS_POD_LOG_DIR=$PT_TMP/pods" "PT_AS_POD_CGROUP=$agent_cg"
 			bash "$PT_LIB_DIR/as-pod.sh" "${cmd[@]}")
@@ -100,9 +100,12 @@ pt_podtap_start() {
 }
 
 # pt_podtap_stop [TIMEOUT_S]: SIGTERM to podtap, waits for it to exit
-# (bounded) and checks that it exited with status 0 and removed its pins.
+# (bounded: default 20 s; a stop detaches every tracepoint and uprobe, each
+# waiting for the kernel, 3 to 5 s on an idle machine, more on a loaded one)
+# and checks that it exited with status 0 and removed its pins. Tests of a
+# prompt stop give their own bound.
 pt_podtap_stop() {
-	local timeout=${1:-10} i rc
+	local timeout=${1:-20} i rc
 	[ -n "${PODTAP_PID:-}" ] || return 0
 	kill -TERM "$PODTAP_PID" 2>/dev/null || true
 	for i in $(seq 1 $((timeout * 20))); do
@@ -159,4 +162,32 @@ pt_caps_of() {
 	[ -n "$hex" ] || return 1
 	capsh --decode="$hex" | sed 's/^[^=]*=//' | tr ',' '\n' |
 		sed '/^$/d' | sort -u
+}
+
+# pt_podtap_map NAME: the id of the BPF map NAME of this suite's podtap
+# (PODTAP_PID), found through the programs it holds attached (bpftool perf
+# list names their owner) rather than by name or pin path: every podtap on
+# the machine has its own map of that name.
+pt_podtap_map() {
+	local prog m
+	for prog in $(bpftool -j perf list |
+		jq -r --argjson p "$PODTAP_PID" '.[] | select(.pid == $p) | .prog_id' |
+		sort -un); do
+		for m in $(bpftool -j prog show id "$prog" | jq -r '.map_ids[]?'); do
+			if [ "$(bpftool -j map show id "$m" | jq -r .name)" = "$1" ]; then
+				echo "$m"
+				return 0
+			fi
+		done
+	done
+	pt_fail "podtap $PODTAP_PID holds no BPF map $1"
+	return 1
+}
+
+# pt_podtap_conn_tgids: the processes (tgid, one per entry, sorted) of the
+# connections podtap's kernel side tracks now (map podtap_conns).
+pt_podtap_conn_tgids() {
+	local m
+	m=$(pt_podtap_map podtap_conns) || return 1
+	bpftool -j map dump id "$m" | jq -r '.[].formatted.key.tgid' | sort -n
 }

@@ -47,8 +47,12 @@ def main(argv):
             return 64
         k, v = arg.split("=", 1)
         want[k] = v
-    with open(path, encoding="utf-8") as f:
+    # Bytes that are not UTF-8 (a label podtap failed to clean, of any
+    # process on the machine) do not stop the reading of other samples;
+    # tests that check the exposition is UTF-8 do so themselves.
+    with open(path, encoding="utf-8", errors="surrogateescape") as f:
         text = f.read()
+    sys.stdout.reconfigure(errors="surrogateescape")
     try:
         samples = [s for fam in text_string_to_metric_families(text)
                    for s in fam.samples if s.name == name]
