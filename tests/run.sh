@@ -150,7 +150,7 @@ pool_run() {
 	while [ "$pool_running" -ge "$jobs" ]; do pool_reap; done
 	out="$pool/${#pool_start[@]}.tap"
 	[ -n "$tags" ] && cmd+=(--filter-tags "$tags")
-	# shellcheck disable=SC2086 # KEY=VALUE words, no spaces (chart.mjs)
+	# shellcheck disable=SC2206 # KEY=VALUE words, no spaces (chart.mjs)
 	[ "$chart" = 1 ] && cmd=(env $chart_env "${cmd[@]}")
 	"${cmd[@]}" "$file" >"$out" 2>&1 </dev/null &
 	pool_name[$!]="$name|$out"

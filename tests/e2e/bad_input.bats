@@ -141,7 +141,7 @@ then_counted() {
 	printf 'GET /bad-header HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n' | raw "$WEB_PORT" --expect 400
 	printf 'POST /items HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\nhello' | raw "$WEB_PORT" --expect 400
 	printf 'POST /items HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\nhello' | raw "$WEB_PORT" --expect 400
-	PT_WAIT_S=5 pt_wait_metric_ge $((m0 + 4)) podtap_http_parse_errors_total reason=malformed_request
+	pt_wait_metric_ge $((m0 + 4)) podtap_http_parse_errors_total reason=malformed_request
 	same_series "$before" web-1
 	then_counted web "$WEB_PORT"
 }
@@ -169,8 +169,8 @@ assert r.status == 200 and r.read() == b"ok"
 c.close()
 EOF
 	expect_count $((r0 + 1)) api GET 200 /
-	PT_WAIT_S=3 pt_wait_metric_ge $((big0 + 1)) podtap_http_parse_errors_total reason=head_too_large ||
-		PT_WAIT_S=1 pt_wait_metric_ge $((big0 + 1)) podtap_http_parse_errors_total reason=head_not_captured
+	PT_WAIT_S=10 pt_wait_metric_ge $((big0 + 1)) podtap_http_parse_errors_total reason=head_too_large ||
+		PT_WAIT_S=2 pt_wait_metric_ge $((big0 + 1)) podtap_http_parse_errors_total reason=head_not_captured
 	local after
 	after=$(pod_series api-7)
 	if grep -F 'http_route="/huge"' <<<"$after"; then
@@ -228,7 +228,7 @@ EOF
 		raw "$WEB_PORT" --expect 200
 	expect_count $((r0 + 1)) web GET 200 /
 	expect_count "$u0" web GET 200 '/users/{id}'
-	PT_WAIT_S=5 pt_wait_metric_ge $((i0 + 1)) podtap_http_parse_errors_total reason=incomplete
+	pt_wait_metric_ge $((i0 + 1)) podtap_http_parse_errors_total reason=incomplete
 }
 
 @test "a worker SIGKILLed mid-response (chunked stream): not counted, incomplete" {
@@ -256,7 +256,7 @@ EOF
 		pt_fail "the stream was not cut"
 		return 1
 	fi
-	PT_WAIT_S=5 pt_wait_metric_ge $((i0 + 1)) podtap_http_parse_errors_total reason=incomplete
+	pt_wait_metric_ge $((i0 + 1)) podtap_http_parse_errors_total reason=incomplete
 	sleep 0.3
 	if pod_series web-1 | grep -F 'http_route="/stream"'; then
 		pt_fail "a response that never finished was counted"
@@ -303,10 +303,10 @@ get_raw() {
 	expect_count $((noclen0 + 1)) raw GET 200 /noclen
 	# The first answer to /twice is right; the second matches nothing.
 	expect_count $((twice0 + 1)) raw GET 200 /twice
-	PT_WAIT_S=5 pt_wait_metric_ge $((chunk0 + 1)) podtap_http_parse_errors_total reason=bad_chunk
-	PT_WAIT_S=5 pt_wait_metric_ge $((status0 + 1)) podtap_http_parse_errors_total reason=malformed_response
-	PT_WAIT_S=5 pt_wait_metric_ge $((unm0 + 1)) podtap_http_parse_errors_total reason=unmatched_response
-	PT_WAIT_S=5 pt_wait_metric_ge $((inc0 + 1)) podtap_http_parse_errors_total reason=incomplete
+	pt_wait_metric_ge $((chunk0 + 1)) podtap_http_parse_errors_total reason=bad_chunk
+	pt_wait_metric_ge $((status0 + 1)) podtap_http_parse_errors_total reason=malformed_response
+	pt_wait_metric_ge $((unm0 + 1)) podtap_http_parse_errors_total reason=unmatched_response
+	pt_wait_metric_ge $((inc0 + 1)) podtap_http_parse_errors_total reason=incomplete
 	f=$(pt_scrape)
 	if pt_mq keys "$f" "${PT_HIST}_count" k8s_pod_name=raw-0 |
 		grep -E 'http_route="/(badchunk|badstatus|short)"'; then

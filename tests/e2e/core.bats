@@ -264,7 +264,7 @@ hey_ok() {
 	n0=$(pt_mq sum "$f" "${PT_HIST}_count" k8s_pod_name=web-1 http_response_status_code=404)
 	long=$(head -c 3000 /dev/zero | tr '\0' a)
 	[ "$(pt_curl_status "$WEB/long/$long/x")" = 404 ]
-	PT_WAIT_S=5 pt_wait_sum $((n0 + 1)) "${PT_HIST}_count" k8s_pod_name=web-1 http_response_status_code=404
+	pt_wait_sum $((n0 + 1)) "${PT_HIST}_count" k8s_pod_name=web-1 http_response_status_code=404
 	f=$(pt_scrape)
 	pt_mq keys "$f" "${PT_HIST}_count" k8s_pod_name=web-1 |
 		sed -n 's/.*http_route="\([^"]*\)".*/\1/p' | grep '^/long/' |
@@ -357,7 +357,7 @@ hey_ok() {
 		"$PT_PY" "$PT_FIXTURES/rawhttp.py" "$WEB_PORT" --expect 404
 	printf 'GET /\xff\xfe HTTP/1.1\r\nHost: x\r\n\r\n' |
 		"$PT_PY" "$PT_FIXTURES/rawhttp.py" "$WEB_PORT" --expect 404
-	PT_WAIT_S=5 pt_wait_sum $((n0 + 3)) "${PT_HIST}_count" k8s_pod_name=web-1 http_response_status_code=404
+	pt_wait_sum $((n0 + 3)) "${PT_HIST}_count" k8s_pod_name=web-1 http_response_status_code=404
 	f=$(pt_scrape)
 	# The route came back through a real parser with the exact bytes sent.
 	pt_expect_metric 1 "${PT_HIST}_count" $(pt_pod_labels shop web-1 web) \
@@ -686,12 +686,12 @@ no_kernel_drops() {
 		f0=$(count web GET 200 /file)
 		hey -n 200 -c 8 "$API/" >"$PT_TMP/hey-drops.txt"
 		hey_ok 200 "$PT_TMP/hey-drops.txt" 200
-		hey -n 50 -c 4 -disable-keepalive "$WEB/users/7" >"$PT_TMP/hey-drops.txt"
-		hey_ok 50 "$PT_TMP/hey-drops.txt" 200
+		hey -n 40 -c 4 -disable-keepalive "$WEB/users/7" >"$PT_TMP/hey-drops.txt"
+		hey_ok 40 "$PT_TMP/hey-drops.txt" 200
 		[ "$(pt_curl_status "$API/bytes/1048576")" = 200 ]
 		[ "$(pt_curl_status "$WEB/file")" = 200 ]
 		expect_count $((r0 + 200)) api GET 200 /
-		expect_count $((u0 + 50)) web GET 200 '/users/{id}'
+		expect_count $((u0 + 40)) web GET 200 '/users/{id}'
 		expect_count $((b0 + 1)) api GET 200 '/bytes/{id}'
 		expect_count $((f0 + 1)) web GET 200 /file
 		d=$(( $(pt_metric_sum podtap_kernel_drops_total) - d0 ))

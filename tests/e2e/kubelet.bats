@@ -519,7 +519,7 @@ SUFFIXES=(k2k2k m7x9q p4t8w)
 		# after exec, is looked up then, and asks for the pod's names;
 		# the refresh is in before the first request is sent.
 		LIST_FIRST=1 make_pod late shop "late-6c8b9d7f5-${SUFFIXES[try]}" late ReplicaSet late-6c8b9d7f5 6c8b9d7f5
-		PT_WAIT_S=5 pt_wait_metric_ge 1 python_info "k8s_pod_name=$LATE_POD"
+		pt_wait_metric_ge 1 python_info "k8s_pod_name=$LATE_POD"
 		[ "$(asked_for "$LATE_UID")" != 0 ] && break
 		stray_refresh late "$since" && [ "$try" != 2 ] ||
 			{ pt_fail "podtap asked for no refresh for $LATE_UID"; return 1; }

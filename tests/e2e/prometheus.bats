@@ -76,15 +76,21 @@ v = float(r[0]["value"][1]) if r else None
 print("" if v is None else (int(v) if v == int(v) else v))'
 }
 
-# wait_promql EXPECTED QUERY: polls (up to 20 s: scrapes are 1 s apart) until
-# the query returns EXPECTED.
+# wait_promql EXPECTED QUERY: polls (up to 30 s: scrapes are 1 s apart)
+# until the query returns EXPECTED; a query that fails (a loaded machine:
+# Prometheus slower than curl's 5 s) is asked again.
 wait_promql() {
-	local want=$1 q=$2 got="" i
-	for i in $(seq 1 100); do
-		got=$(promql "$q") || return 1
-		[ "$got" = "$want" ] && return 0
+	local want=$1 q=$2 got="" deadline
+	deadline=$(( $(date +%s) + 30 ))
+	while [ "$(date +%s)" -lt "$deadline" ]; do
+		if got=$(promql "$q" 2>"$PT_TMP/promql.err"); then
+			[ "$got" = "$want" ] && return 0
+		else
+			got="(query failed)"
+		fi
 		sleep 0.2
 	done
+	cat "$PT_TMP/promql.err" >&2
 	pt_fail "$q: expected $want, got '$got'"
 	return 1
 }

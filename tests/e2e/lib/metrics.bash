@@ -64,13 +64,15 @@ pt_host_labels() {
 }
 
 # pt_wait_metric EXPECTED NAME [l=v...]: polls (up to PT_WAIT_S, default
-# 5 s) until the exact-label sample equals EXPECTED, then checks it still
-# does PT_HOLD_S (default 0.4 s) later: N requests sent means N counted,
-# not N then N+1. A value above EXPECTED fails at once. Absent counts as 0.
+# 15 s: on a loaded machine podtap's event loop runs seconds behind, with
+# every process's traffic to read) until the exact-label sample equals
+# EXPECTED, then checks it still does PT_HOLD_S (default 0.4 s) later: N
+# requests sent means N counted, not N then N+1. A value above EXPECTED
+# fails at once. Absent counts as 0.
 pt_wait_metric() {
 	local want=$1 got="" deadline f
 	shift
-	deadline=$(( $(date +%s%N) + ${PT_WAIT_S:-5} * 1000000000 ))
+	deadline=$(( $(date +%s%N) + ${PT_WAIT_S:-15} * 1000000000 ))
 	while :; do
 		got=$(pt_metric "$@") || return 1
 		if [ "$got" = "$want" ]; then
@@ -94,7 +96,7 @@ pt_wait_metric() {
 		[ "$(date +%s%N)" -ge "$deadline" ] && break
 		sleep 0.1
 	done
-	pt_fail "$(pt_fmt_sel "$@"): expected $want, got $got after ${PT_WAIT_S:-5}s"
+	pt_fail "$(pt_fmt_sel "$@"): expected $want, got $got after ${PT_WAIT_S:-15}s"
 	pt_dump_near "$@"
 	return 1
 }
@@ -115,14 +117,14 @@ pt_expect_metric() {
 pt_wait_metric_ge() {
 	local want=$1 got="" deadline
 	shift
-	deadline=$(( $(date +%s%N) + ${PT_WAIT_S:-5} * 1000000000 ))
+	deadline=$(( $(date +%s%N) + ${PT_WAIT_S:-15} * 1000000000 ))
 	while :; do
 		got=$(pt_metric_sum "$@") || return 1
 		pt_num_gt "$want" "$got" || return 0
 		[ "$(date +%s%N)" -ge "$deadline" ] && break
 		sleep 0.1
 	done
-	pt_fail "$(pt_fmt_sel "$@") (summed): expected >= $want, got $got after ${PT_WAIT_S:-5}s"
+	pt_fail "$(pt_fmt_sel "$@") (summed): expected >= $want, got $got after ${PT_WAIT_S:-15}s"
 	return 1
 }
 
@@ -131,7 +133,7 @@ pt_wait_metric_ge() {
 pt_wait_sum() {
 	local want=$1 got="" deadline
 	shift
-	deadline=$(( $(date +%s%N) + ${PT_WAIT_S:-5} * 1000000000 ))
+	deadline=$(( $(date +%s%N) + ${PT_WAIT_S:-15} * 1000000000 ))
 	while :; do
 		got=$(pt_metric_sum "$@") || return 1
 		if [ "$got" = "$want" ]; then

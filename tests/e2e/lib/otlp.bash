@@ -179,13 +179,13 @@ pt_otlp_dump() {
 }
 
 # pt_otlp_wait_count N EXPR [JQ OPTIONS...]: polls (up to PT_OTLP_WAIT_S,
-# default 10 s) until exactly N spans match EXPR, then checks that still
+# default 20 s) until exactly N spans match EXPR, then checks that still
 # holds PT_OTLP_HOLD_S (default 1 s: several batch timeouts) later. More
 # than N fails at once (after the same settling look).
 pt_otlp_wait_count() {
 	local want=$1 got="" deadline
 	shift
-	deadline=$(( $(date +%s%N) + ${PT_OTLP_WAIT_S:-10} * 1000000000 ))
+	deadline=$(( $(date +%s%N) + ${PT_OTLP_WAIT_S:-20} * 1000000000 ))
 	while :; do
 		got=$(pt_otlp_count "$@") || return 1
 		if [ "$got" -eq "$want" ]; then
@@ -202,7 +202,7 @@ pt_otlp_wait_count() {
 	done
 	sleep 0.3
 	got=$(pt_otlp_count "$@") || true
-	pt_fail "spans matching $1: expected $want, got $got (waited up to ${PT_OTLP_WAIT_S:-10}s)"
+	pt_fail "spans matching $1: expected $want, got $got (waited up to ${PT_OTLP_WAIT_S:-20}s)"
 	pt_otlp_dump "$@"
 	return 1
 }
@@ -212,14 +212,14 @@ pt_otlp_wait_count() {
 pt_otlp_wait_ge() {
 	local want=$1 got="" deadline
 	shift
-	deadline=$(( $(date +%s%N) + ${PT_OTLP_WAIT_S:-10} * 1000000000 ))
+	deadline=$(( $(date +%s%N) + ${PT_OTLP_WAIT_S:-20} * 1000000000 ))
 	while :; do
 		got=$(pt_otlp_count "$@") || return 1
 		[ "$got" -ge "$want" ] && return 0
 		[ "$(date +%s%N)" -ge "$deadline" ] && break
 		sleep 0.1
 	done
-	pt_fail "spans matching $1: expected >= $want, got $got after ${PT_OTLP_WAIT_S:-10}s"
+	pt_fail "spans matching $1: expected >= $want, got $got after ${PT_OTLP_WAIT_S:-20}s"
 	pt_otlp_dump "$@"
 	return 1
 }

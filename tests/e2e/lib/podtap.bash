@@ -100,9 +100,12 @@ pt_podtap_start() {
 }
 
 # pt_podtap_stop [TIMEOUT_S]: SIGTERM to podtap, waits for it to exit
-# (bounded) and checks that it exited with status 0 and removed its pins.
+# (bounded: default 20 s; a stop detaches every tracepoint and uprobe, each
+# waiting for the kernel, 3 to 5 s on an idle machine, more on a loaded one)
+# and checks that it exited with status 0 and removed its pins. Tests of a
+# prompt stop give their own bound.
 pt_podtap_stop() {
-	local timeout=${1:-10} i rc
+	local timeout=${1:-20} i rc
 	[ -n "${PODTAP_PID:-}" ] || return 0
 	kill -TERM "$PODTAP_PID" 2>/dev/null || true
 	for i in $(seq 1 $((timeout * 20))); do
