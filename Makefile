@@ -52,18 +52,21 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall \
 
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation -Werror=implicit -Werror=incompatible-pointer-types \
-	-MMD -MP -I$(OUTPUT) -Iuser
+	-MMD -MP -I$(OUTPUT) -Iuser -I.
 LIBS := $(shell $(PKG_CONFIG) --libs libbpf libelf libmicrohttpd libprotobuf-c \
 	libcurl zlib json-c 2>/dev/null || \
 	echo -lbpf -lelf -lz -lmicrohttpd -lprotobuf-c -lcurl -ljson-c) \
 	-lpthread -lm
 
-DAEMON_SRCS := $(wildcard user/*.c)
-DAEMON_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(DAEMON_SRCS)) \
-	$(OUTPUT)/otlp.pb-c.o
+# Every .c under user/ but main.c goes into a library: the daemon is main.c
+# plus it, and each test links what it uses from it (no per-test lists).
+# The unit tests link a second build of it with ASan and UBSan.
+LIB_SRCS := $(filter-out user/daemon/main.c,$(wildcard user/*/*.c))
+LIB_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(LIB_SRCS)) $(OUTPUT)/otlp.pb-c.o
+ASAN_OBJS := $(patsubst $(OUTPUT)/%,$(OUTPUT)/asan/%,$(LIB_OBJS))
+LIBPODTAP := $(OUTPUT)/libpodtap.a
+LIBPODTAP_ASAN := $(OUTPUT)/asan/libpodtap.a
 
-# Unit tests: tests/unit/test_<m>.c links user/<m>.c and what it names in
-# UNIT_DEPS_<m>.
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
 UNIT_CFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer
 
@@ -72,7 +75,7 @@ UNIT_CFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer
 
 all: $(OUTPUT)/podtap
 
-$(OUTPUT) $(OUTPUT)/user $(OUTPUT)/tests:
+$(OUTPUT) $(OUTPUT)/tests:
 	$(Q)mkdir -p $@
 
 # The version, in a header rewritten only when it changes, so that exactly
@@ -81,13 +84,13 @@ $(OUTPUT)/podtap_version.h: FORCE | $(OUTPUT)
 	$(Q)v='#define PODTAP_VERSION "$(VERSION)"'; \
 	[ "$$(cat $@ 2>/dev/null)" = "$$v" ] || echo "$$v" > $@
 
-$(DAEMON_OBJS) $(UNIT_TESTS) $(OUTPUT)/tests/bpf_load \
-	$(OUTPUT)/tests/exporter_driver: | $(OUTPUT)/podtap_version.h
+$(LIB_OBJS) $(ASAN_OBJS) $(OUTPUT)/user/daemon/main.o: | $(OUTPUT)/podtap_version.h
 
 # --- BPF ------------------------------------------------------------------
 
-# Two objects: socket syscalls (skeleton "podtap") and Python runtime
-# hooks ("podtap_py"), sharing maps through bpf/conn.bpf.h.
+# Two objects, each named as its skeleton: podtap (socket syscalls) and
+# podtap_py (Python runtime hooks), sharing maps through bpf/conn.bpf.h and
+# the BPF<->user contract bpf/contract.h.
 # -mcpu=v3 (32-bit jumps and ALU, Linux 5.1 and later; GKE runs 5.15 and
 # later): 6.1's verifier walks 6,906 instructions of podtap_exit_read
 # instead of 11,039. Rebuilt when the flags here change.
@@ -95,74 +98,71 @@ $(OUTPUT)/%.bpf.o: bpf/%.bpf.c Makefile | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -MMD -MP -c $< -o $@
 
-$(OUTPUT)/capture.skel.h: $(OUTPUT)/capture.bpf.o
+# The objects stay beside their skeletons, for bpftool and llvm-objdump.
+.SECONDARY: $(OUTPUT)/podtap.bpf.o $(OUTPUT)/podtap_py.bpf.o
+$(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
-	$(Q)$(BPFTOOL) gen skeleton $< name podtap > $@
+	$(Q)$(BPFTOOL) gen skeleton $< name $* > $@
 
-$(OUTPUT)/python.skel.h: $(OUTPUT)/python.bpf.o
-	$(call msg,GEN-SKEL,$@)
-	$(Q)$(BPFTOOL) gen skeleton $< name podtap_py > $@
+# --- OTLP messages (protobuf-c over the project's own user/otel/otlp.proto)
 
-# --- OTLP messages (protobuf-c over the project's own user/otlp.proto) ----
-
-$(OUTPUT)/otlp.pb-c.c $(OUTPUT)/otlp.pb-c.h &: user/otlp.proto | $(OUTPUT)
+$(OUTPUT)/otlp.pb-c.c $(OUTPUT)/otlp.pb-c.h &: user/otel/otlp.proto | $(OUTPUT)
 	$(call msg,PROTOC-C,$@)
-	$(Q)protoc-c --proto_path=user --c_out=$(OUTPUT) $<
+	$(Q)protoc-c --proto_path=user/otel --c_out=$(OUTPUT) $<
 
 $(OUTPUT)/otlp.pb-c.o: $(OUTPUT)/otlp.pb-c.c
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Wno-unused-parameter -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(OUTPUT)/asan/otlp.pb-c.o: $(OUTPUT)/otlp.pb-c.c
+	$(call msg,CC-ASAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(UNIT_CFLAGS) -c $< -o $@
 
 # --- daemon ---------------------------------------------------------------
 
-$(OUTPUT)/user/capture.o: $(OUTPUT)/capture.skel.h
-$(OUTPUT)/user/python_hooks.o: $(OUTPUT)/python.skel.h
-$(OUTPUT)/user/otlp_encoder.o: $(OUTPUT)/otlp.pb-c.h
+# Generated headers, before the first build has dependency files.
+$(foreach d,$(OUTPUT) $(OUTPUT)/asan,\
+	$(eval $(d)/user/capture/capture.o: $(OUTPUT)/podtap.skel.h) \
+	$(eval $(d)/user/python/python_hooks.o: $(OUTPUT)/podtap_py.skel.h) \
+	$(eval $(d)/user/otel/otlp_encoder.o: $(OUTPUT)/otlp.pb-c.h))
 
-$(OUTPUT)/user/%.o: user/%.c | $(OUTPUT)/user
+$(OUTPUT)/user/%.o: user/%.c
 	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
-$(OUTPUT)/podtap: $(DAEMON_OBJS)
+$(OUTPUT)/asan/user/%.o: user/%.c
+	$(call msg,CC-ASAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(UNIT_CFLAGS) -c $< -o $@
+
+$(LIBPODTAP): $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(LIBPODTAP_ASAN): $(ASAN_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(OUTPUT)/podtap: $(OUTPUT)/user/daemon/main.o $(LIBPODTAP)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) -o $@
 
 # --- tests ----------------------------------------------------------------
 
-UNIT_DEPS_metrics := user/route.c user/prom_writer.c user/hashmap.c \
-	user/sanitize.c
-UNIT_DEPS_python_metrics := user/prom_writer.c user/hashmap.c user/sanitize.c
-UNIT_DEPS_prom_writer := user/sanitize.c
-UNIT_DEPS_otlp_encoder := $(OUTPUT)/otlp.pb-c.c user/sanitize.c -lprotobuf-c
-UNIT_DEPS_config := user/route.c user/listen_addr.c user/otel_env.c
-UNIT_DEPS_thread_table := user/hashmap.c
-UNIT_DEPS_conn_table := user/hashmap.c user/http_parser.c
-UNIT_DEPS_kubelet_pods := -ljson-c
-UNIT_DEPS_pod_resolver := user/cgroup_path.c user/hashmap.c user/log.c \
-	user/kubelet_cache.c user/kubelet_pods.c user/sanitize.c -ljson-c \
-	-lpthread
-
-$(OUTPUT)/tests/test_otlp_encoder: $(OUTPUT)/otlp.pb-c.h
-
-$(OUTPUT)/tests/test_%: tests/unit/test_%.c user/%.c | $(OUTPUT)/tests
+$(OUTPUT)/tests/test_%: tests/unit/test_%.c $(LIBPODTAP_ASAN) | $(OUTPUT)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $(UNIT_CFLAGS) $< user/$*.c \
-		$(UNIT_DEPS_$*) -lm -o $@
+	$(Q)$(CC) $(CFLAGS) $(UNIT_CFLAGS) $^ $(LIBS) -o $@
 
-$(OUTPUT)/tests/bpf_load: tests/root/bpf_load.c $(OUTPUT)/user/capture.o \
-		$(OUTPUT)/user/log.o $(OUTPUT)/user/preflight.o $(OUTPUT)/user/pins.o \
-		$(OUTPUT)/user/python_hooks.o $(OUTPUT)/user/elf_symbols.o \
-		$(OUTPUT)/user/runtime_info.o $(OUTPUT)/user/pod_resolver.o \
-		$(OUTPUT)/user/cgroup_path.o $(OUTPUT)/user/kubelet_cache.o \
-		$(OUTPUT)/user/kubelet_pods.o $(OUTPUT)/user/sanitize.o \
-		$(OUTPUT)/user/hashmap.o | $(OUTPUT)/tests
+$(OUTPUT)/tests/bpf_load: tests/root/bpf_load.c $(LIBPODTAP) | $(OUTPUT)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $(filter %.c %.o,$^) $(LIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) -o $@
 
 # The HTTP parser under libFuzzer (clang's -fsanitize=fuzzer), with ASan
 # and UBSan; seeded with real conversations (tests/fuzz/seeds.py).
 $(OUTPUT)/tests/fuzz_http_parser: tests/fuzz/fuzz_http_parser.c \
-		user/http_parser.c | $(OUTPUT)/tests
+		user/http/http_parser.c | $(OUTPUT)/tests
 	$(call msg,FUZZ-CC,$@)
 	$(Q)$(CLANG) -g -O1 -D_GNU_SOURCE -Iuser \
 		-fsanitize=fuzzer,address,undefined $^ -o $@
@@ -180,10 +180,8 @@ fuzz: $(OUTPUT)/tests/fuzz_http_parser $(OUTPUT)/tests/fuzz-seeds
 		-artifact_prefix=$(OUTPUT)/tests/ \
 		$(OUTPUT)/tests/fuzz-corpus $(OUTPUT)/tests/fuzz-seeds
 
-$(OUTPUT)/tests/exporter_driver: tests/otlp/exporter_driver.c \
-		$(OUTPUT)/user/otlp_exporter.o $(OUTPUT)/user/otel_env.o \
-		$(OUTPUT)/user/otlp_encoder.o $(OUTPUT)/otlp.pb-c.o \
-		$(OUTPUT)/user/sanitize.o $(OUTPUT)/user/log.o | $(OUTPUT)/tests
+$(OUTPUT)/tests/exporter_driver: tests/otlp/exporter_driver.c $(LIBPODTAP) \
+		| $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) -o $@
 
@@ -296,4 +294,5 @@ vmlinux:
 clean:
 	$(Q)rm -rf $(OUTPUT)
 
--include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/user/*.d $(OUTPUT)/tests/*.d)
+-include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/user/*/*.d \
+	$(OUTPUT)/asan/user/*/*.d $(OUTPUT)/tests/*.d)

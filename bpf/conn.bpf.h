@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * Connections and the events about them, shared by the syscall programs
- * (capture.bpf.c) and the Python uprobes (python.bpf.c). Both objects
- * declare these maps; the daemon loads capture.bpf.c first and hands its
- * map fds to python.bpf.c (bpf_map__reuse_fd), so there is one table of
+ * (podtap.bpf.c) and the Python uprobes (podtap_py.bpf.c). Both objects
+ * declare these maps; the daemon loads podtap.bpf.c first and hands its
+ * map fds to podtap_py.bpf.c (bpf_map__reuse_fd), so there is one table of
  * each. Each object has its own copy of the configuration below.
  */
 #ifndef PODTAP_CONN_BPF_H
 #define PODTAP_CONN_BPF_H
 
-#include "capture.h"
+#include "contract.h"
 #include "sockfd.bpf.h"
 
 /* Set by the daemon between open and load. */

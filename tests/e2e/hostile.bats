@@ -4,7 +4,7 @@
 # Hostile bytes: whatever bytes reach podtap (request lines, headers, comm,
 # pod log directory names, --route patterns, the environment), /metrics
 # stays valid for Prometheus and every span decodes, each string in its
-# sanitised form (user/sanitize.h), and nothing that identifies a user or
+# sanitised form (user/lib/sanitize.h), and nothing that identifies a user or
 # grants access (userinfo, path parameters, queries, fragments, e-mail
 # addresses, tokens) leaves the node.
 #

@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #
-# The OTLP exporter (user/otlp_exporter.c, settings from user/otel_env.c)
+# The OTLP exporter (user/otel/otlp_exporter.c, settings from user/otel/otel_env.c)
 # against the test receiver (tests/otlp/receiver.js), which decodes what it
 # gets with the official OTLP schema. build/tests/exporter_driver enqueues N
 # spans known from their index (see tests/otlp/exporter_driver.c), stops

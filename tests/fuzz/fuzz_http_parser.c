@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http_parser.h"
+#include "http/http_parser.h"
 
 struct run {
 	uint64_t last_ts;

@@ -41,9 +41,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "otel_env.h"
-#include "otlp_exporter.h"
+#include "lib/log.h"
+#include "otel/otel_env.h"
+#include "otel/otlp_exporter.h"
 
 #define RESOURCES_MAX 64
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 //
 // OTLP trace messages decoded with the official schema, not podtap's own
-// user/otlp.proto: the protobufjs root that @opentelemetry/otlp-transformer
+// user/otel/otlp.proto: the protobufjs root that @opentelemetry/otlp-transformer
 // generates from the opentelemetry-proto files.
 'use strict';
 

@@ -30,10 +30,10 @@
 
 #include <bpf/libbpf.h>
 
-#include "capture.h"
-#include "python_hooks.h"
-#include "log.h"
-#include "preflight.h"
+#include "capture/capture.h"
+#include "python/python_hooks.h"
+#include "lib/log.h"
+#include "capture/preflight.h"
 #include "../unit/check.h"
 
 #define MAX_SEEN 256

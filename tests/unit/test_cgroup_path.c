@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cgroup_path.h"
+#include "k8s/cgroup_path.h"
 #include "check.h"
 
 #define UID "0d8f1c2a-4b3e-4f5a-9c6d-7e8f9a0b1c2d"

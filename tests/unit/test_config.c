@@ -7,8 +7,8 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "config.h"
-#include "otel_env.h"
+#include "daemon/config.h"
+#include "otel/otel_env.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 

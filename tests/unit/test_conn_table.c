@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "conn_table.h"
+#include "http/conn_table.h"
 
 #define MAX_ENDS 16
 

@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "http_parser.h"
+#include "http/http_parser.h"
 
 #define IN HTTP_DIR_INGRESS
 #define OUT HTTP_DIR_EGRESS

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "kubelet_pods.h"
+#include "k8s/kubelet_pods.h"
 
 #define FIXTURE "tests/fixtures/kubelet-pods.json"
 

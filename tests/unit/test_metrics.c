@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "metrics.h"
+#include "prometheus/metrics.h"
 
 static struct workload web = { .in_pod = true, .namespace = "shop",
 			       .pod = "web-1", .container = "web",

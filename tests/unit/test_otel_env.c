@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "otel_env.h"
+#include "otel/otel_env.h"
 
 #define ENV(...) ((char *[]){ __VA_ARGS__, NULL })
 #define BASE "OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4318"

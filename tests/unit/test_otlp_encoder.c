@@ -9,8 +9,8 @@
 
 #include "check.h"
 #include "otlp.pb-c.h"
-#include "otlp_encoder.h"
-#include "version.h"
+#include "otel/otlp_encoder.h"
+#include "lib/version.h"
 
 #define KV_STRING PODTAP__OTLP__ANY_VALUE__VALUE_STRING_VALUE
 #define KV_INT PODTAP__OTLP__ANY_VALUE__VALUE_INT_VALUE

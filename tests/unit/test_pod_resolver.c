@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "pod_resolver.h"
+#include "k8s/pod_resolver.h"
 
 #define SEC 1000000000ULL
 #define TTL (300 * SEC)

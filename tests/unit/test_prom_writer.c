@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "prom_writer.h"
+#include "prometheus/prom_writer.h"
 
 static const double duration_bounds[] = { 0.005, 0.01, 0.025, 0.05, 0.075,
 					  0.1,   0.25, 0.5,   0.75, 1,

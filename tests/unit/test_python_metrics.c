@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "python_metrics.h"
+#include "python/python_metrics.h"
 
 static struct workload api = { .in_pod = true, .namespace = "shop",
 			       .pod = "api-7d9f-x2", .container = "api",

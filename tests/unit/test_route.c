@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "route.h"
+#include "http/route.h"
 
 static const char *norm(const struct route_table *rt, const char *target)
 {

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "sampler.h"
+#include "otel/sampler.h"
 
 static struct sampler make(const char *name, const char *arg)
 {

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "sanitize.h"
+#include "lib/sanitize.h"
 
 #define FFFD "\xef\xbf\xbd"
 

@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "thread_table.h"
+#include "otel/thread_table.h"
 
 #define SEC 1000000000ULL
 

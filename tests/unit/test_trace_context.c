@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "trace_context.h"
+#include "otel/trace_context.h"
 
 static const char *hex(const uint8_t *b, size_t n)
 {

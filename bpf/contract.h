@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Event layout and constants shared by podtap.bpf.c and the daemon. */
+#ifndef PODTAP_CAPTURE_H
+#define PODTAP_CAPTURE_H
+
+/* Hard upper bound of payload bytes copied per syscall; the runtime limit
+ * (--payload-size) is at most this. Power of two: the BPF side masks with
+ * it to prove bounds to the verifier. */
+#define PODTAP_PAYLOAD_MAX 16384
+/* At most this many iovec entries are read for readv/writev/recvmsg/sendmsg. */
+#define PODTAP_IOV_MAX 16
+#define PODTAP_COMM_LEN 16
+/* Entries of the kernel's connection table, and of the daemon's. */
+#define PODTAP_MAX_CONNS 65536
+
+enum podtap_event_kind {
+	PODTAP_EV_DATA = 1,     /* bytes read from or written to a socket */
+	PODTAP_EV_OPEN = 2,     /* a socket was accepted, connected, or first
+				 * seen; payload: struct podtap_sock_addrs */
+	PODTAP_EV_CLOSE = 3,    /* close() of a tracked socket */
+	PODTAP_EV_PROC_EXIT = 4,/* a process (thread group) exited */
+	PODTAP_EV_EXEC = 5,     /* a process called execve */
+	PODTAP_EV_FORK = 6,     /* a tracked Python process forked; payload:
+				 * struct podtap_fork */
+	PODTAP_EV_LIB_MAPPED = 7,/* a tracked Python process mapped an
+				  * executable file (dlopen, import) */
+	PODTAP_EV_GC = 8,       /* a CPython collection ended; payload:
+				 * struct podtap_gc */
+	PODTAP_EV_CGROUP_MKDIR = 9, /* a cgroup v2 directory was made;
+				     * cgroup_id is its id, payload its path
+				     * from the root, NUL-terminated */
+	PODTAP_EV_NR,
+};
+
+/* Longest cgroup path sent; a kubelet's pod cgroups are well below. */
+#define PODTAP_CGROUP_PATH_MAX 512
+
+/* Event flags. */
+#define PODTAP_EVF_TLS 0x1 /* plaintext of SSL_read/SSL_write (https) */
+
+enum podtap_direction {
+	PODTAP_DIR_INGRESS = 0, /* read by the process */
+	PODTAP_DIR_EGRESS = 1,  /* written by the process */
+};
+
+enum podtap_role {
+	PODTAP_ROLE_UNKNOWN = 0, /* first seen mid-stream */
+	PODTAP_ROLE_SERVER = 1,  /* came from accept() */
+	PODTAP_ROLE_CLIENT = 2,  /* came from connect() */
+};
+
+/* Reasons the kernel side lost something; index into the drops map. */
+enum podtap_drop_reason {
+	PODTAP_DROP_RINGBUF_FULL = 0,  /* no room in the ring buffer */
+	PODTAP_DROP_ARGS_FULL = 1,     /* in-flight syscall table full */
+	PODTAP_DROP_CONNS_FULL = 2,    /* connection table full */
+	PODTAP_DROP_READ_FAILED = 3,   /* user memory could not be read */
+	PODTAP_DROP_IOV_TRUNCATED = 4, /* more iovecs than PODTAP_IOV_MAX */
+	PODTAP_DROP_TLS_NO_SOCKET = 5, /* SSL call whose socket is unknown
+					* (memory BIO, or no I/O seen yet) */
+	PODTAP_DROP_TLS_CALLS_FULL = 6,/* in-flight SSL call table full */
+	PODTAP_DROP_PY_PROCS_FULL = 7, /* Python process table full */
+	PODTAP_DROP_NR = 8,
+};
+
+/* Payload of OPEN events, read from the socket itself (so it is there for
+ * sockets first seen mid-stream too). Addresses in network byte order,
+ * IPv4 in the first 4 bytes; ports in host order. */
+struct podtap_sock_addrs {
+	__u16 family;      /* AF_INET, AF_INET6, AF_UNIX, ... */
+	__u16 local_port;
+	__u16 remote_port;
+	__u16 pad;
+	__u8 local_addr[16];
+	__u8 remote_addr[16];
+};
+
+struct podtap_fork {
+	__u32 parent_pid;
+	__u32 child_pid;
+};
+
+/* One garbage collection: from CPython's gc__start/gc__done USDT probes or
+ * a uprobe on its collector function. */
+struct podtap_gc {
+	__u64 duration_ns;
+	__u32 generation;
+	__u32 pad;
+};
+
+/*
+ * A connection is its socket, whatever fds name it: dup/dup2 copies, a
+ * forked child's, one passed over a unix socket all share the socket's one
+ * struct file, whose address is the key (unique while the socket lives).
+ * So an inetd-style server reading on fd 0 and writing on fd 1 is one
+ * stream, and so is a forking server whose child serves what its parent
+ * accepted.
+ */
+struct conn_key {
+	__u64 sock_id;
+};
+
+/* The kernel's state of a connection (map podtap_conns). */
+struct conn_state {
+	__u64 gen;      /* generation: new on accept/connect/first sight */
+	__u64 ino;      /* the socket's inode, as ss -e ("ino:") and
+			 * /proc/PID/fd ("socket:[ino]") show it */
+	__u64 pos[2];   /* bytes so far, per enum podtap_direction */
+	__u8 role;      /* enum podtap_role */
+	__u8 ignored;   /* set by userspace: not HTTP, send no data */
+	__u8 tls;       /* data comes from SSL_read/SSL_write, not syscalls */
+	__u8 pad[5];
+};
+
+struct podtap_event {
+	__u64 ts_ns;       /* CLOCK_MONOTONIC (bpf_ktime_get_ns) at syscall exit */
+	__u64 cgroup_id;   /* cgroup v2 id of the task */
+	__u64 sock_id;     /* the connection (struct conn_key); 0: none */
+	__u64 conn_gen;    /* its generation: new on accept/connect */
+	__u64 stream_pos;  /* bytes seen before this event in this direction */
+	__u32 pid;         /* thread group id */
+	__u32 tid;
+	__s32 fd;          /* the fd the task used (any of the socket's) */
+	__u32 byte_count;  /* bytes the syscall moved (DATA) */
+	__u32 captured;    /* bytes of payload[] that follow (<= byte_count) */
+	__u8 kind;         /* enum podtap_event_kind */
+	__u8 direction;    /* enum podtap_direction */
+	__u8 role;         /* enum podtap_role */
+	__u8 flags;        /* PODTAP_EVF_* */
+	char comm[PODTAP_COMM_LEN];
+	char payload[];    /* captured bytes, DATA only */
+};
+
+#endif /* PODTAP_CAPTURE_H */

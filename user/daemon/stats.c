@@ -1,0 +1,227 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include "daemon/stats.h"
+
+#include <bpf/libbpf.h>
+
+#include "capture/capture.h"
+#include "lib/version.h"
+
+static void counter(struct prom_writer *out, const char *name,
+		    const char *help, uint64_t v)
+{
+	prom_family(out, name, "counter", help);
+	prom_sample(out, name, NULL, 0, (double)v);
+}
+
+static void gauge(struct prom_writer *out, const char *name, const char *help,
+		  double v)
+{
+	prom_family(out, name, "gauge", help);
+	prom_sample(out, name, NULL, 0, v);
+}
+
+static void by_label(struct prom_writer *out, const char *name,
+		     const char *label, const char *value, uint64_t v)
+{
+	struct prom_label l = { label, value };
+
+	prom_sample(out, name, &l, 1, (double)v);
+}
+
+static void render_incomplete(const struct stats *s, struct prom_writer *out)
+{
+	static const char *const sides[STATS_SIDES] = { "server", "client" };
+	static const char *const reasons[INCOMPLETE__COUNT] = {
+		[INCOMPLETE_CLOSED] = "closed",
+		[INCOMPLETE_CLOSE_LOST] = "close_lost",
+		[INCOMPLETE_EXIT_LOST] = "exit_lost",
+		[INCOMPLETE_SHUTDOWN] = "shutdown",
+		[INCOMPLETE_MISORDERED] = "misordered",
+	};
+
+	prom_family(out, "podtap_http_exchanges_incomplete_total", "counter",
+		    "HTTP requests seen whose exchange never completed, so "
+		    "neither counted nor timed, by side and reason (closed: "
+		    "the connection closed or its process exited first; "
+		    "close_lost: its socket came back as a new connection; "
+		    "exit_lost: its process was found gone; shutdown: in "
+		    "flight when podtap stopped; misordered: its end was "
+		    "stamped before its start).");
+	for (int side = 0; side < STATS_SIDES; side++) {
+		for (int r = 0; r < INCOMPLETE__COUNT; r++) {
+			struct prom_label l[] = { { "side", sides[side] },
+						  { "reason", reasons[r] } };
+
+			prom_sample(out, "podtap_http_exchanges_incomplete_total",
+				    l, 2,
+				    (double)atomic_load(&s->incomplete[side][r]));
+		}
+	}
+}
+
+static void render_spans(const struct otlp_exporter_stats *sp,
+			 struct prom_writer *out)
+{
+	counter(out, "podtap_spans_enqueued_total",
+		"Spans queued for export.", sp->spans_enqueued);
+	counter(out, "podtap_spans_exported_total",
+		"Spans the collector accepted.", sp->spans_exported);
+	prom_family(out, "podtap_spans_dropped_total", "counter",
+		    "Spans not exported, by reason (queue_full: the export "
+		    "queue was full; rejected: the collector refused them; "
+		    "export_failed: retries ran out; shutdown: not sent by the "
+		    "shutdown deadline).");
+	for (int r = 0; r < OTLP_DROP__COUNT; r++)
+		by_label(out, "podtap_spans_dropped_total", "reason",
+			 otlp_drop_reason_name(r), sp->spans_dropped[r]);
+	prom_family(out, "podtap_span_export_requests_total", "counter",
+		    "OTLP export requests, by outcome.");
+	for (int o = 0; o < OTLP_REQ__COUNT; o++)
+		by_label(out, "podtap_span_export_requests_total", "outcome",
+			 otlp_request_outcome_name(o), sp->requests[o]);
+	counter(out, "podtap_span_export_retries_total",
+		"Export requests that retried a batch.", sp->retries);
+	gauge(out, "podtap_span_queue_length", "Spans waiting for export.",
+	      (double)sp->queue_length);
+}
+
+static void render_threads(const struct thread_table_stats *t,
+			   struct prom_writer *out)
+{
+	gauge(out, "podtap_trace_threads",
+	      "Threads whose server request podtap holds, to parent the "
+	      "client calls they make.", (double)t->entries);
+	prom_family(out, "podtap_trace_threads_removed_total", "counter",
+		    "Threads' server requests forgotten before their response "
+		    "was seen, by reason (full: the oldest made room, and its "
+		    "thread's later calls start traces of their own; expired: "
+		    "older than 5 minutes; thread_exit; process_exit).");
+	for (int r = 0; r < THREAD_RM__COUNT; r++)
+		by_label(out, "podtap_trace_threads_removed_total", "reason",
+			 thread_removal_name(r), t->removed[r]);
+}
+
+static void render_hooks(const struct python_hooks_stats *h,
+			 struct prom_writer *out)
+{
+	prom_family(out, "podtap_uprobe_attach_failures_total", "counter",
+		    "Python runtime hooks that could not be attached, by "
+		    "reason (no_symbol: stripped or not the library needed; "
+		    "unknown_version: no USDT and a collector podtap does not "
+		    "know; permission; process_gone; not_elf; attach_error; "
+		    "too_many_processes).");
+	for (int r = 0; r < HOOK_FAIL__COUNT; r++)
+		by_label(out, "podtap_uprobe_attach_failures_total", "reason",
+			 hook_failure_name(r), atomic_load(&h->failures[r]));
+	gauge(out, "podtap_python_processes",
+	      "Python processes found and hooked.",
+	      (double)atomic_load(&h->processes));
+	gauge(out, "podtap_uprobe_files",
+	      "Distinct files (device and inode) with uprobes attached.",
+	      (double)atomic_load(&h->files));
+	gauge(out, "podtap_uprobe_links",
+	      "Uprobe and USDT links attached.",
+	      (double)atomic_load(&h->links));
+}
+
+static void render_kubelet(const struct kubelet_stats *k,
+			   struct prom_writer *out)
+{
+	counter(out, "podtap_kubelet_requests_total",
+		"Requests for the kubelet's pod list that have ended, "
+		"failed ones included.", k->requests);
+	prom_family(out, "podtap_kubelet_errors_total", "counter",
+		    "Kubelet pod list requests that failed, by reason; pod "
+		    "names then come from the last good list, else from the "
+		    "pod log directory.");
+	for (int e = 0; e < KUBELET_ERR__COUNT; e++)
+		by_label(out, "podtap_kubelet_errors_total", "reason",
+			 kubelet_error_name(e), k->errors[e]);
+	gauge(out, "podtap_kubelet_pods",
+	      "Pods in the last good list from the kubelet.", (double)k->pods);
+}
+
+void stats_render(const struct stats *s, const struct stats_snapshot *snap,
+		  struct prom_writer *out)
+{
+	static const char *const kinds[STATS_EVENT_KINDS] = {
+		"unknown", "data", "open", "close", "process_exit",
+		"exec", "fork", "library_mapped", "python_gc",
+		"cgroup_mkdir",
+	};
+	char libbpf[32];
+	struct prom_label build[] = { { "version", PODTAP_VERSION },
+				      { "libbpf_version", libbpf } };
+
+	snprintf(libbpf, sizeof(libbpf), "%u.%u", libbpf_major_version(),
+		 libbpf_minor_version());
+	prom_family(out, "podtap_build_info", "gauge",
+		    "podtap build; the value is always 1.");
+	prom_sample(out, "podtap_build_info", build, 2, 1);
+
+	gauge(out, "podtap_start_time_seconds",
+	      "Unix time podtap started.", (double)s->start_time_s);
+
+	prom_family(out, "podtap_events_total", "counter",
+		    "Events read from the kernel ring buffer, by kind.");
+	for (int k = 1; k < STATS_EVENT_KINDS; k++)
+		by_label(out, "podtap_events_total", "kind", kinds[k],
+			 s->events[k]);
+	counter(out, "podtap_event_bytes_total",
+		"Bytes read from the kernel ring buffer.", s->event_bytes);
+
+	prom_family(out, "podtap_kernel_drops_total", "counter",
+		    "Data the kernel side could not deliver, by reason.");
+	for (int r = 0; r < PODTAP_DROP_NR; r++)
+		by_label(out, "podtap_kernel_drops_total", "reason",
+			 capture_drop_reason_name(r), snap->kernel_drops[r]);
+
+	prom_family(out, "podtap_http_parse_errors_total", "counter",
+		    "HTTP messages that could not be turned into exchanges, "
+		    "by reason.");
+	for (int e = 0; e < HTTP_ERR__COUNT; e++)
+		by_label(out, "podtap_http_parse_errors_total", "reason",
+			 http_parse_error_name(e), s->parse_errors[e]);
+
+	prom_family(out, "podtap_connections_total", "counter",
+		    "Connections classified, by protocol (other: not HTTP/1.x, "
+		    "no longer captured).");
+	by_label(out, "podtap_connections_total", "protocol", "http",
+		 s->conns_http);
+	by_label(out, "podtap_connections_total", "protocol", "other",
+		 s->conns_other);
+	counter(out, "podtap_connections_untracked_total",
+		"Connections not tracked because the connection table was "
+		"full.", s->conns_untracked);
+	gauge(out, "podtap_connections_tracked",
+	      "Connections currently tracked.", (double)s->conns_tracked);
+
+	prom_family(out, "podtap_http_exchanges_total", "counter",
+		    "HTTP exchanges (request and response) seen, by side.");
+	by_label(out, "podtap_http_exchanges_total", "side", "server",
+		 s->exchanges_server);
+	by_label(out, "podtap_http_exchanges_total", "side", "client",
+		 s->exchanges_client);
+	render_incomplete(s, out);
+
+	if (snap->traces) {
+		render_spans(&snap->spans, out);
+		render_threads(&snap->threads, out);
+	}
+	if (snap->python)
+		render_hooks(snap->hooks, out);
+
+	if (snap->kubelet)
+		render_kubelet(&snap->pods, out);
+
+	gauge(out, "podtap_series", "Route series currently exported.",
+	      (double)snap->series);
+	prom_family(out, "podtap_series_expired_total", "counter",
+		    "Route series dropped --series-ttl after their last "
+		    "request, by workload: a pod that is gone, or a host "
+		    "process.");
+	by_label(out, "podtap_series_expired_total", "workload", "pod",
+		 s->series_expired_pod);
+	by_label(out, "podtap_series_expired_total", "workload", "host",
+		 s->series_expired_host);
+}

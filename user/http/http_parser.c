@@ -1,0 +1,1360 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Sparse-stream HTTP/1.x parser (model in http_parser.h).
+ *
+ * Each direction of a connection runs its own state machine over one
+ * syscall's bytes at a time. Message heads and chunked framing are read byte
+ * by byte, because they must be seen; bodies are consumed by count, so bytes
+ * whose content is unknown (past the capture size, or lost) flow through them
+ * unharmed. Requests wait in a FIFO until the response direction reads the
+ * final response that answers them.
+ *
+ * When a direction loses its place, it waits for a syscall that begins with
+ * a start line ("resync"). Only syscall boundaries are trusted: inside a
+ * syscall, body bytes can look like anything.
+ */
+#include "http/http_parser.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/hex.h"
+
+/* An UNKNOWN-role connection showing no request line in this many bytes is
+ * taken for another protocol. */
+#define UNDECIDED_MAX (64 * 1024)
+/* A chunk-size line (extensions included) longer than this is garbage. */
+#define CHUNK_LINE_MAX 4096
+/* Hex digits in a chunk size: 15 keep it below 2^60. */
+#define CHUNK_DIGITS_MAX 15
+/* Decimal digits in a Content-Length: 18 keep it below 10^18. */
+#define LENGTH_DIGITS_MAX 18
+/* First size of a head buffer; it doubles up to HTTP_HEAD_MAX. */
+#define HEAD_BUF_MIN 512
+
+enum dir_state {
+	ST_IDLE,       /* in sync, between messages */
+	ST_SKIP,       /* lost: wait for a syscall that starts a message */
+	ST_HEAD,       /* reading a message head */
+	ST_LENGTH,     /* counting a Content-Length body */
+	ST_CHUNK_SIZE, /* reading a chunk-size line */
+	ST_CHUNK_DATA, /* counting chunk data */
+	ST_CHUNK_END,  /* reading the CRLF after chunk data */
+	ST_TRAILERS,   /* reading the trailer section after the last chunk */
+	ST_CLOSE,      /* counting a response body that ends at close */
+	ST_DONE,       /* the sender said Connection: close: nothing follows */
+};
+
+/* How far a head is trusted before its start line proved valid. */
+enum head_origin {
+	HO_FIRST,     /* first bytes of the request direction: its failure
+		       * means the connection does not speak HTTP/1.x */
+	HO_SYNC,      /* where the previous message ended: failures are errors */
+	HO_CANDIDATE, /* a guess at a syscall boundary: failures are silent */
+};
+
+/* Start line and end-of-head scanner, fed one byte at a time so that heads
+ * split at any byte are checked as they arrive, without rescanning. */
+enum scan_phase {
+	SC_METHOD,      /* request: method */
+	SC_TARGET,      /* request: request-target */
+	SC_VERSION,     /* request: version; status line: version */
+	SC_CODE,        /* status line: status code */
+	SC_REASON,      /* status line: reason phrase */
+	SC_LINE_LF,     /* CR ended the start line, LF must follow */
+	SC_FIELD_START, /* at the start of a header line */
+	SC_FIELD,       /* inside a header line */
+	SC_END_LF,      /* CR of the empty line, LF must follow */
+};
+
+enum scan_result {
+	SCAN_MORE, /* keep feeding */
+	SCAN_LINE, /* the start line just ended, and is valid */
+	SCAN_DONE, /* the head just ended */
+	SCAN_BAD,  /* not a valid head */
+};
+
+struct scan {
+	enum scan_phase phase;
+	bool request;    /* request line, else status line */
+	bool known_only; /* only common methods may start a request */
+	uint16_t n;      /* bytes read of the current start-line field */
+	uint16_t methods; /* common methods still matching (known_only) */
+};
+
+/* Chunked framing phases, in dir.line_phase. */
+enum { CS_DIGITS, CS_EXT, CS_LF };          /* ST_CHUNK_SIZE */
+enum { CE_CR, CE_LF };                      /* ST_CHUNK_END */
+enum { TR_LINE_START, TR_LINE, TR_END_LF }; /* ST_TRAILERS */
+
+enum frame_result { FR_MORE, FR_BAD, FR_END };
+
+/* A header value, pointing into the head bytes. */
+struct value {
+	const uint8_t *p;
+	size_t len;
+};
+
+/* Headers kept for traces, in struct http_request_headers order. */
+enum trace_header {
+	TH_HOST, TH_USER_AGENT, TH_TRACEPARENT, TH_B3, TH_X_B3_TRACEID,
+	TH_X_B3_SPANID, TH_X_B3_SAMPLED, TH_X_B3_FLAGS, TRACE_HEADERS,
+};
+
+static const char *const trace_header_names[TRACE_HEADERS] = {
+	"host", "user-agent", "traceparent", "b3", "x-b3-traceid",
+	"x-b3-spanid", "x-b3-sampled", "x-b3-flags",
+};
+
+/* What a head says, pointing into the head bytes. */
+struct head_info {
+	const uint8_t *method, *target;
+	size_t method_len, target_len;
+	int status;
+	bool has_length;
+	uint64_t length;
+	bool has_te;  /* Transfer-Encoding present */
+	bool chunked; /* ... with chunked as its last coding */
+	bool close;   /* Connection: close */
+	struct value headers[TRACE_HEADERS];
+	unsigned int traceparent_count;
+};
+
+/* A request waiting for its final response. */
+struct pending {
+	char method[HTTP_METHOD_MAX];
+	struct http_request *req; /* what the exchange will report */
+	uint64_t seq;           /* names the request for body accounting */
+	uint64_t start_ns;
+	uint64_t body_bytes;
+	uint64_t dropped_after; /* requests not held, sent right after it */
+};
+
+struct dir {
+	enum dir_state st;
+	bool pos_known;    /* next_pos is set (UNKNOWN role: by the 1st event) */
+	bool first;        /* known role, nothing read yet */
+	bool close_after;  /* the message being read has Connection: close */
+	bool resync_after; /* resync when the message being read ends */
+	uint64_t next_pos;
+	uint64_t events;   /* syscalls seen: tells where a head began */
+
+	/* ST_HEAD */
+	enum head_origin origin;
+	bool committed;    /* its start line was valid */
+	struct scan scan;
+	uint64_t head_ts;
+	uint64_t head_event;
+	size_t head_len;   /* bytes read in earlier syscalls, kept in buf */
+	uint8_t *buf;
+	size_t buf_cap;
+
+	/* bodies and chunked framing */
+	uint64_t left;     /* Content-Length or chunk bytes still due */
+	uint64_t body_bytes;
+	uint32_t line_len;
+	uint8_t line_phase;
+};
+
+struct http_conn {
+	enum http_role role;
+	enum http_conn_protocol proto;
+	bool closed;
+	uint64_t undecided_bytes; /* seen while the role is UNKNOWN */
+	struct dir dir[2];
+
+	struct pending queue[HTTP_PIPELINE_MAX];
+	unsigned int q_first, q_len;
+	uint64_t next_seq;
+	uint64_t body_seq;   /* request whose body is being read, 0: none */
+	uint64_t unpaired;   /* final responses due to requests not held */
+	bool answering;      /* the response being read answers `answer` */
+	struct pending answer;
+	int status;
+
+	/* callbacks of the call in progress */
+	const struct http_conn_callbacks *cb;
+	void *ctx;
+};
+
+/* One syscall's bytes, or a run of lost bytes (data NULL, lost set). */
+struct event {
+	const uint8_t *data;
+	uint64_t captured, total, off;
+	uint64_t ts;
+	bool lost;
+};
+
+/* ---- characters ---- */
+
+static bool is_tchar(uint8_t c)
+{
+	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9'))
+		return true;
+	return c && strchr("!#$%&'*+-.^_`|~", c);
+}
+
+static bool is_ctl(uint8_t c)
+{
+	return c < 0x20 || c == 0x7f;
+}
+
+static uint8_t lower(uint8_t c)
+{
+	return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
+}
+
+static bool eq_nocase(const uint8_t *s, size_t n, const char *lit)
+{
+	if (n != strlen(lit))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (lower(s[i]) != (uint8_t)lit[i])
+			return false;
+	return true;
+}
+
+/* ---- start-line scanner ---- */
+
+/*
+ * A resync guess must start with one of these. Body bytes at a syscall
+ * boundary ("hello world ...") are then not taken for a request, and a
+ * guess that began on body bytes ("xy" + "GET / ...") fails at its first
+ * byte instead of swallowing the real request that follows.
+ */
+static const char *const common_methods[] = {
+	"GET", "HEAD", "POST", "PUT", "DELETE",
+	"CONNECT", "OPTIONS", "TRACE", "PATCH",
+};
+#define N_COMMON (sizeof(common_methods) / sizeof(common_methods[0]))
+#define ALL_COMMON ((1u << N_COMMON) - 1)
+
+/* Keeps the common methods whose byte i is c. A method still in the set
+ * matched bytes 0..i-1, so it has at least i bytes and [i] is in bounds. */
+static uint16_t narrow_methods(uint16_t set, size_t i, uint8_t c)
+{
+	for (size_t m = 0; m < N_COMMON; m++)
+		if ((set & (1u << m)) && (uint8_t)common_methods[m][i] != c)
+			set &= ~(1u << m);
+	return set;
+}
+
+static bool common_method_is(uint16_t set, size_t len)
+{
+	for (size_t m = 0; m < N_COMMON; m++)
+		if ((set & (1u << m)) && strlen(common_methods[m]) == len)
+			return true;
+	return false;
+}
+
+static enum scan_result next_field(struct scan *s, enum scan_phase phase)
+{
+	s->phase = phase;
+	s->n = 0;
+	return SCAN_MORE;
+}
+
+/* CRLF or a bare LF ends the start line. */
+static enum scan_result end_of_line(struct scan *s, uint8_t c)
+{
+	if (c == '\r') {
+		s->phase = SC_LINE_LF;
+		return SCAN_MORE;
+	}
+	if (c != '\n')
+		return SCAN_BAD;
+	s->phase = SC_FIELD_START;
+	return SCAN_LINE;
+}
+
+static enum scan_result scan_method(struct scan *s, uint8_t c)
+{
+	if (c == ' ') {
+		if (!s->n || (s->known_only && !common_method_is(s->methods, s->n)))
+			return SCAN_BAD;
+		return next_field(s, SC_TARGET);
+	}
+	if (!is_tchar(c) || s->n == HTTP_METHOD_MAX - 1)
+		return SCAN_BAD;
+	if (s->known_only) {
+		s->methods = narrow_methods(s->methods, s->n, c);
+		if (!s->methods)
+			return SCAN_BAD;
+	}
+	s->n++;
+	return SCAN_MORE;
+}
+
+/* "HTTP/1.0" or "HTTP/1.1", then the end of a request line or the space
+ * before a status code. */
+static enum scan_result scan_version(struct scan *s, uint8_t c)
+{
+	static const char prefix[] = "HTTP/1.";
+
+	if (s->n < sizeof(prefix) - 1) {
+		if (c != (uint8_t)prefix[s->n])
+			return SCAN_BAD;
+		s->n++;
+		return SCAN_MORE;
+	}
+	if (s->n == sizeof(prefix) - 1) {
+		if (c != '0' && c != '1')
+			return SCAN_BAD;
+		s->n++;
+		return SCAN_MORE;
+	}
+	if (s->request)
+		return end_of_line(s, c);
+	return c == ' ' ? next_field(s, SC_CODE) : SCAN_BAD;
+}
+
+static enum scan_result scan_byte(struct scan *s, uint8_t c)
+{
+	switch (s->phase) {
+	case SC_METHOD:
+		return scan_method(s, c);
+	case SC_TARGET:
+		if (c == ' ' && s->n)
+			return next_field(s, SC_VERSION);
+		if (c <= ' ' || c == 0x7f)
+			return SCAN_BAD;
+		s->n = 1; /* not empty */
+		return SCAN_MORE;
+	case SC_VERSION:
+		return scan_version(s, c);
+	case SC_CODE:
+		if (s->n < 3) {
+			/* 100..599 */
+			if (c < (s->n ? '0' : '1') || c > (s->n ? '9' : '5'))
+				return SCAN_BAD;
+			s->n++;
+			return SCAN_MORE;
+		}
+		return c == ' ' ? next_field(s, SC_REASON) : end_of_line(s, c);
+	case SC_REASON:
+		if (c == '\r' || c == '\n')
+			return end_of_line(s, c);
+		return is_ctl(c) && c != '\t' ? SCAN_BAD : SCAN_MORE;
+	case SC_LINE_LF:
+		return c == '\n' ? end_of_line(s, c) : SCAN_BAD;
+	case SC_FIELD_START:
+		if (c == '\n')
+			return SCAN_DONE;
+		s->phase = c == '\r' ? SC_END_LF : SC_FIELD;
+		return SCAN_MORE;
+	case SC_FIELD:
+		if (c == '\n')
+			s->phase = SC_FIELD_START;
+		return SCAN_MORE;
+	case SC_END_LF:
+		return c == '\n' ? SCAN_DONE : SCAN_BAD;
+	}
+	return SCAN_BAD;
+}
+
+/* ---- head parsing (once the scanner found its end) ---- */
+
+static void trim_ows(const uint8_t **b, const uint8_t **e)
+{
+	while (*b < *e && (**b == ' ' || **b == '\t'))
+		(*b)++;
+	while (*e > *b && ((*e)[-1] == ' ' || (*e)[-1] == '\t'))
+		(*e)--;
+}
+
+/* Next element of a comma-separated value, without OWS or ";" parameters;
+ * false when none is left. */
+static bool list_next(const uint8_t **p, const uint8_t *end,
+		      const uint8_t **el, size_t *len)
+{
+	while (*p < end) {
+		const uint8_t *b = *p;
+		const uint8_t *stop = memchr(b, ',', end - b);
+		const uint8_t *e;
+
+		if (!stop)
+			stop = end;
+		*p = stop < end ? stop + 1 : end;
+		e = memchr(b, ';', stop - b);
+		if (!e)
+			e = stop;
+		trim_ows(&b, &e);
+		if (b < e) {
+			*el = b;
+			*len = e - b;
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool parse_length(const uint8_t *v, size_t n, uint64_t *out)
+{
+	uint64_t x = 0;
+
+	if (!n || n > LENGTH_DIGITS_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return false;
+		x = x * 10 + (v[i] - '0');
+	}
+	*out = x;
+	return true;
+}
+
+/* The first value of each trace header wins (B3's rule); a repeated
+ * traceparent is counted, since W3C says to ignore it then. */
+static void keep_trace_header(struct head_info *hi, const uint8_t *name,
+			      size_t name_len, const uint8_t *v,
+			      const uint8_t *ve)
+{
+	for (int h = 0; h < TRACE_HEADERS; h++) {
+		if (!eq_nocase(name, name_len, trace_header_names[h]))
+			continue;
+		if (h == TH_TRACEPARENT)
+			hi->traceparent_count++;
+		if (!hi->headers[h].p) {
+			hi->headers[h].p = v;
+			hi->headers[h].len = ve - v;
+		}
+		return;
+	}
+}
+
+/* One "name: value" line, eol excluded. */
+static bool parse_field(const uint8_t *line, const uint8_t *eol,
+			struct head_info *hi)
+{
+	const uint8_t *colon = memchr(line, ':', eol - line);
+	const uint8_t *v, *ve, *el;
+	size_t name_len, len;
+	uint64_t n;
+
+	if (!colon || colon == line)
+		return false;
+	name_len = colon - line;
+	/* Also rejects obsolete line folding (a line starting with SP or
+	 * HTAB) and "Name : value", which RFC 9112 says to reject. */
+	for (const uint8_t *p = line; p < colon; p++)
+		if (!is_tchar(*p))
+			return false;
+	v = colon + 1;
+	ve = eol;
+	trim_ows(&v, &ve);
+	for (const uint8_t *p = v; p < ve; p++)
+		if (is_ctl(*p) && *p != '\t')
+			return false;
+
+	if (eq_nocase(line, name_len, "content-length")) {
+		if (!parse_length(v, ve - v, &n) ||
+		    (hi->has_length && hi->length != n))
+			return false;
+		hi->has_length = true;
+		hi->length = n;
+	} else if (eq_nocase(line, name_len, "transfer-encoding")) {
+		hi->has_te = true;
+		while (list_next(&v, ve, &el, &len))
+			hi->chunked = eq_nocase(el, len, "chunked");
+	} else if (eq_nocase(line, name_len, "connection")) {
+		while (list_next(&v, ve, &el, &len))
+			if (eq_nocase(el, len, "close"))
+				hi->close = true;
+	} else {
+		keep_trace_header(hi, line, name_len, v, ve);
+	}
+	return true;
+}
+
+/*
+ * Parses a complete head. The scanner already checked the start line, and
+ * that every line, the last one empty, ends in LF.
+ */
+static bool parse_head(const uint8_t *h, size_t len, bool request,
+		       struct head_info *hi)
+{
+	const uint8_t *end = h + len;
+	const uint8_t *p = (const uint8_t *)memchr(h, '\n', len) + 1;
+
+	memset(hi, 0, sizeof(*hi));
+	if (request) {
+		const uint8_t *sp1 = memchr(h, ' ', len);
+		const uint8_t *sp2 = memchr(sp1 + 1, ' ', end - sp1 - 1);
+
+		hi->method = h;
+		hi->method_len = sp1 - h;
+		hi->target = sp1 + 1;
+		hi->target_len = sp2 - sp1 - 1;
+	} else {
+		/* "HTTP/1.x NNN" */
+		hi->status = (h[9] - '0') * 100 + (h[10] - '0') * 10 +
+			     (h[11] - '0');
+	}
+	while (p < end) {
+		const uint8_t *nl = memchr(p, '\n', end - p);
+		const uint8_t *eol = nl > p && nl[-1] == '\r' ? nl - 1 : nl;
+
+		if (eol == p)
+			break; /* the empty line */
+		if (!parse_field(p, eol, hi))
+			return false;
+		p = nl + 1;
+	}
+	/* A request whose last coding is not chunked has no knowable
+	 * length (RFC 9112 6.3); a response then runs until close. */
+	return !(request && hi->has_te && !hi->chunked);
+}
+
+/* ---- connection helpers ---- */
+
+static void emit_error(struct http_conn *c, enum http_parse_error err)
+{
+	if (c->cb && c->cb->on_error)
+		c->cb->on_error(c->ctx, err);
+}
+
+static struct dir *request_dir(struct http_conn *c)
+{
+	return &c->dir[c->role == HTTP_ROLE_SERVER ? HTTP_DIR_INGRESS
+						   : HTTP_DIR_EGRESS];
+}
+
+static struct dir *response_dir(struct http_conn *c)
+{
+	return &c->dir[c->role == HTTP_ROLE_SERVER ? HTTP_DIR_EGRESS
+						   : HTTP_DIR_INGRESS];
+}
+
+/* Until the role is known, either direction may carry the requests. */
+static bool is_request_dir(struct http_conn *c, const struct dir *d)
+{
+	return c->role == HTTP_ROLE_UNKNOWN || d == request_dir(c);
+}
+
+static enum http_parse_error malformed(struct http_conn *c,
+				       const struct dir *d)
+{
+	return is_request_dir(c, d) ? HTTP_ERR_MALFORMED_REQUEST
+				    : HTTP_ERR_MALFORMED_RESPONSE;
+}
+
+static struct pending *queue_at(struct http_conn *c, unsigned int i)
+{
+	return &c->queue[(c->q_first + i) % HTTP_PIPELINE_MAX];
+}
+
+static void queue_clear(struct http_conn *c)
+{
+	for (unsigned int i = 0; i < c->q_len; i++)
+		free(queue_at(c, i)->req);
+	c->q_first = c->q_len = 0;
+	c->unpaired = 0;
+}
+
+static void unbind(struct http_conn *c)
+{
+	if (c->answering)
+		free(c->answer.req);
+	c->answer.req = NULL;
+	c->answering = false;
+}
+
+/*
+ * Holds a request until its answer comes. One that cannot be held (queue
+ * full, or no memory for its target) is counted, and remembered only as an
+ * answer to skip, so that later answers still meet their own requests.
+ */
+static void copy_value(char *dst, size_t size, const uint8_t *src,
+		       size_t len)
+{
+	if (len > size - 1)
+		len = size - 1;
+	if (len)
+		memcpy(dst, src, len);
+	dst[len] = '\0';
+}
+
+static void fill_request(struct http_request *r, const struct head_info *hi,
+			 uint64_t start_ns)
+{
+	struct http_request_headers *h = &r->headers;
+	char *const dst[TRACE_HEADERS] = {
+		h->host, h->user_agent, h->traceparent, h->b3,
+		h->x_b3_traceid, h->x_b3_spanid, h->x_b3_sampled, h->x_b3_flags,
+	};
+	const size_t size[TRACE_HEADERS] = {
+		sizeof(h->host), sizeof(h->user_agent), sizeof(h->traceparent),
+		sizeof(h->b3), sizeof(h->x_b3_traceid), sizeof(h->x_b3_spanid),
+		sizeof(h->x_b3_sampled), sizeof(h->x_b3_flags),
+	};
+
+	copy_value(r->method, sizeof(r->method), hi->method, hi->method_len);
+	copy_value(r->target, sizeof(r->target), hi->target, hi->target_len);
+	for (int i = 0; i < TRACE_HEADERS; i++)
+		if (hi->headers[i].p)
+			copy_value(dst[i], size[i], hi->headers[i].p,
+				   hi->headers[i].len);
+	if (hi->traceparent_count > 1)
+		h->traceparent[0] = '\0';
+	r->start_ns = start_ns;
+}
+
+/*
+ * Holds a request until its answer comes. One that cannot be held (queue
+ * full, or no memory for it) is counted, and remembered only as an answer
+ * to skip, so that later answers still meet their own requests.
+ */
+static void queue_request(struct http_conn *c, const struct dir *d,
+			  const struct head_info *hi)
+{
+	struct http_request *req = NULL;
+	struct pending *p;
+
+	c->body_seq = 0;
+	if (c->q_len < HTTP_PIPELINE_MAX)
+		req = calloc(1, sizeof(*req));
+	if (!req) {
+		emit_error(c, HTTP_ERR_PIPELINE_OVERFLOW);
+		if (c->q_len)
+			queue_at(c, c->q_len - 1)->dropped_after++;
+		else
+			c->unpaired++;
+		return;
+	}
+	fill_request(req, hi, d->head_ts);
+	p = queue_at(c, c->q_len++);
+	memset(p, 0, sizeof(*p));
+	memcpy(p->method, hi->method, hi->method_len); /* < HTTP_METHOD_MAX */
+	p->req = req;
+	p->seq = c->next_seq++;
+	p->start_ns = d->head_ts;
+	c->body_seq = p->seq;
+	if (c->cb && c->cb->on_request)
+		c->cb->on_request(c->ctx, req);
+}
+
+/* Pairs a final response with the oldest waiting request, if any. */
+static bool bind_answer(struct http_conn *c)
+{
+	if (c->unpaired) {
+		c->unpaired--; /* answers a request counted as not held */
+		return false;
+	}
+	if (!c->q_len) {
+		emit_error(c, HTTP_ERR_UNMATCHED_RESPONSE);
+		return false;
+	}
+	c->answer = *queue_at(c, 0);
+	c->q_first = (c->q_first + 1) % HTTP_PIPELINE_MAX;
+	c->q_len--;
+	c->unpaired = c->answer.dropped_after;
+	c->answering = true;
+	return true;
+}
+
+/* A request body may still flow while its answer is being read (100
+ * Continue, or an early answer), so follow the request wherever it is. */
+static void request_body_add(struct http_conn *c, uint64_t n)
+{
+	struct pending *tail = c->q_len ? queue_at(c, c->q_len - 1) : NULL;
+
+	if (tail && tail->seq == c->body_seq)
+		tail->body_bytes += n;
+	else if (c->answering && c->answer.seq == c->body_seq)
+		c->answer.body_bytes += n;
+}
+
+static void report(struct http_conn *c, const struct dir *rsp,
+		   uint64_t end_ns)
+{
+	struct http_exchange ex;
+
+	if (!c->cb || !c->cb->on_exchange)
+		return;
+	if (end_ns < c->answer.start_ns) {
+		/* Its times cannot both be right: no made-up latency. */
+		emit_error(c, HTTP_ERR_INCOMPLETE);
+		return;
+	}
+	memset(&ex, 0, sizeof(ex));
+	ex.role = c->role;
+	memcpy(ex.method, c->answer.method, sizeof(ex.method));
+	strcpy(ex.target, c->answer.req->target); /* cut when queued */
+	ex.request = c->answer.req;
+	ex.status = c->status;
+	ex.start_ns = c->answer.start_ns;
+	ex.end_ns = end_ns;
+	ex.request_body_bytes = c->answer.body_bytes;
+	ex.response_body_bytes = rsp->body_bytes;
+	c->cb->on_exchange(c->ctx, &ex);
+}
+
+/* ---- state changes ---- */
+
+static void drop_head(struct dir *d)
+{
+	free(d->buf);
+	d->buf = NULL;
+	d->buf_cap = 0;
+	d->head_len = 0;
+}
+
+/* Keeps head bytes that continue in a later syscall. The caller checked
+ * that the head stays within HTTP_HEAD_MAX. */
+static bool head_append(struct dir *d, const uint8_t *p, size_t n)
+{
+	size_t need = d->head_len + n;
+
+	if (need > d->buf_cap) {
+		size_t cap = d->buf_cap ? d->buf_cap : HEAD_BUF_MIN;
+		uint8_t *buf;
+
+		while (cap < need)
+			cap *= 2;
+		if (cap > HTTP_HEAD_MAX)
+			cap = HTTP_HEAD_MAX;
+		buf = realloc(d->buf, cap);
+		if (!buf)
+			return false;
+		d->buf = buf;
+		d->buf_cap = cap;
+	}
+	memcpy(d->buf + d->head_len, p, n);
+	d->head_len = need;
+	return true;
+}
+
+/* This direction no longer knows where messages start. */
+static void resync(struct dir *d)
+{
+	drop_head(d);
+	if (d->st != ST_DONE)
+		d->st = ST_SKIP;
+	d->resync_after = false;
+}
+
+static bool in_body(const struct dir *d)
+{
+	switch (d->st) {
+	case ST_LENGTH:
+	case ST_CHUNK_SIZE:
+	case ST_CHUNK_DATA:
+	case ST_CHUNK_END:
+	case ST_TRAILERS:
+	case ST_CLOSE:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/*
+ * Direction d lost its place, for reason err. Answers can no longer be
+ * matched to waiting requests with confidence, so those are forgotten and
+ * the response direction resyncs too: at once, or after the body it is
+ * reading when d is the request direction, since that body's framing is
+ * still known and it answers a request seen before the loss.
+ */
+static void desync(struct http_conn *c, struct dir *d,
+		   enum http_parse_error err)
+{
+	struct dir *rsp = response_dir(c);
+
+	emit_error(c, err);
+	resync(d);
+	queue_clear(c);
+	if (rsp != d && in_body(rsp)) {
+		rsp->resync_after = true;
+	} else {
+		resync(rsp);
+		unbind(c);
+	}
+}
+
+/* Not (or no longer) HTTP/1.x: let everything go. */
+static void become_other(struct http_conn *c)
+{
+	c->proto = HTTP_PROTO_OTHER;
+	drop_head(&c->dir[HTTP_DIR_INGRESS]);
+	drop_head(&c->dir[HTTP_DIR_EGRESS]);
+	queue_clear(c);
+	unbind(c);
+}
+
+static void message_done(struct http_conn *c, struct dir *d)
+{
+	if (is_request_dir(c, d))
+		c->body_seq = 0;
+	if (d->close_after)
+		d->st = ST_DONE;
+	else if (d->resync_after)
+		d->st = ST_SKIP;
+	else
+		d->st = ST_IDLE;
+	d->close_after = d->resync_after = false;
+}
+
+static void response_done(struct http_conn *c, struct dir *d, uint64_t ts)
+{
+	if (c->answering)
+		report(c, d, ts);
+	unbind(c);
+	message_done(c, d);
+}
+
+static void message_end(struct http_conn *c, struct dir *d, uint64_t ts)
+{
+	if (is_request_dir(c, d))
+		message_done(c, d);
+	else
+		response_done(c, d, ts);
+}
+
+static void start_length(struct dir *d, uint64_t n)
+{
+	d->st = ST_LENGTH;
+	d->left = n;
+}
+
+static void start_chunk_size(struct dir *d)
+{
+	d->st = ST_CHUNK_SIZE;
+	d->left = 0;
+	d->line_len = 0;
+	d->line_phase = CS_DIGITS;
+}
+
+static void request_head(struct http_conn *c, struct dir *d,
+			 const struct head_info *hi)
+{
+	queue_request(c, d, hi);
+	d->close_after = hi->close;
+	d->body_bytes = 0;
+	if (hi->chunked)
+		start_chunk_size(d);
+	else if (hi->length)
+		start_length(d, hi->length);
+	else
+		message_done(c, d);
+}
+
+static void response_head(struct http_conn *c, struct dir *d,
+			  const struct head_info *hi, uint64_t ts)
+{
+	bool bound, head, tunnel;
+
+	d->body_bytes = 0;
+	if (hi->status < 200 && hi->status != 101) {
+		/* 100 Continue, 103 Early Hints: the final answer follows */
+		message_done(c, d);
+		return;
+	}
+	c->status = hi->status;
+	bound = bind_answer(c);
+	d->close_after = hi->close;
+	head = bound && !strcmp(c->answer.method, "HEAD");
+	/* RFC 9110 9.3.6: after a 2xx to CONNECT the bytes are a tunnel's */
+	tunnel = hi->status == 101 ||
+		 (bound && !strcmp(c->answer.method, "CONNECT") &&
+		  hi->status / 100 == 2);
+	if (tunnel) {
+		response_done(c, d, ts);
+		become_other(c);
+	} else if (head || hi->status == 204 || hi->status == 304) {
+		response_done(c, d, ts);
+	} else if (hi->chunked) {
+		start_chunk_size(d);
+	} else if (hi->has_te || !hi->has_length) {
+		d->st = ST_CLOSE;
+	} else if (hi->length) {
+		start_length(d, hi->length);
+	} else {
+		response_done(c, d, ts);
+	}
+}
+
+/* ---- reading heads ---- */
+
+static void begin_head(struct http_conn *c, struct dir *d,
+		       const struct event *ev, enum head_origin origin)
+{
+	bool request = is_request_dir(c, d);
+
+	d->st = ST_HEAD;
+	d->origin = origin;
+	d->committed = false;
+	d->first = false;
+	d->head_ts = ev->ts;
+	d->head_event = d->events;
+	d->head_len = 0;
+	d->scan = (struct scan){
+		.phase = request ? SC_METHOD : SC_VERSION,
+		.request = request,
+		.known_only = origin == HO_CANDIDATE,
+		.methods = ALL_COMMON,
+	};
+}
+
+/* The start line is valid: a request line makes the connection HTTP and,
+ * when the role was unknown, says who is the server. */
+static void commit(struct http_conn *c, struct dir *d)
+{
+	d->committed = true;
+	if (!is_request_dir(c, d))
+		return;
+	c->proto = HTTP_PROTO_HTTP;
+	if (c->role == HTTP_ROLE_UNKNOWN) {
+		c->role = d == &c->dir[HTTP_DIR_INGRESS] ? HTTP_ROLE_SERVER
+							 : HTTP_ROLE_CLIENT;
+		resync(response_dir(c)); /* drops a request-line guess */
+	}
+}
+
+/*
+ * The head being read cannot become a message. Only heads known to be HTTP
+ * count an error; a failed guess goes quietly. The syscall where it failed
+ * starts at a boundary too: if the head began in an earlier one, this one
+ * gets its own chance from its first byte.
+ */
+static void head_failed(struct http_conn *c, struct dir *d,
+			struct event *ev, enum http_parse_error err)
+{
+	bool began_earlier = d->head_event != d->events;
+
+	if (d->committed || d->origin == HO_SYNC)
+		desync(c, d, err);
+	else
+		resync(d);
+	ev->off = began_earlier ? 0 : ev->total;
+}
+
+static void head_complete(struct http_conn *c, struct dir *d,
+			  struct event *ev, size_t n)
+{
+	const uint8_t *head = ev->data + ev->off;
+	size_t len = n;
+	struct head_info hi;
+	bool request = is_request_dir(c, d);
+
+	/* Zero copy when the whole head came in this syscall. */
+	if (d->head_len) {
+		if (!head_append(d, head, n)) {
+			head_failed(c, d, ev, HTTP_ERR_HEAD_TOO_LARGE);
+			return;
+		}
+		head = d->buf;
+		len = d->head_len;
+	}
+	ev->off += n;
+	if (!parse_head(head, len, request, &hi)) {
+		head_failed(c, d, ev, malformed(c, d));
+		return;
+	}
+	if (request)
+		request_head(c, d, &hi);
+	else
+		response_head(c, d, &hi, ev->ts);
+	drop_head(d);
+}
+
+static void read_head(struct http_conn *c, struct dir *d, struct event *ev)
+{
+	const uint8_t *p = ev->data + ev->off;
+	size_t n = ev->captured - ev->off;
+
+	for (size_t i = 0; i < n; i++) {
+		if (d->head_len + i == HTTP_HEAD_MAX) {
+			head_failed(c, d, ev, HTTP_ERR_HEAD_TOO_LARGE);
+			return;
+		}
+		switch (scan_byte(&d->scan, p[i])) {
+		case SCAN_MORE:
+			break;
+		case SCAN_LINE:
+			commit(c, d);
+			break;
+		case SCAN_DONE:
+			head_complete(c, d, ev, i + 1);
+			return;
+		case SCAN_BAD:
+			if (!d->committed && d->origin == HO_FIRST)
+				become_other(c); /* TLS, SSH, binary, ... */
+			else
+				head_failed(c, d, ev, malformed(c, d));
+			return;
+		}
+	}
+	if (!head_append(d, p, n)) {
+		head_failed(c, d, ev, HTTP_ERR_HEAD_TOO_LARGE);
+		return;
+	}
+	ev->off += n;
+}
+
+/* ---- reading bodies ---- */
+
+/* Bodies are counted: their bytes may be known or not. */
+static void consume_body(struct http_conn *c, struct dir *d,
+			 struct event *ev)
+{
+	uint64_t take = ev->total - ev->off;
+
+	if (d->st != ST_CLOSE && d->left < take)
+		take = d->left;
+	ev->off += take;
+	d->body_bytes += take;
+	if (is_request_dir(c, d))
+		request_body_add(c, take);
+	if (d->st == ST_CLOSE)
+		return;
+	d->left -= take;
+	if (d->left)
+		return;
+	if (d->st == ST_CHUNK_DATA) {
+		d->st = ST_CHUNK_END;
+		d->line_phase = CE_CR;
+	} else {
+		message_end(c, d, ev->ts);
+	}
+}
+
+static enum frame_result chunk_size_done(struct dir *d)
+{
+	if (d->left) {
+		d->st = ST_CHUNK_DATA;
+	} else {
+		d->st = ST_TRAILERS;
+		d->line_len = 0;
+		d->line_phase = TR_LINE_START;
+	}
+	return FR_MORE;
+}
+
+static enum frame_result chunk_size_eol(struct dir *d, uint8_t c)
+{
+	if (c == '\n')
+		return chunk_size_done(d);
+	if (c != '\r')
+		return FR_BAD;
+	d->line_phase = CS_LF;
+	return FR_MORE;
+}
+
+/* chunk-size [ chunk-ext ] CRLF; extensions are not interpreted. */
+static enum frame_result chunk_size_byte(struct dir *d, uint8_t c)
+{
+	int v = hex_value(c);
+
+	if (++d->line_len > CHUNK_LINE_MAX)
+		return FR_BAD;
+	switch (d->line_phase) {
+	case CS_DIGITS:
+		if (v >= 0) {
+			if (d->line_len > CHUNK_DIGITS_MAX)
+				return FR_BAD;
+			d->left = d->left * 16 + v;
+			return FR_MORE;
+		}
+		if (d->line_len == 1)
+			return FR_BAD; /* no digits */
+		if (c == ';' || c == ' ' || c == '\t') {
+			d->line_phase = CS_EXT;
+			return FR_MORE;
+		}
+		return chunk_size_eol(d, c);
+	case CS_EXT:
+		if (c == '\r' || c == '\n')
+			return chunk_size_eol(d, c);
+		return is_ctl(c) && c != '\t' ? FR_BAD : FR_MORE;
+	case CS_LF:
+		return c == '\n' ? chunk_size_done(d) : FR_BAD;
+	}
+	return FR_BAD;
+}
+
+static enum frame_result chunk_end_byte(struct dir *d, uint8_t c)
+{
+	if (d->line_phase == CE_CR && c == '\r') {
+		d->line_phase = CE_LF;
+		return FR_MORE;
+	}
+	if (c != '\n')
+		return FR_BAD;
+	start_chunk_size(d);
+	return FR_MORE;
+}
+
+/* Trailer fields are skipped: only the empty line that ends them counts. */
+static enum frame_result trailer_byte(struct dir *d, uint8_t c)
+{
+	if (++d->line_len > HTTP_HEAD_MAX)
+		return FR_BAD;
+	switch (d->line_phase) {
+	case TR_LINE_START:
+		if (c == '\n')
+			return FR_END;
+		d->line_phase = c == '\r' ? TR_END_LF : TR_LINE;
+		return FR_MORE;
+	case TR_LINE:
+		if (c == '\n')
+			d->line_phase = TR_LINE_START;
+		return FR_MORE;
+	case TR_END_LF:
+		return c == '\n' ? FR_END : FR_BAD;
+	}
+	return FR_BAD;
+}
+
+static bool in_framing(const struct dir *d)
+{
+	return d->st == ST_CHUNK_SIZE || d->st == ST_CHUNK_END ||
+	       d->st == ST_TRAILERS;
+}
+
+static void read_chunk_framing(struct http_conn *c, struct dir *d,
+			       struct event *ev)
+{
+	while (ev->off < ev->captured && in_framing(d)) {
+		uint8_t ch = ev->data[ev->off++];
+		enum frame_result r;
+
+		if (d->st == ST_CHUNK_SIZE)
+			r = chunk_size_byte(d, ch);
+		else if (d->st == ST_CHUNK_END)
+			r = chunk_end_byte(d, ch);
+		else
+			r = trailer_byte(d, ch);
+		if (r == FR_BAD) {
+			desync(c, d, HTTP_ERR_BAD_CHUNK);
+			return;
+		}
+		if (r == FR_END) {
+			message_end(c, d, ev->ts);
+			return;
+		}
+	}
+}
+
+/* ---- driving ---- */
+
+/* Moves ev->off forward by one state's worth of bytes. */
+static void step(struct http_conn *c, struct dir *d, struct event *ev)
+{
+	bool known = ev->off < ev->captured;
+
+	if (!is_request_dir(c, d) && c->proto != HTTP_PROTO_HTTP) {
+		/* No request was seen yet, so this answers nothing. */
+		d->st = ST_SKIP;
+		ev->off = ev->total;
+		return;
+	}
+	switch (d->st) {
+	case ST_IDLE:
+		begin_head(c, d, ev,
+			   is_request_dir(c, d) && d->first ? HO_FIRST
+							    : HO_SYNC);
+		return;
+	case ST_SKIP:
+		if (ev->off == 0 && known)
+			begin_head(c, d, ev, HO_CANDIDATE);
+		else
+			ev->off = ev->total;
+		return;
+	case ST_DONE:
+		ev->off = ev->total;
+		return;
+	case ST_HEAD:
+		if (known)
+			read_head(c, d, ev);
+		else
+			head_failed(c, d, ev,
+				    ev->lost ? HTTP_ERR_GAP
+					     : HTTP_ERR_HEAD_NOT_CAPTURED);
+		return;
+	case ST_LENGTH:
+	case ST_CHUNK_DATA:
+	case ST_CLOSE:
+		consume_body(c, d, ev);
+		return;
+	case ST_CHUNK_SIZE:
+	case ST_CHUNK_END:
+	case ST_TRAILERS:
+		if (known)
+			read_chunk_framing(c, d, ev);
+		else
+			desync(c, d, HTTP_ERR_GAP);
+		return;
+	}
+}
+
+static void feed(struct http_conn *c, struct dir *d, struct event *ev)
+{
+	while (ev->off < ev->total && c->proto != HTTP_PROTO_OTHER)
+		step(c, d, ev);
+}
+
+struct http_conn *http_conn_new(enum http_role role)
+{
+	struct http_conn *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	if (role != HTTP_ROLE_SERVER && role != HTTP_ROLE_CLIENT)
+		role = HTTP_ROLE_UNKNOWN;
+	c->role = role;
+	c->next_seq = 1;
+	for (int i = 0; i < 2; i++) {
+		struct dir *d = &c->dir[i];
+
+		if (role == HTTP_ROLE_UNKNOWN) {
+			/* first seen mid-stream: only boundaries can tell */
+			d->st = ST_SKIP;
+		} else {
+			d->st = ST_IDLE;
+			d->pos_known = true;
+			d->first = true;
+		}
+	}
+	return c;
+}
+
+/* Releases what only parsing needs; the connection stays answerable. */
+static void release(struct http_conn *c)
+{
+	drop_head(&c->dir[HTTP_DIR_INGRESS]);
+	drop_head(&c->dir[HTTP_DIR_EGRESS]);
+	queue_clear(c);
+	unbind(c);
+}
+
+void http_conn_free(struct http_conn *conn)
+{
+	if (!conn)
+		return;
+	release(conn);
+	free(conn);
+}
+
+void http_conn_data(struct http_conn *conn, enum http_dir dir, uint64_t pos,
+		    const uint8_t *data, size_t captured, size_t total,
+		    uint64_t ts_ns, const struct http_conn_callbacks *cb,
+		    void *ctx)
+{
+	struct event ev = { .ts = ts_ns, .total = total };
+	struct dir *d;
+	uint64_t lost;
+
+	if (!conn || conn->closed || conn->proto == HTTP_PROTO_OTHER ||
+	    (dir != HTTP_DIR_INGRESS && dir != HTTP_DIR_EGRESS))
+		return;
+	d = &conn->dir[dir];
+	conn->cb = cb;
+	conn->ctx = ctx;
+	if (!d->pos_known) {
+		d->next_pos = pos;
+		d->pos_known = true;
+	}
+	if (pos < d->next_pos) {
+		/* reordered or repeated: these bytes were accounted for */
+		if (conn->role != HTTP_ROLE_UNKNOWN)
+			emit_error(conn, HTTP_ERR_GAP);
+		goto out;
+	}
+	lost = pos - d->next_pos;
+	d->next_pos = pos + total;
+	d->events++;
+	if (lost) {
+		struct event gap = { .total = lost, .ts = ts_ns, .lost = true };
+
+		feed(conn, d, &gap);
+	}
+	ev.data = data;
+	ev.captured = data ? (captured < total ? captured : total) : 0;
+	feed(conn, d, &ev);
+	if (conn->role == HTTP_ROLE_UNKNOWN &&
+	    conn->proto != HTTP_PROTO_OTHER) {
+		conn->undecided_bytes += total;
+		if (conn->undecided_bytes >= UNDECIDED_MAX)
+			become_other(conn);
+	}
+out:
+	conn->cb = NULL;
+	conn->ctx = NULL;
+}
+
+/* The connection's end: seen (a close at ts_ns), or not (abandoned). */
+static void conn_end(struct http_conn *conn, bool seen_close, uint64_t ts_ns,
+		     const struct http_conn_callbacks *cb, void *ctx)
+{
+	struct dir *req, *rsp;
+
+	if (!conn || conn->closed)
+		return;
+	conn->closed = true;
+	conn->cb = cb;
+	conn->ctx = ctx;
+	if (conn->proto != HTTP_PROTO_OTHER &&
+	    conn->role != HTTP_ROLE_UNKNOWN) {
+		req = request_dir(conn);
+		rsp = response_dir(conn);
+		if (conn->answering) {
+			/* Only the close itself ends a close-delimited body:
+			 * without it, its end is unknown. */
+			if (seen_close && rsp->st == ST_CLOSE)
+				response_done(conn, rsp, ts_ns);
+			else
+				emit_error(conn, HTTP_ERR_INCOMPLETE);
+		}
+		for (unsigned int i = 0; i < conn->q_len; i++)
+			emit_error(conn, HTTP_ERR_INCOMPLETE);
+		/* a request cut inside its head was never queued */
+		if (req->st == ST_HEAD &&
+		    (req->committed || req->origin == HO_SYNC))
+			emit_error(conn, HTTP_ERR_INCOMPLETE);
+	}
+	release(conn);
+	conn->cb = NULL;
+	conn->ctx = NULL;
+}
+
+void http_conn_close(struct http_conn *conn, uint64_t ts_ns,
+		     const struct http_conn_callbacks *cb, void *ctx)
+{
+	conn_end(conn, true, ts_ns, cb, ctx);
+}
+
+void http_conn_abandon(struct http_conn *conn,
+		       const struct http_conn_callbacks *cb, void *ctx)
+{
+	conn_end(conn, false, 0, cb, ctx);
+}
+
+enum http_conn_protocol http_conn_protocol(const struct http_conn *conn)
+{
+	return conn ? conn->proto : HTTP_PROTO_UNKNOWN;
+}
+
+enum http_role http_conn_role(const struct http_conn *conn)
+{
+	return conn ? conn->role : HTTP_ROLE_UNKNOWN;
+}
+
+const char *http_parse_error_name(enum http_parse_error err)
+{
+	static const char *const names[HTTP_ERR__COUNT] = {
+		[HTTP_ERR_MALFORMED_REQUEST] = "malformed_request",
+		[HTTP_ERR_MALFORMED_RESPONSE] = "malformed_response",
+		[HTTP_ERR_HEAD_TOO_LARGE] = "head_too_large",
+		[HTTP_ERR_HEAD_NOT_CAPTURED] = "head_not_captured",
+		[HTTP_ERR_BAD_CHUNK] = "bad_chunk",
+		[HTTP_ERR_UNMATCHED_RESPONSE] = "unmatched_response",
+		[HTTP_ERR_PIPELINE_OVERFLOW] = "pipeline_overflow",
+		[HTTP_ERR_GAP] = "gap",
+		[HTTP_ERR_INCOMPLETE] = "incomplete",
+	};
+
+	if ((unsigned int)err >= HTTP_ERR__COUNT)
+		return "unknown";
+	return names[err];
+}

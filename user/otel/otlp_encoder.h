@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Spans -> the protobuf body of an OTLP/HTTP POST to /v1/traces (an
+ * ExportTraceServiceRequest), and the server's reply back, with protobuf-c
+ * over user/otel/otlp.proto.
+ */
+#ifndef PODTAP_OTLP_ENCODER_H
+#define PODTAP_OTLP_ENCODER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "otel/span.h"
+
+#define OTLP_SCOPE_NAME "podtap"
+#define OTLP_SDK_NAME "podtap"
+/*
+ * telemetry.sdk.language is an enum whose well-known values name the
+ * languages OpenTelemetry has SDKs for; C has neither an SDK nor a value.
+ * C programs instrument themselves through the C++ SDK (opentelemetry-cpp),
+ * so "cpp" is the value that stands for native code, and the one backends
+ * know, where a custom "c" would show up as unknown.
+ */
+#define OTLP_SDK_LANGUAGE "cpp"
+
+/*
+ * Encodes spans[0..n) as one ExportTraceServiceRequest: one ResourceSpans per
+ * distinct resource (same pointer or same content), in order of first
+ * appearance, each with one ScopeSpans (scope "podtap", version
+ * PODTAP_VERSION) holding its spans in their given order. Every resource
+ * also gets service.name ("unknown_service" when empty) and
+ * telemetry.sdk.{name,language,version}. Every string (span names,
+ * attribute and resource keys and values) goes out in its sanitised form
+ * (sanitize.h), whatever bytes the span holds.
+ *
+ * Returns 0 and a malloc'd buffer in *out (the caller frees it) of *out_len
+ * bytes; -EINVAL if n is 0, -ENOMEM.
+ */
+int otlp_encode_traces(const struct span *const *spans, size_t n,
+		       uint8_t **out, size_t *out_len);
+
+/*
+ * Decodes an ExportTraceServiceResponse. *rejected gets partial_success's
+ * rejected_spans (0 when the server accepted everything) and msg its
+ * error_message, cut to msg_size. Returns 0, or -EINVAL for bytes that are
+ * not a response.
+ */
+int otlp_decode_response(const uint8_t *buf, size_t len, int64_t *rejected,
+			 char *msg, size_t msg_size);
+
+#endif /* PODTAP_OTLP_ENCODER_H */

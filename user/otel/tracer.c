@@ -1,0 +1,535 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include "otel/tracer.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/hashmap.h"
+#include "lib/log.h"
+#include "prometheus/metrics.h"
+#include "otel/otlp_exporter.h"
+#include "http/route.h"
+#include "python/runtime_info.h"
+#include "otel/thread_table.h"
+#include "otel/trace_context.h"
+
+/* Bounds: threads serving a request at once, and resources alive. */
+#define MAX_THREADS 16384
+#define MAX_RESOURCES 4096
+/* A thread's server request older than this no longer parents anything
+ * (the exchange was lost, or the thread id was reused). */
+#define THREAD_CTX_TTL_NS (300ULL * 1000000000ULL)
+/* Threads checked per tick for having exited (one tgkill each): a full
+ * table is gone through in 4 ticks. */
+#define THREAD_CHECKS_PER_TICK 4096
+
+/* A request's trace context, kept in http_request.user. */
+struct span_ctx {
+	uint8_t trace_id[TRACE_ID_SIZE];
+	uint8_t span_id[TRACE_SPAN_ID_SIZE];
+	uint8_t parent_id[TRACE_SPAN_ID_SIZE]; /* zero: a root span */
+	uint8_t sampled;
+	uint8_t valid;
+};
+_Static_assert(sizeof(struct span_ctx) <= HTTP_USER_DATA_SIZE,
+	       "span context must fit in http_request.user");
+_Static_assert(sizeof(struct span_ctx) <= THREAD_TABLE_DATA,
+	       "span context must fit in a thread table entry");
+
+struct resource_entry {
+	struct hnode node;
+	const struct workload *w;
+	uint32_t pid;
+	bool dead;            /* process exited: free once refs is 0 */
+	atomic_uint refs;     /* spans queued with this resource */
+	struct span_resource r;
+};
+
+struct tracer {
+	struct sampler sampler;
+	struct otlp_exporter *exporter;
+	char node_name[254];
+	struct span_resource_attr extra[SPAN_RESOURCE_EXTRA_MAX];
+	unsigned int n_extra;
+	struct thread_table *threads; /* the server request each serves */
+	pthread_mutex_t lock; /* resources: released from the exporter */
+	struct hmap resources;
+};
+
+struct tracer *tracer_new(const struct sampler *sampler,
+			  const char *node_name,
+			  const struct span_resource_attr *extra,
+			  unsigned int n_extra)
+{
+	struct tracer *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->threads = thread_table_new(MAX_THREADS, THREAD_CTX_TTL_NS, NULL);
+	if (!t->threads || hmap_init(&t->resources)) {
+		thread_table_free(t->threads);
+		free(t);
+		return NULL;
+	}
+	t->sampler = *sampler;
+	snprintf(t->node_name, sizeof(t->node_name), "%s",
+		 node_name ? node_name : "");
+	if (n_extra > SPAN_RESOURCE_EXTRA_MAX)
+		n_extra = SPAN_RESOURCE_EXTRA_MAX;
+	memcpy(t->extra, extra, n_extra * sizeof(*extra));
+	t->n_extra = n_extra;
+	pthread_mutex_init(&t->lock, NULL);
+	return t;
+}
+
+void tracer_set_exporter(struct tracer *t, struct otlp_exporter *exporter)
+{
+	t->exporter = exporter;
+}
+
+static void free_all(struct hmap *m, size_t offset)
+{
+	size_t b;
+	struct hnode *n, *next;
+
+	for (n = hmap_first(m, &b); n; n = next) {
+		next = hmap_next(m, n, &b);
+		free((char *)n - offset);
+	}
+	hmap_free(m);
+}
+
+void tracer_free(struct tracer *t)
+{
+	if (!t)
+		return;
+	thread_table_free(t->threads);
+	free_all(&t->resources, offsetof(struct resource_entry, node));
+	pthread_mutex_destroy(&t->lock);
+	free(t);
+}
+
+/* --- threads ------------------------------------------------------------ */
+
+static uint64_t span_key(const struct span_ctx *ctx)
+{
+	uint64_t k;
+
+	memcpy(&k, ctx->span_id, sizeof(k));
+	return k;
+}
+
+static void thread_set(struct tracer *t, uint32_t tid, uint32_t pid,
+		       uint64_t now_ns, const struct span_ctx *ctx)
+{
+	thread_table_set(t->threads, tid, pid, now_ns, span_key(ctx), ctx,
+			 sizeof(*ctx));
+}
+
+static void thread_clear(struct tracer *t, uint32_t tid,
+			 const struct span_ctx *ctx)
+{
+	thread_table_clear(t->threads, tid, span_key(ctx));
+}
+
+void tracer_tick(struct tracer *t, uint64_t now_ns)
+{
+	thread_table_tick(t->threads, now_ns, THREAD_CHECKS_PER_TICK);
+}
+
+void tracer_get_thread_stats(struct tracer *t, struct thread_table_stats *out)
+{
+	thread_table_get_stats(t->threads, out);
+}
+
+/* --- trace context ------------------------------------------------------ */
+
+/* The context an incoming request carries: traceparent, else b3, else the
+ * X-B3-* headers. Returns false when there is none. */
+static bool incoming_context(const struct http_request_headers *h,
+			     struct trace_context *tc)
+{
+	struct b3_headers b3 = {
+		.trace_id = { h->x_b3_traceid, strlen(h->x_b3_traceid) },
+		.span_id = { h->x_b3_spanid, strlen(h->x_b3_spanid) },
+		.sampled = { h->x_b3_sampled, strlen(h->x_b3_sampled) },
+		.flags = { h->x_b3_flags, strlen(h->x_b3_flags) },
+	};
+
+	if (h->traceparent[0] &&
+	    !trace_parse_traceparent(h->traceparent, strlen(h->traceparent), tc))
+		return true;
+	if (h->b3[0] && !trace_parse_b3(h->b3, strlen(h->b3), tc))
+		return true;
+	return !trace_parse_b3_headers(&b3, tc);
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+static enum sampler_parent parent_state(const struct trace_context *tc)
+{
+	switch (tc->sampling) {
+	case TRACE_SAMPLED: return SAMPLER_PARENT_SAMPLED;
+	case TRACE_NOT_SAMPLED: return SAMPLER_PARENT_NOT_SAMPLED;
+	default: return SAMPLER_PARENT_NONE;
+	}
+}
+
+/* A server span: continues the caller's trace, or starts one. */
+static void server_context(struct tracer *t, const struct http_request *req,
+			   struct span_ctx *ctx)
+{
+	struct trace_context tc = { 0 };
+	enum sampler_parent parent = SAMPLER_PARENT_NONE;
+
+	if (incoming_context(&req->headers, &tc)) {
+		parent = parent_state(&tc);
+		memcpy(ctx->trace_id, tc.trace_id, sizeof(ctx->trace_id));
+		memcpy(ctx->parent_id, tc.span_id, sizeof(ctx->parent_id));
+	}
+	/* b3 can carry a decision without ids: a new trace keeps it. */
+	if (all_zero(ctx->trace_id, sizeof(ctx->trace_id)))
+		trace_new_trace_id(ctx->trace_id);
+	trace_new_span_id(ctx->span_id);
+	ctx->sampled = sampler_should_sample(&t->sampler, ctx->trace_id, parent);
+}
+
+/*
+ * A client span. The request's own traceparent names it (its parent-id is
+ * this call's span id); else it is the child of the server request the
+ * same thread is serving; else it starts a trace.
+ */
+static void client_context(struct tracer *t, const struct tracer_conn *conn,
+			   const struct http_request *req, uint64_t now_ns,
+			   struct span_ctx *ctx)
+{
+	const struct span_ctx *serving =
+		thread_table_get(t->threads, conn->tid, conn->pid, now_ns);
+	struct trace_context tc = { 0 };
+
+	if (incoming_context(&req->headers, &tc) &&
+	    !all_zero(tc.trace_id, sizeof(tc.trace_id))) {
+		memcpy(ctx->trace_id, tc.trace_id, sizeof(ctx->trace_id));
+		memcpy(ctx->span_id, tc.span_id, sizeof(ctx->span_id));
+		if (serving && !memcmp(serving->trace_id, tc.trace_id,
+				       sizeof(tc.trace_id)))
+			memcpy(ctx->parent_id, serving->span_id,
+			       sizeof(ctx->parent_id));
+		ctx->sampled = sampler_should_sample(&t->sampler, ctx->trace_id,
+						     parent_state(&tc));
+		return;
+	}
+	trace_new_span_id(ctx->span_id);
+	if (serving) {
+		memcpy(ctx->trace_id, serving->trace_id,
+		       sizeof(ctx->trace_id));
+		memcpy(ctx->parent_id, serving->span_id,
+		       sizeof(ctx->parent_id));
+		ctx->sampled = sampler_should_sample(
+			&t->sampler, ctx->trace_id,
+			serving->sampled ? SAMPLER_PARENT_SAMPLED
+					 : SAMPLER_PARENT_NOT_SAMPLED);
+		return;
+	}
+	trace_new_trace_id(ctx->trace_id);
+	ctx->sampled = sampler_should_sample(&t->sampler, ctx->trace_id,
+					     SAMPLER_PARENT_NONE);
+}
+
+void tracer_on_request(struct tracer *t, enum http_role role,
+		       const struct tracer_conn *conn,
+		       struct http_request *req)
+{
+	struct span_ctx *ctx = (struct span_ctx *)req->user;
+
+	if (!t->exporter)
+		return;
+	if (role == HTTP_ROLE_SERVER) {
+		server_context(t, req, ctx);
+		thread_set(t, conn->tid, conn->pid, req->start_ns, ctx);
+	} else {
+		client_context(t, conn, req, req->start_ns, ctx);
+	}
+	ctx->valid = 1;
+}
+
+/* --- resources ---------------------------------------------------------- */
+
+struct resource_key {
+	const struct workload *w;
+	uint32_t pid;
+};
+
+static bool resource_eq(const struct hnode *n, const void *key)
+{
+	const struct resource_entry *e =
+		hmap_entry(n, struct resource_entry, node);
+	const struct resource_key *k = key;
+
+	return e->w == k->w && e->pid == k->pid && !e->dead;
+}
+
+static uint64_t resource_hash(const struct resource_key *k)
+{
+	return hash_u64((uintptr_t)k->w ^ ((uint64_t)k->pid << 40));
+}
+
+/* OTEL_SERVICE_NAME from the process's own environment, if set. */
+static bool env_service_name(uint32_t pid, char *out, size_t size)
+{
+	static const char key[] = "OTEL_SERVICE_NAME=";
+	char path[64], buf[65536];
+	ssize_t n;
+	FILE *f;
+	bool found = false;
+
+	snprintf(path, sizeof(path), "/proc/%u/environ", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n > 0 ? n : 0] = '\0';
+	for (char *p = buf; p < buf + n && !found; p += strlen(p) + 1) {
+		if (!strncmp(p, key, sizeof(key) - 1) && p[sizeof(key) - 1]) {
+			snprintf(out, size, "%s", p + sizeof(key) - 1);
+			found = true;
+		}
+	}
+	return found;
+}
+
+/* The base name of /proc/PID/exe, as process.executable.name. */
+static bool executable_name(uint32_t pid, char *out, size_t size)
+{
+	char path[64], target[4096];
+	ssize_t n;
+	const char *base;
+
+	snprintf(path, sizeof(path), "/proc/%u/exe", pid);
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n <= 0)
+		return false;
+	target[n] = '\0';
+	base = strrchr(target, '/');
+	snprintf(out, size, "%s", base ? base + 1 : target);
+	return true;
+}
+
+static void fill_resource(struct tracer *t, const struct tracer_conn *conn,
+			  struct span_resource *r)
+{
+	const struct workload *w = conn->w;
+	struct runtime_info rt;
+
+	if (!env_service_name(conn->pid, r->service_name,
+			      sizeof(r->service_name))) {
+		if (w->in_pod && w->container[0])
+			snprintf(r->service_name, sizeof(r->service_name), "%s",
+				 w->container);
+		else if (!executable_name(conn->pid, r->service_name,
+					  sizeof(r->service_name)))
+			snprintf(r->service_name, sizeof(r->service_name), "%s",
+				 conn->comm);
+	}
+	snprintf(r->k8s_namespace_name, sizeof(r->k8s_namespace_name), "%s",
+		 w->namespace);
+	snprintf(r->k8s_pod_name, sizeof(r->k8s_pod_name), "%s", w->pod);
+	snprintf(r->k8s_pod_uid, sizeof(r->k8s_pod_uid), "%s",
+		 conn->pod_uid ? conn->pod_uid : "");
+	snprintf(r->k8s_container_name, sizeof(r->k8s_container_name), "%s",
+		 w->container);
+	snprintf(r->k8s_node_name, sizeof(r->k8s_node_name), "%s",
+		 t->node_name);
+	snprintf(r->k8s_deployment_name, sizeof(r->k8s_deployment_name), "%s",
+		 w->deployment);
+	snprintf(r->k8s_statefulset_name, sizeof(r->k8s_statefulset_name),
+		 "%s", w->statefulset);
+	snprintf(r->k8s_daemonset_name, sizeof(r->k8s_daemonset_name), "%s",
+		 w->daemonset);
+	r->process_pid = conn->pid;
+	if (runtime_info_read(conn->pid, &rt)) {
+		snprintf(r->process_runtime_name, sizeof(r->process_runtime_name),
+			 "%s", rt.name);
+		snprintf(r->process_runtime_version,
+			 sizeof(r->process_runtime_version), "%s", rt.version);
+	}
+	memcpy(r->extra, t->extra, t->n_extra * sizeof(t->extra[0]));
+	r->n_extra = t->n_extra;
+}
+
+/* A referenced resource for (workload, pid), created on first use. */
+static struct resource_entry *resource_get(struct tracer *t,
+					   const struct tracer_conn *conn)
+{
+	struct resource_key k = { conn->w, conn->pid };
+	uint64_t h = resource_hash(&k);
+	struct resource_entry *e = NULL;
+	struct hnode *n;
+
+	pthread_mutex_lock(&t->lock);
+	n = hmap_find(&t->resources, h, &k, resource_eq);
+	if (n) {
+		e = hmap_entry(n, struct resource_entry, node);
+	} else if (t->resources.count < MAX_RESOURCES &&
+		   (e = calloc(1, sizeof(*e)))) {
+		e->w = conn->w;
+		e->pid = conn->pid;
+		hmap_insert(&t->resources, &e->node, h);
+		pthread_mutex_unlock(&t->lock);
+		/* Filled outside the lock: only this thread sees it so far,
+		 * and /proc reads are slow. */
+		fill_resource(t, conn, &e->r);
+		pthread_mutex_lock(&t->lock);
+	}
+	if (e)
+		atomic_fetch_add(&e->refs, 1);
+	pthread_mutex_unlock(&t->lock);
+	return e;
+}
+
+void tracer_release_resource(void *ctx, const struct span_resource *r)
+{
+	struct tracer *t = ctx;
+	struct resource_entry *e = (struct resource_entry *)
+		((const char *)r - offsetof(struct resource_entry, r));
+
+	pthread_mutex_lock(&t->lock);
+	if (atomic_fetch_sub(&e->refs, 1) == 1 && e->dead) {
+		hmap_remove(&t->resources, &e->node);
+		free(e);
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+/* Marks the resources `match` selects dead, freeing those no queued span
+ * holds. */
+static void bury(struct tracer *t,
+		 bool (*match)(const struct resource_entry *, const void *),
+		 const void *arg)
+{
+	size_t b;
+	struct hnode *n, *next;
+
+	pthread_mutex_lock(&t->lock);
+	for (n = hmap_first(&t->resources, &b); n; n = next) {
+		struct resource_entry *e =
+			hmap_entry(n, struct resource_entry, node);
+
+		next = hmap_next(&t->resources, n, &b);
+		if (!match(e, arg))
+			continue;
+		e->dead = true;
+		if (atomic_load(&e->refs) == 0) {
+			hmap_remove(&t->resources, &e->node);
+			free(e);
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+static bool of_pid(const struct resource_entry *e, const void *pid)
+{
+	return e->pid == *(const uint32_t *)pid;
+}
+
+static bool of_workload(const struct resource_entry *e, const void *w)
+{
+	return e->w == w;
+}
+
+void tracer_process_exit(struct tracer *t, uint32_t pid)
+{
+	thread_table_process_exit(t->threads, pid);
+	bury(t, of_pid, &pid);
+}
+
+void tracer_forget_workload(struct tracer *t, const struct workload *w)
+{
+	bury(t, of_workload, w);
+}
+
+/* --- spans -------------------------------------------------------------- */
+
+static void fill_span(struct span *s, const struct tracer_conn *conn,
+		      const struct http_exchange *ex, const char *target,
+		      const char *route, const struct span_ctx *ctx,
+		      uint64_t mono_to_unix)
+{
+	const char *method = http_method_label(ex->method);
+	bool server = ex->role == HTTP_ROLE_SERVER;
+
+	memcpy(s->trace_id, ctx->trace_id, sizeof(s->trace_id));
+	memcpy(s->span_id, ctx->span_id, sizeof(s->span_id));
+	memcpy(s->parent_span_id, ctx->parent_id, sizeof(s->parent_span_id));
+	/* HTTP semantic conventions: "{method} {route}", and "HTTP" for a
+	 * method outside the known set. */
+	snprintf(s->name, sizeof(s->name), "%s %s",
+		 strcmp(method, "_OTHER") ? method : "HTTP", route);
+	s->kind = server ? SPAN_KIND_SERVER : SPAN_KIND_CLIENT;
+	s->status = ex->status >= 500 || (!server && ex->status >= 400)
+			    ? SPAN_STATUS_ERROR
+			    : SPAN_STATUS_UNSET;
+	s->start_unix_ns = ex->start_ns + mono_to_unix;
+	s->end_unix_ns = ex->end_ns + mono_to_unix;
+	snprintf(s->http_request_method, sizeof(s->http_request_method), "%s",
+		 method);
+	/* Neither userinfo, host, query, fragment nor path parameters, and
+	 * no e-mail address or token: url.query and url.full are never
+	 * exported. */
+	route_url_path(target, s->url_path, sizeof(s->url_path));
+	snprintf(s->url_scheme, sizeof(s->url_scheme), "%s", conn->scheme);
+	snprintf(s->http_route, sizeof(s->http_route), "%s", route);
+	s->http_response_status_code = ex->status;
+	snprintf(s->network_peer_address, sizeof(s->network_peer_address),
+		 "%s", conn->peer_address);
+	snprintf(s->user_agent_original, sizeof(s->user_agent_original), "%s",
+		 ex->request->headers.user_agent);
+	snprintf(s->server_address, sizeof(s->server_address), "%s",
+		 conn->server_address);
+	s->server_port = conn->server_port;
+	if (server)
+		snprintf(s->client_address, sizeof(s->client_address), "%s",
+			 conn->peer_address);
+}
+
+void tracer_on_exchange(struct tracer *t, const struct tracer_conn *conn,
+			const struct http_exchange *ex, const char *target,
+			const char *route, uint64_t monotonic_to_unix_ns)
+{
+	const struct span_ctx *ctx;
+	struct resource_entry *res;
+	struct span span;
+
+	if (!t->exporter || !ex->request)
+		return;
+	ctx = (const struct span_ctx *)ex->request->user;
+	if (!ctx->valid)
+		return;
+	if (ex->role == HTTP_ROLE_SERVER)
+		thread_clear(t, conn->tid, ctx);
+	/* A collector on this node serving podtap's own exports: a span for
+	 * each would be exported in turn, a loop that never ends. */
+	if (!ctx->sampled ||
+	    !strncmp(ex->request->headers.user_agent, "podtap/", 7))
+		return;
+	res = resource_get(t, conn);
+	if (!res)
+		return;
+	memset(&span, 0, sizeof(span));
+	fill_span(&span, conn, ex, target, route, ctx, monotonic_to_unix_ns);
+	span.resource = &res->r;
+	/* On a full queue the exporter counts the drop and hands the
+	 * resource back itself. */
+	otlp_exporter_enqueue(t->exporter, &span);
+}

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Turns HTTP exchanges into OpenTelemetry spans: trace context at request
+ * time (incoming traceparent/b3, or the server request the same thread is
+ * serving), the sampling decision, the workload's resource, and the span
+ * handed to the exporter. Runs on the event-loop thread.
+ */
+#ifndef PODTAP_TRACER_H
+#define PODTAP_TRACER_H
+
+#include <stdint.h>
+
+#include "http/http_parser.h"
+#include "k8s/pod_resolver.h"
+#include "otel/sampler.h"
+#include "otel/span.h"
+#include "otel/thread_table.h"
+
+struct tracer;
+struct otlp_exporter;
+
+/* What the tracer needs to know about the connection of an exchange. */
+struct tracer_conn {
+	uint32_t pid;
+	uint32_t tid;              /* thread of the current event */
+	const char *comm;
+	const char *peer_address;  /* "" when not an IP socket */
+	const char *server_address; /* Host; a client's: else the peer */
+	unsigned int server_port;
+	const char *scheme;        /* "http" or "https" */
+	const struct workload *w;
+	const char *pod_uid;       /* "" outside pods */
+};
+
+/* Returns NULL on allocation failure. Nothing is built until an exporter
+ * is set. */
+struct tracer *tracer_new(const struct sampler *sampler,
+			  const char *node_name,
+			  const struct span_resource_attr *extra,
+			  unsigned int n_extra);
+/* The exporter releases resources through the tracer, so it is started
+ * after it and set here. */
+void tracer_set_exporter(struct tracer *t, struct otlp_exporter *exporter);
+void tracer_free(struct tracer *t); /* accepts NULL */
+
+/* At request-head time: decides the span's ids, parent and sampling, and
+ * keeps them in req->user. */
+void tracer_on_request(struct tracer *t, enum http_role role,
+		       const struct tracer_conn *conn,
+		       struct http_request *req);
+
+/* At exchange end: builds the span and queues it if sampled. url.path is
+ * taken from `target` (ex->target, or a prefix of it). */
+void tracer_on_exchange(struct tracer *t, const struct tracer_conn *conn,
+			const struct http_exchange *ex, const char *target,
+			const char *route, uint64_t monotonic_to_unix_ns);
+
+/* A process exited: its threads' server requests are forgotten, and its
+ * resources can go once no queued span uses them. */
+void tracer_process_exit(struct tracer *t, uint32_t pid);
+
+/* Once a second or so: forgets server requests too old to parent, or of
+ * threads that are gone. */
+void tracer_tick(struct tracer *t, uint64_t now_ns);
+
+/* The per-thread table's size and removals (any thread). */
+void tracer_get_thread_stats(struct tracer *t, struct thread_table_stats *out);
+
+/* A workload is about to be freed: its resources are no longer found by
+ * it (another workload may come to live at its address) and go once no
+ * queued span uses them. */
+void tracer_forget_workload(struct tracer *t, const struct workload *w);
+
+/* Hands a resource back once the exporter is done with a span (any thread). */
+void tracer_release_resource(void *ctx, const struct span_resource *r);
+
+#endif /* PODTAP_TRACER_H */

@@ -1,0 +1,795 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include "python/python_hooks.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "python/elf_symbols.h"
+#include "lib/hashmap.h"
+#include "lib/log.h"
+#include "capture/pins.h"
+#include "k8s/pod_resolver.h"
+#include "podtap_py.skel.h"
+
+/* An exec'd process is looked at this long after execve, when its loader
+ * has mapped libpython and the rest. */
+#define EXEC_SETTLE_NS (50ULL * 1000000ULL)
+#define PROCS_MAX 32768 /* podtap_py_procs in bpf/conn.bpf.h */
+#define PROC_FILES_MAX 8
+#define FILE_LINKS_MAX 12
+
+enum file_role {
+	ROLE_TLS = 1,    /* may define SSL_read and friends */
+	ROLE_INTERP = 2, /* the interpreter: executable or libpython */
+};
+
+/* One hooked file, shared by every process that maps it. */
+struct hook_file {
+	struct hnode node;
+	dev_t dev;
+	ino_t ino;
+	unsigned int refs;   /* processes holding it */
+	unsigned int tried;  /* enum file_role bits already looked at */
+	bool python;         /* defines the CPython interpreter */
+	bool tls;            /* SSL uprobes attached */
+	bool gc;             /* collector hooks attached */
+	unsigned int nlinks;
+	struct bpf_link *links[FILE_LINKS_MAX];
+};
+
+enum proc_state {
+	PROC_PENDING, /* exec'd; not looked at yet */
+	PROC_TRACKED, /* a Python process, hooked */
+};
+
+struct py_proc {
+	struct hnode node;
+	uint32_t pid;
+	enum proc_state state;
+	uint64_t due_ns; /* when to look (PENDING) or rescan (TRACKED); 0: no */
+	uint64_t cgroup_id;
+	char comm[PODTAP_COMM_LEN];
+	struct runtime_info info;
+	unsigned int nfiles;
+	struct hook_file *files[PROC_FILES_MAX];
+};
+
+struct python_hooks {
+	struct podtap_py *skel;
+	struct bpf_link *proc_links[3];
+	struct hmap procs;
+	struct hmap files;
+	int py_procs_fd;
+	char cgroup_root[512];
+	python_process_fn on_process;
+	void *ctx;
+	struct python_hooks_stats stats;
+};
+
+const char *hook_failure_name(enum hook_failure f)
+{
+	switch (f) {
+	case HOOK_FAIL_NO_SYMBOL: return "no_symbol";
+	case HOOK_FAIL_UNKNOWN_VERSION: return "unknown_version";
+	case HOOK_FAIL_PERMISSION: return "permission";
+	case HOOK_FAIL_PROCESS_GONE: return "process_gone";
+	case HOOK_FAIL_NOT_ELF: return "not_elf";
+	case HOOK_FAIL_ATTACH: return "attach_error";
+	case HOOK_FAIL_TOO_MANY: return "too_many_processes";
+	default: return "unknown";
+	}
+}
+
+static void count_failure(struct python_hooks *ph, enum hook_failure f)
+{
+	atomic_fetch_add(&ph->stats.failures[f], 1);
+}
+
+static enum hook_failure failure_of(int err)
+{
+	switch (-err) {
+	case EACCES:
+	case EPERM: return HOOK_FAIL_PERMISSION;
+	case ENOENT:
+	case ESRCH: return HOOK_FAIL_PROCESS_GONE;
+	case ENOEXEC: return HOOK_FAIL_NOT_ELF;
+	default: return HOOK_FAIL_ATTACH;
+	}
+}
+
+/* --- files ------------------------------------------------------------ */
+
+struct file_id {
+	dev_t dev;
+	ino_t ino;
+};
+
+static uint64_t file_hash(const struct file_id *id)
+{
+	return hash_u64((uint64_t)id->dev * 0x9e3779b97f4a7c15ULL ^ id->ino);
+}
+
+static bool file_eq(const struct hnode *n, const void *key)
+{
+	const struct hook_file *f = hmap_entry(n, struct hook_file, node);
+	const struct file_id *id = key;
+
+	return f->dev == id->dev && f->ino == id->ino;
+}
+
+static void file_detach_from(struct python_hooks *ph, struct hook_file *f,
+			     unsigned int first)
+{
+	while (f->nlinks > first) {
+		bpf_link__destroy(f->links[--f->nlinks]);
+		atomic_fetch_sub(&ph->stats.links, 1);
+	}
+}
+
+static void file_unref(struct python_hooks *ph, struct hook_file *f)
+{
+	if (--f->refs)
+		return;
+	if (f->nlinks)
+		atomic_fetch_sub(&ph->stats.files, 1);
+	file_detach_from(ph, f, 0);
+	hmap_remove(&ph->files, &f->node);
+	free(f);
+}
+
+/* Keeps a link just made (NULL: errno says why) with its file. */
+static int keep_link(struct python_hooks *ph, struct hook_file *f,
+		     struct bpf_link *link)
+{
+	int err = -errno;
+
+	if (!link)
+		return err;
+	if (f->nlinks >= FILE_LINKS_MAX) {
+		bpf_link__destroy(link);
+		return -E2BIG;
+	}
+	f->links[f->nlinks++] = link;
+	atomic_fetch_add(&ph->stats.links, 1);
+	return 0;
+}
+
+static int attach_uprobe(struct python_hooks *ph, struct hook_file *f,
+			 struct bpf_program *prog, const char *path,
+			 const char *func, bool retprobe)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = func,
+		    .retprobe = retprobe);
+
+	return keep_link(ph, f,
+			 bpf_program__attach_uprobe_opts(prog, -1, path, 0,
+							 &opts));
+}
+
+static int attach_usdt(struct python_hooks *ph, struct hook_file *f,
+		       struct bpf_program *prog, const char *path,
+		       const char *name)
+{
+	return keep_link(ph, f,
+			 bpf_program__attach_usdt(prog, -1, path, "python",
+						  name, NULL));
+}
+
+/* SSL_read/SSL_write and their _ex variants, plus SSL_do_handshake so the
+ * handshake's ciphertext never reaches the parser. One return probe for
+ * all: the in-flight call says what it was. */
+static void hook_tls(struct python_hooks *ph, struct hook_file *f,
+		     const char *path, const char *base)
+{
+	static const char *const funcs[] = { "SSL_read", "SSL_write",
+					     "SSL_read_ex", "SSL_write_ex",
+					     "SSL_do_handshake" };
+	struct podtap_py *s = ph->skel;
+	struct bpf_program *entry[] = {
+		s->progs.podtap_ssl_read, s->progs.podtap_ssl_write,
+		s->progs.podtap_ssl_read_ex, s->progs.podtap_ssl_write_ex,
+		s->progs.podtap_ssl_handshake,
+	};
+	bool found[5];
+	unsigned int first = f->nlinks;
+	int err = elf_defines(path, funcs, 5, found);
+
+	if (err) {
+		count_failure(ph, failure_of(err));
+		return;
+	}
+	if (!found[0] || !found[1]) {
+		/* An _ssl module or libpython linking a shared libssl is
+		 * expected to lack them; a libssl without them is stripped. */
+		if (!strncmp(base, "libssl", 6)) {
+			count_failure(ph, HOOK_FAIL_NO_SYMBOL);
+			log_warn("%s defines no SSL_read/SSL_write: HTTPS of "
+				 "processes using it is not seen", path);
+		}
+		return;
+	}
+	for (int i = 0; i < 5 && !err; i++) {
+		if (!found[i])
+			continue;
+		err = attach_uprobe(ph, f, entry[i], path, funcs[i], false);
+		if (!err)
+			err = attach_uprobe(ph, f, s->progs.podtap_ssl_return,
+					    path, funcs[i], true);
+	}
+	if (err) {
+		file_detach_from(ph, f, first);
+		count_failure(ph, failure_of(err));
+		log_warn("cannot attach SSL uprobes to %s: %s", path,
+			 strerror(-err));
+		return;
+	}
+	f->tls = true;
+	log_info("HTTPS: SSL uprobes attached to %s", path);
+}
+
+/* The collector's uprobe fallback reads `generation` as the second
+ * argument of gc_collect_main, which is its place in 3.11 and 3.12. */
+static bool gc_symbol_known(const char *version)
+{
+	return !strncmp(version, "3.11", 4) || !strncmp(version, "3.12", 4);
+}
+
+static void hook_gc(struct python_hooks *ph, struct hook_file *f,
+		    const char *path, const struct runtime_info *info)
+{
+	static const char *const syms[] = { "Py_Initialize",
+					    "gc_collect_main" };
+	static const char *const probes[] = { "gc__start", "gc__done" };
+	struct podtap_py *s = ph->skel;
+	unsigned int first = f->nlinks;
+	bool found[2], usdt;
+	int err = elf_defines(path, syms, 2, found);
+
+	if (err) {
+		count_failure(ph, failure_of(err));
+		return;
+	}
+	f->python = found[0];
+	if (!f->python)
+		return;
+	usdt = elf_has_usdt(path, "python", probes, 2);
+	if (usdt) {
+		err = attach_usdt(ph, f, s->progs.podtap_gc_start_usdt, path,
+				  "gc__start");
+		if (!err)
+			err = attach_usdt(ph, f, s->progs.podtap_gc_done_usdt,
+					  path, "gc__done");
+	} else if (!found[1]) {
+		count_failure(ph, HOOK_FAIL_NO_SYMBOL);
+		log_warn("%s has neither CPython's USDT probes nor a "
+			 "gc_collect_main symbol (stripped?): its processes "
+			 "report python_info only", path);
+		return;
+	} else if (!gc_symbol_known(info->version)) {
+		count_failure(ph, HOOK_FAIL_UNKNOWN_VERSION);
+		log_warn("%s (Python %s) has no USDT probes, and its "
+			 "gc_collect_main is not one podtap knows: its "
+			 "processes report python_info only", path,
+			 info->version);
+		return;
+	} else {
+		err = attach_uprobe(ph, f, s->progs.podtap_gc_collect, path,
+				    "gc_collect_main", false);
+		if (!err)
+			err = attach_uprobe(ph, f,
+					    s->progs.podtap_gc_collect_return,
+					    path, "gc_collect_main", true);
+	}
+	if (err) {
+		file_detach_from(ph, f, first);
+		count_failure(ph, failure_of(err));
+		log_warn("cannot hook the collector of %s: %s", path,
+			 strerror(-err));
+		return;
+	}
+	f->gc = true;
+	log_info("Python GC: %s hooked through %s", path,
+		 usdt ? "its USDT probes" : "a uprobe on gc_collect_main");
+}
+
+/* The file at `path` (as seen by the process), looked at for `roles` not
+ * looked at before. NULL when it cannot be opened. */
+static struct hook_file *file_get(struct python_hooks *ph, const char *path,
+				  const char *base, unsigned int roles,
+				  const struct runtime_info *info)
+{
+	struct stat st;
+	struct file_id id;
+	struct hook_file *f;
+	struct hnode *n;
+	uint64_t h;
+	unsigned int todo;
+
+	if (stat(path, &st)) {
+		count_failure(ph, failure_of(-errno));
+		return NULL;
+	}
+	id.dev = st.st_dev;
+	id.ino = st.st_ino;
+	h = file_hash(&id);
+	n = hmap_find(&ph->files, h, &id, file_eq);
+	if (n) {
+		f = hmap_entry(n, struct hook_file, node);
+	} else {
+		f = calloc(1, sizeof(*f));
+		if (!f)
+			return NULL;
+		f->dev = id.dev;
+		f->ino = id.ino;
+		hmap_insert(&ph->files, &f->node, h);
+	}
+	todo = roles & ~f->tried;
+	f->tried |= todo;
+	if (todo) {
+		bool had_links = f->nlinks;
+
+		if (todo & ROLE_INTERP)
+			hook_gc(ph, f, path, info);
+		if (todo & ROLE_TLS)
+			hook_tls(ph, f, path, base);
+		if (!had_links && f->nlinks)
+			atomic_fetch_add(&ph->stats.files, 1);
+	}
+	return f;
+}
+
+/* --- processes -------------------------------------------------------- */
+
+static uint64_t proc_hash(uint32_t pid)
+{
+	return hash_u64(pid);
+}
+
+static bool proc_eq(const struct hnode *n, const void *key)
+{
+	return hmap_entry(n, struct py_proc, node)->pid == *(const uint32_t *)key;
+}
+
+static struct py_proc *proc_find(struct python_hooks *ph, uint32_t pid)
+{
+	struct hnode *n = hmap_find(&ph->procs, proc_hash(pid), &pid, proc_eq);
+
+	return n ? hmap_entry(n, struct py_proc, node) : NULL;
+}
+
+static struct py_proc *proc_new(struct python_hooks *ph, uint32_t pid)
+{
+	struct py_proc *p;
+
+	if (ph->procs.count >= PROCS_MAX) {
+		count_failure(ph, HOOK_FAIL_TOO_MANY);
+		return NULL;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->pid = pid;
+	hmap_insert(&ph->procs, &p->node, proc_hash(pid));
+	return p;
+}
+
+static void notify(struct python_hooks *ph, const struct py_proc *p,
+		   bool alive)
+{
+	struct python_process pp = { .pid = p->pid, .cgroup_id = p->cgroup_id,
+				     .comm = p->comm, .info = &p->info };
+
+	if (ph->on_process)
+		ph->on_process(ph->ctx, &pp, alive);
+}
+
+static void proc_drop(struct python_hooks *ph, struct py_proc *p)
+{
+	if (p->state == PROC_TRACKED) {
+		notify(ph, p, false);
+		atomic_fetch_sub(&ph->stats.processes, 1);
+	}
+	bpf_map_delete_elem(ph->py_procs_fd, &p->pid);
+	for (unsigned int i = 0; i < p->nfiles; i++)
+		file_unref(ph, p->files[i]);
+	hmap_remove(&ph->procs, &p->node);
+	free(p);
+}
+
+static bool proc_holds(const struct py_proc *p, const struct hook_file *f)
+{
+	for (unsigned int i = 0; i < p->nfiles; i++)
+		if (p->files[i] == f)
+			return true;
+	return false;
+}
+
+static void proc_hold(struct python_hooks *ph, struct py_proc *p,
+		      struct hook_file *f)
+{
+	if (!f || proc_holds(p, f))
+		return;
+	f->refs++;
+	if (p->nfiles < PROC_FILES_MAX)
+		p->files[p->nfiles++] = f;
+	else
+		file_unref(ph, f); /* never happens with real processes; a
+				    * file held by none must not linger */
+}
+
+static unsigned int roles_of(const char *base)
+{
+	if (!strncmp(base, "libssl", 6) || !strncmp(base, "_ssl", 4))
+		return ROLE_TLS;
+	/* A libpython may have OpenSSL linked in. */
+	if (!strncmp(base, "libpython", 9))
+		return ROLE_INTERP | ROLE_TLS;
+	return 0;
+}
+
+/* Reads /proc/PID/maps and hooks the files that matter that this process
+ * did not hold yet. */
+static void proc_scan(struct python_hooks *ph, struct py_proc *p)
+{
+	char path[4352], line[4352], exe[4096] = "";
+	bool has_libpython = false;
+	FILE *maps;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%u/exe", p->pid);
+	n = readlink(path, exe, sizeof(exe) - 1);
+	exe[n > 0 ? n : 0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%u/maps", p->pid);
+	maps = fopen(path, "re");
+	if (!maps)
+		return;
+	/* Two passes: a libpython, when mapped, is the interpreter, not the
+	 * small executable that loads it. */
+	for (int pass = 0; pass < 2; pass++) {
+		rewind(maps);
+		while (fgets(line, sizeof(line), maps)) {
+			char perms[8], *file = strchr(line, '/');
+			const char *base;
+			unsigned int roles;
+
+			if (!file || sscanf(line, "%*s %7s", perms) != 1 ||
+			    perms[2] != 'x')
+				continue;
+			file[strcspn(file, "\n")] = '\0';
+			if (strstr(file, " (deleted)"))
+				continue;
+			base = strrchr(file, '/') + 1;
+			roles = roles_of(base);
+			if (!strcmp(file, exe))
+				roles |= ROLE_TLS | (has_libpython ? 0 : ROLE_INTERP);
+			if (!strncmp(base, "libpython", 9))
+				has_libpython = true;
+			if (pass == 0 || !roles)
+				continue;
+			snprintf(path, sizeof(path), "/proc/%u/root%s", p->pid,
+				 file);
+			proc_hold(ph, p, file_get(ph, path, base, roles, &p->info));
+		}
+	}
+	fclose(maps);
+}
+
+static bool proc_is_python(const struct py_proc *p)
+{
+	for (unsigned int i = 0; i < p->nfiles; i++)
+		if (p->files[i]->python)
+			return true;
+	return false;
+}
+
+static uint64_t cgroup_id_of(struct python_hooks *ph, uint32_t pid)
+{
+	char rel[4096], path[4700];
+	struct stat st;
+
+	if (!ph->cgroup_root[0] ||
+	    cgroup_path_of_pid(ph->cgroup_root, pid, rel, sizeof(rel)))
+		return 0;
+	snprintf(path, sizeof(path), "%s%s", ph->cgroup_root, rel);
+	/* A cgroup v2 id is its directory's inode number. */
+	return stat(path, &st) ? 0 : (uint64_t)st.st_ino;
+}
+
+static void read_comm(uint32_t pid, char *out)
+{
+	char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%u/comm", pid);
+	out[0] = '\0';
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	if (fgets(out, PODTAP_COMM_LEN, f))
+		out[strcspn(out, "\n")] = '\0';
+	fclose(f);
+}
+
+/* Looks at a process: tracked and hooked if it runs CPython, else
+ * forgotten. */
+static void proc_examine(struct python_hooks *ph, struct py_proc *p)
+{
+	uint8_t one = 1;
+
+	p->due_ns = 0;
+	if (!runtime_info_read(p->pid, &p->info)) {
+		proc_drop(ph, p);
+		return;
+	}
+	if (!p->cgroup_id)
+		p->cgroup_id = cgroup_id_of(ph, p->pid);
+	if (!p->comm[0])
+		read_comm(p->pid, p->comm);
+	/* In the kernel's set first, so SSL calls made while the files are
+	 * being hooked are already wanted. */
+	if (bpf_map_update_elem(ph->py_procs_fd, &p->pid, &one, BPF_ANY)) {
+		count_failure(ph, HOOK_FAIL_TOO_MANY);
+		proc_drop(ph, p);
+		return;
+	}
+	proc_scan(ph, p);
+	if (!proc_is_python(p)) {
+		proc_drop(ph, p);
+		return;
+	}
+	p->state = PROC_TRACKED;
+	atomic_fetch_add(&ph->stats.processes, 1);
+	log_debug("Python process %u (%s, %s %s)", p->pid, p->comm,
+		  p->info.name, p->info.version);
+	notify(ph, p, true);
+}
+
+static void on_exec(struct python_hooks *ph, const struct podtap_event *ev)
+{
+	struct py_proc *p = proc_find(ph, ev->pid);
+
+	if (p)
+		proc_drop(ph, p); /* a new program replaces the old one */
+	p = proc_new(ph, ev->pid);
+	if (!p)
+		return;
+	p->state = PROC_PENDING;
+	p->due_ns = ev->ts_ns + EXEC_SETTLE_NS;
+	p->cgroup_id = ev->cgroup_id;
+	memcpy(p->comm, ev->comm, sizeof(p->comm));
+	p->comm[sizeof(p->comm) - 1] = '\0';
+}
+
+/* The kernel tracks the child already; it shares its parent's files. */
+static void on_fork(struct python_hooks *ph, const struct podtap_event *ev)
+{
+	const struct podtap_fork *fk = (const void *)ev->payload;
+	struct py_proc *parent, *child;
+
+	if (ev->captured < sizeof(*fk) || proc_find(ph, fk->child_pid))
+		return;
+	parent = proc_find(ph, fk->parent_pid);
+	child = proc_new(ph, fk->child_pid);
+	if (!child) {
+		bpf_map_delete_elem(ph->py_procs_fd, &fk->child_pid);
+		return;
+	}
+	if (!parent || parent->state != PROC_TRACKED) {
+		child->state = PROC_PENDING;
+		child->due_ns = ev->ts_ns;
+		child->cgroup_id = ev->cgroup_id;
+		return;
+	}
+	child->state = PROC_TRACKED;
+	child->cgroup_id = ev->cgroup_id;
+	memcpy(child->comm, parent->comm, sizeof(child->comm));
+	child->info = parent->info;
+	for (unsigned int i = 0; i < parent->nfiles; i++)
+		proc_hold(ph, child, parent->files[i]);
+	atomic_fetch_add(&ph->stats.processes, 1);
+	notify(ph, child, true);
+}
+
+void python_hooks_handle_event(struct python_hooks *ph,
+			       const struct podtap_event *ev)
+{
+	struct py_proc *p;
+
+	switch (ev->kind) {
+	case PODTAP_EV_EXEC:
+		on_exec(ph, ev);
+		break;
+	case PODTAP_EV_FORK:
+		on_fork(ph, ev);
+		break;
+	case PODTAP_EV_LIB_MAPPED:
+		p = proc_find(ph, ev->pid);
+		if (p && p->state == PROC_TRACKED && !p->due_ns)
+			p->due_ns = ev->ts_ns;
+		break;
+	case PODTAP_EV_PROC_EXIT:
+		p = proc_find(ph, ev->pid);
+		if (p)
+			proc_drop(ph, p);
+		break;
+	default:
+		break;
+	}
+}
+
+void python_hooks_tick(struct python_hooks *ph, uint64_t now_ns)
+{
+	struct hnode *n, *next;
+	size_t b;
+
+	for (n = hmap_first(&ph->procs, &b); n; n = next) {
+		struct py_proc *p = hmap_entry(n, struct py_proc, node);
+
+		next = hmap_next(&ph->procs, n, &b);
+		if (!p->due_ns || p->due_ns > now_ns)
+			continue;
+		if (p->state == PROC_PENDING) {
+			proc_examine(ph, p);
+		} else {
+			p->due_ns = 0;
+			proc_scan(ph, p);
+		}
+	}
+}
+
+/* The Python processes running before we started. */
+static void scan_running(struct python_hooks *ph)
+{
+	uint32_t self = getpid();
+	struct dirent *de;
+	DIR *d = opendir("/proc");
+
+	if (!d) {
+		log_warn("cannot list /proc: %s; Python processes running "
+			 "now are not hooked", strerror(errno));
+		return;
+	}
+	while ((de = readdir(d))) {
+		struct py_proc *p;
+		char *end;
+		unsigned long pid = strtoul(de->d_name, &end, 10);
+
+		if (*end || !pid || pid == self || proc_find(ph, pid))
+			continue;
+		p = proc_new(ph, pid);
+		if (p)
+			proc_examine(ph, p);
+	}
+	closedir(d);
+}
+
+/* --- object ----------------------------------------------------------- */
+
+static int share_maps(struct python_hooks *ph, struct capture *cap)
+{
+	struct bpf_map *map;
+
+	bpf_object__for_each_map(map, ph->skel->obj) {
+		int fd = capture_map_fd(cap, bpf_map__name(map));
+
+		if (fd >= 0 && bpf_map__reuse_fd(map, fd))
+			return -errno;
+	}
+	return 0;
+}
+
+static int attach_process_events(struct python_hooks *ph)
+{
+	struct bpf_program *progs[] = { ph->skel->progs.podtap_proc_exec,
+					ph->skel->progs.podtap_proc_fork,
+					ph->skel->progs.podtap_enter_mmap };
+
+	for (int i = 0; i < 3; i++) {
+		ph->proc_links[i] = bpf_program__attach(progs[i]);
+		if (!ph->proc_links[i]) {
+			int err = -errno;
+
+			log_error("cannot attach %s: %s",
+				  bpf_program__name(progs[i]), strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+int python_hooks_open(struct python_hooks **out, struct capture *cap,
+		      const struct python_hooks_opts *opts)
+{
+	struct python_hooks *ph;
+	int err;
+
+	*out = NULL;
+	ph = calloc(1, sizeof(*ph));
+	if (!ph)
+		return -ENOMEM;
+	ph->on_process = opts->on_process;
+	ph->ctx = opts->ctx;
+	if (hmap_init(&ph->procs) || hmap_init(&ph->files)) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	if (cgroup2_mount_point(ph->cgroup_root, sizeof(ph->cgroup_root)))
+		ph->cgroup_root[0] = '\0';
+	ph->skel = podtap_py__open();
+	if (!ph->skel) {
+		err = -errno;
+		log_error("cannot open the Python hooks' BPF object: %s",
+			  strerror(-err));
+		goto cleanup;
+	}
+	ph->skel->rodata->self_tgid = getpid();
+	ph->skel->rodata->payload_size = opts->payload_size;
+	ph->skel->rodata->wakeup_min_bytes = capture_wakeup_min_bytes(cap);
+	err = share_maps(ph, cap);
+	if (err) {
+		log_error("cannot share maps with the Python hooks: %s",
+			  strerror(-err));
+		goto cleanup;
+	}
+	if (opts->observer && opts->observer->before)
+		opts->observer->before(opts->observer->ctx, ph->skel->obj);
+	err = podtap_py__load(ph->skel);
+	if (opts->observer && opts->observer->after)
+		opts->observer->after(opts->observer->ctx, ph->skel->obj, err);
+	if (err) {
+		log_error("cannot load the Python hooks' BPF programs: %s "
+			  "(rerun with --verbose for the verifier's log)",
+			  strerror(-err));
+		goto cleanup;
+	}
+	ph->py_procs_fd = bpf_map__fd(ph->skel->maps.podtap_py_procs);
+	err = attach_process_events(ph);
+	if (err)
+		goto cleanup;
+	/* Beside the capture's pins; the maps it shares are pinned there. */
+	if (opts->pins && pins_add_object(opts->pins, ph->skel->obj))
+		log_warn("the Python hooks' programs are not all pinned");
+	scan_running(ph);
+	log_info("Python hooks: %llu processes, %llu files hooked",
+		 (unsigned long long)atomic_load(&ph->stats.processes),
+		 (unsigned long long)atomic_load(&ph->stats.files));
+	*out = ph;
+	return 0;
+
+cleanup:
+	python_hooks_close(ph);
+	return err;
+}
+
+const struct python_hooks_stats *python_hooks_stats(struct python_hooks *ph)
+{
+	return &ph->stats;
+}
+
+void python_hooks_close(struct python_hooks *ph)
+{
+	struct hnode *n, *next;
+	size_t b;
+
+	if (!ph)
+		return;
+	for (n = hmap_first(&ph->procs, &b); n; n = next) {
+		next = hmap_next(&ph->procs, n, &b);
+		proc_drop(ph, hmap_entry(n, struct py_proc, node));
+	}
+	for (int i = 0; i < 3; i++)
+		bpf_link__destroy(ph->proc_links[i]);
+	podtap_py__destroy(ph->skel);
+	hmap_free(&ph->procs);
+	hmap_free(&ph->files);
+	free(ph);
+}
