@@ -62,7 +62,7 @@ struct {
 /* SSL calls in progress, by thread (LRU: a thread can die inside one). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
+	__uint(max_entries, PODTAP_MAX_TLS_CALLS);
 	__type(key, __u64);
 	__type(value, struct tls_call);
 } podtap_tls_calls SEC(".maps");
@@ -72,7 +72,7 @@ struct {
  * reused SSL address is remapped on its first I/O. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
+	__uint(max_entries, PODTAP_MAX_SSL_FDS);
 	__type(key, struct ssl_key);
 	__type(value, __s32);
 } podtap_ssl_fds SEC(".maps");
@@ -81,7 +81,7 @@ struct {
  * finds one, inherited on fork, removed on exit. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 32768);
+	__uint(max_entries, PODTAP_MAX_PY_PROCS);
 	__type(key, __u32);
 	__type(value, __u8);
 } podtap_py_procs SEC(".maps");
@@ -89,7 +89,7 @@ struct {
 /* Per-reason drop counters (enum podtap_drop_reason). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, PODTAP_DROP_NR);
+	__uint(max_entries, PODTAP_DROP__COUNT);
 	__type(key, __u32); /* enum podtap_drop_reason: arrays need int keys */
 	__type(value, __u64);
 } podtap_drops SEC(".maps");

@@ -10,8 +10,14 @@
 /* At most this many iovec entries are read for readv/writev/recvmsg/sendmsg. */
 #define PODTAP_IOV_MAX 16
 #define PODTAP_COMM_LEN 16
-/* Entries of the kernel's connection table, and of the daemon's. */
-#define PODTAP_MAX_CONNS 65536
+
+/* Map sizes (max_entries). The daemon's tables mirror the first two. */
+#define PODTAP_MAX_CONNS 65536     /* podtap_conns, and the daemon's conn_table */
+#define PODTAP_MAX_PY_PROCS 32768  /* podtap_py_procs: Python processes hooked */
+#define PODTAP_MAX_INFLIGHT 16384  /* podtap_inflight: socket syscalls in flight */
+#define PODTAP_MAX_TLS_CALLS 16384 /* podtap_tls_calls: SSL calls in flight */
+#define PODTAP_MAX_SSL_FDS 65536   /* podtap_ssl_fds: SSL object -> socket */
+#define PODTAP_MAX_GC_RUNS 4096    /* podtap_gc_runs: collections in progress */
 
 enum podtap_event_kind {
 	PODTAP_EV_DATA = 1,     /* bytes read from or written to a socket */
@@ -29,7 +35,7 @@ enum podtap_event_kind {
 	PODTAP_EV_CGROUP_MKDIR = 9, /* a cgroup v2 directory was made;
 				     * cgroup_id is its id, payload its path
 				     * from the root, NUL-terminated */
-	PODTAP_EV_NR,
+	PODTAP_EV__COUNT,
 };
 
 /* Longest cgroup path sent; a kubelet's pod cgroups are well below. */
@@ -60,7 +66,7 @@ enum podtap_drop_reason {
 					* (memory BIO, or no I/O seen yet) */
 	PODTAP_DROP_TLS_CALLS_FULL = 6,/* in-flight SSL call table full */
 	PODTAP_DROP_PY_PROCS_FULL = 7, /* Python process table full */
-	PODTAP_DROP_NR = 8,
+	PODTAP_DROP__COUNT = 8,
 };
 
 /* Payload of OPEN events, read from the socket itself (so it is there for
@@ -131,4 +137,17 @@ struct podtap_event {
 	char payload[];    /* captured bytes, DATA only */
 };
 
-#endif /* PODTAP_CAPTURE_H */
+/* Both compilers lay these out alike (no implicit padding); the daemon
+ * reads them byte for byte from maps and the ring buffer. */
+_Static_assert(sizeof(struct podtap_sock_addrs) == 40, "podtap_sock_addrs");
+_Static_assert(sizeof(struct podtap_fork) == 8, "podtap_fork");
+_Static_assert(sizeof(struct podtap_gc) == 16, "podtap_gc");
+_Static_assert(sizeof(struct conn_key) == 8, "conn_key");
+_Static_assert(sizeof(struct conn_state) == 40, "conn_state");
+_Static_assert(sizeof(struct podtap_event) == 80, "podtap_event");
+_Static_assert(PODTAP_EV__COUNT == PODTAP_EV_CGROUP_MKDIR + 1,
+	       "event kinds are numbered 1..PODTAP_EV__COUNT-1");
+_Static_assert((PODTAP_PAYLOAD_MAX & (PODTAP_PAYLOAD_MAX - 1)) == 0,
+	       "PODTAP_PAYLOAD_MAX is a mask bound: a power of two");
+
+#endif /* PODTAP_CONTRACT_H */

@@ -33,7 +33,7 @@ struct syscall_args {
 /* Arguments of in-flight socket syscalls, by thread. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
+	__uint(max_entries, PODTAP_MAX_INFLIGHT);
 	__type(key, __u64);
 	__type(value, struct syscall_args);
 } podtap_inflight SEC(".maps");

@@ -30,7 +30,7 @@ struct gc_run {
 /* Collections in progress, by thread. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
+	__uint(max_entries, PODTAP_MAX_GC_RUNS);
 	__type(key, __u64);
 	__type(value, struct gc_run);
 } podtap_gc_runs SEC(".maps");

@@ -154,7 +154,7 @@ int capture_read_drops(struct capture *cap, uint64_t *out)
 
 	if (!percpu)
 		return -ENOMEM;
-	for (uint32_t r = 0; r < PODTAP_DROP_NR; r++) {
+	for (uint32_t r = 0; r < PODTAP_DROP__COUNT; r++) {
 		out[r] = 0;
 		if (bpf_map_lookup_elem(fd, &r, percpu)) {
 			err = -errno;

@@ -45,7 +45,7 @@ int capture_open(struct capture **out, const struct capture_opts *opts,
  * number of events handled or a negative errno. */
 int capture_poll(struct capture *cap, int timeout_ms);
 
-/* Sums the per-CPU kernel drop counters into out[PODTAP_DROP_NR]. */
+/* Sums the per-CPU kernel drop counters into out[PODTAP_DROP__COUNT]. */
 int capture_read_drops(struct capture *cap, uint64_t *out);
 
 /* Tells the kernel to stop sending data for this connection (not HTTP). */

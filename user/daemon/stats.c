@@ -172,7 +172,7 @@ void stats_render(const struct stats *s, const struct stats_snapshot *snap,
 
 	prom_family(out, "podtap_kernel_drops_total", "counter",
 		    "Data the kernel side could not deliver, by reason.");
-	for (int r = 0; r < PODTAP_DROP_NR; r++)
+	for (int r = 0; r < PODTAP_DROP__COUNT; r++)
 		by_label(out, "podtap_kernel_drops_total", "reason",
 			 capture_drop_reason_name(r), snap->kernel_drops[r]);
 

@@ -16,7 +16,7 @@
 #include "python/python_hooks.h"
 #include "otel/thread_table.h"
 
-#define STATS_EVENT_KINDS PODTAP_EV_NR /* index = enum podtap_event_kind */
+#define STATS_EVENT_KINDS PODTAP_EV__COUNT /* index = enum podtap_event_kind */
 
 /* Why an exchange podtap saw begin never completed: label values of
  * podtap_http_exchanges_incomplete_total{reason}. */
@@ -53,7 +53,7 @@ struct stats {
 
 /* Values gathered at scrape time from the other modules. */
 struct stats_snapshot {
-	uint64_t kernel_drops[PODTAP_DROP_NR];
+	uint64_t kernel_drops[PODTAP_DROP__COUNT];
 	uint64_t series;
 	bool traces;                      /* an exporter runs */
 	struct otlp_exporter_stats spans; /* when traces */

@@ -99,14 +99,10 @@ void conn_table_end(struct conn_table *t, struct conn *c, uint64_t ts_ns)
 
 void conn_table_free(struct conn_table *t)
 {
-	size_t b;
-	struct hnode *n, *next;
-
 	if (!t)
 		return;
-	for (n = hmap_first(&t->conns, &b); n; n = next) {
-		next = hmap_next(&t->conns, n, &b);
-		end_conn(t, hmap_entry(n, struct conn, node),
+	hmap_for_each(it, &t->conns) {
+		end_conn(t, hmap_entry(it.node, struct conn, node),
 			 CONN_END_SHUTDOWN, 0);
 	}
 	hmap_free(&t->conns);
@@ -174,15 +170,11 @@ struct conn *conn_table_get(struct conn_table *t, uint64_t sock_id,
 
 void conn_table_end_pid(struct conn_table *t, uint32_t pid, uint64_t ts_ns)
 {
-	size_t b;
-	struct hnode *n, *next;
-
 	if (!pid_find(t, pid))
 		return;
-	for (n = hmap_first(&t->conns, &b); n; n = next) {
-		struct conn *c = hmap_entry(n, struct conn, node);
+	hmap_for_each(it, &t->conns) {
+		struct conn *c = hmap_entry(it.node, struct conn, node);
 
-		next = hmap_next(&t->conns, n, &b);
 		if (c->pid == pid)
 			end_conn(t, c, CONN_END_EXITED, ts_ns);
 	}
@@ -191,13 +183,10 @@ void conn_table_end_pid(struct conn_table *t, uint32_t pid, uint64_t ts_ns)
 unsigned int conn_table_sweep(struct conn_table *t, uint64_t idle_before_ns)
 {
 	unsigned int ended = 0;
-	size_t b;
-	struct hnode *n, *next;
 
-	for (n = hmap_first(&t->conns, &b); n; n = next) {
-		struct conn *c = hmap_entry(n, struct conn, node);
+	hmap_for_each(it, &t->conns) {
+		struct conn *c = hmap_entry(it.node, struct conn, node);
 
-		next = hmap_next(&t->conns, n, &b);
 		if (c->last_seen_ns >= idle_before_ns)
 			continue;
 		if (kill(c->pid, 0) == 0 || errno != ESRCH)

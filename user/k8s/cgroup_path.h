@@ -16,6 +16,7 @@
 #define PODTAP_CGROUP_PATH_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #define POD_UID_LEN 37       /* 36 chars + NUL, canonical dashed form */
 #define CONTAINER_ID_MAX 129 /* 64 hex chars usually; + NUL */

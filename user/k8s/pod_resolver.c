@@ -124,13 +124,9 @@ struct pod_resolver *pod_resolver_new(const char *pod_log_dir,
 
 static void clear_cgroups(struct pod_resolver *r)
 {
-	size_t b;
-	struct hnode *n, *next;
-
-	for (n = hmap_first(&r->cgroups, &b); n; n = next) {
-		next = hmap_next(&r->cgroups, n, &b);
-		hmap_remove(&r->cgroups, n);
-		cgroup_entry_free(hmap_entry(n, struct cgroup_entry, node));
+	hmap_for_each(it, &r->cgroups) {
+		hmap_remove(&r->cgroups, it.node);
+		cgroup_entry_free(hmap_entry(it.node, struct cgroup_entry, node));
 	}
 }
 
@@ -142,18 +138,14 @@ static void workload_entry_free(struct workload_entry *we)
 
 void pod_resolver_free(struct pod_resolver *r)
 {
-	size_t b;
-	struct hnode *n, *next;
-
 	if (!r)
 		return;
 	if (r->cgroups.buckets)
 		clear_cgroups(r);
 	if (r->workloads.buckets) {
-		for (n = hmap_first(&r->workloads, &b); n; n = next) {
-			next = hmap_next(&r->workloads, n, &b);
+		hmap_for_each(it, &r->workloads) {
 			workload_entry_free(
-				hmap_entry(n, struct workload_entry, node));
+				hmap_entry(it.node, struct workload_entry, node));
 		}
 	}
 	hmap_free(&r->cgroups);
@@ -759,13 +751,10 @@ unsigned int pod_resolver_expire(struct pod_resolver *r, uint64_t now_ns,
 				 void *ctx)
 {
 	unsigned int n = 0;
-	struct hnode *it, *next;
-	size_t b;
 
-	for (it = hmap_first(&r->workloads, &b); it;
-	     it = hmap_next(&r->workloads, it, &b)) {
+	hmap_for_each(it, &r->workloads) {
 		struct workload_entry *we =
-			hmap_entry(it, struct workload_entry, node);
+			hmap_entry(it.node, struct workload_entry, node);
 
 		if (we->last_used_ns + ttl_ns > now_ns || we->w.holds ||
 		    (we->w.in_pod && !we->superseded && pod_alive(r, we)))
@@ -776,24 +765,21 @@ unsigned int pod_resolver_expire(struct pod_resolver *r, uint64_t now_ns,
 	if (!n)
 		return 0;
 	/* Their cgroups resolve afresh if they are ever seen again. */
-	for (it = hmap_first(&r->cgroups, &b); it; it = next) {
-		struct cgroup_entry *e = hmap_entry(it, struct cgroup_entry, node);
+	hmap_for_each(it, &r->cgroups) {
+		struct cgroup_entry *e = hmap_entry(it.node, struct cgroup_entry, node);
 
-		next = hmap_next(&r->cgroups, it, &b);
 		if (e->pod && e->pod->expiring) {
-			hmap_remove(&r->cgroups, it);
+			hmap_remove(&r->cgroups, it.node);
 			cgroup_entry_free(e);
 		}
 	}
-	for (it = hmap_first(&r->workloads, &b); it; it = next) {
+	hmap_for_each(it, &r->workloads) {
 		struct workload_entry *we =
-			hmap_entry(it, struct workload_entry, node);
-
-		next = hmap_next(&r->workloads, it, &b);
+			hmap_entry(it.node, struct workload_entry, node);
 		if (!we->expiring)
 			continue;
 		release(ctx, &we->w);
-		hmap_remove(&r->workloads, it);
+		hmap_remove(&r->workloads, it.node);
 		workload_entry_free(we);
 	}
 	return n;

@@ -87,19 +87,30 @@ static struct hnode *scan(const struct hmap *m, size_t *bucket)
 	return NULL;
 }
 
-struct hnode *hmap_first(const struct hmap *m, size_t *bucket)
+/* The node after it->node, with it->bucket its bucket. */
+static struct hnode *after(const struct hmap *m, struct hmap_iter *it)
 {
-	*bucket = 0;
-	return scan(m, bucket);
+	if (it->node->next)
+		return it->node->next;
+	it->bucket++;
+	return scan(m, &it->bucket);
 }
 
-struct hnode *hmap_next(const struct hmap *m, const struct hnode *node,
-			size_t *bucket)
+struct hmap_iter hmap_iter_first(const struct hmap *m)
 {
-	if (node->next)
-		return node->next;
-	(*bucket)++;
-	return scan(m, bucket);
+	struct hmap_iter it = { 0 };
+
+	it.node = scan(m, &it.bucket);
+	if (it.node)
+		it.next = after(m, &it);
+	return it;
+}
+
+void hmap_iter_next(const struct hmap *m, struct hmap_iter *it)
+{
+	it->node = it->next;
+	if (it->node)
+		it->next = after(m, it);
 }
 
 /* FNV-1a, then a final mix so low bits (bucket index) are well spread. */

@@ -35,11 +35,23 @@ struct hnode *hmap_find(const struct hmap *m, uint64_t hash, const void *key,
 void hmap_insert(struct hmap *m, struct hnode *node, uint64_t hash);
 void hmap_remove(struct hmap *m, struct hnode *node);
 
-/* Iteration that tolerates removing the current node:
- *   for (it = hmap_first(m, &b); it; it = next) { next = hmap_next(m, it, &b); ... } */
-struct hnode *hmap_first(const struct hmap *m, size_t *bucket);
-struct hnode *hmap_next(const struct hmap *m, const struct hnode *node,
-			size_t *bucket);
+/* Iteration; the body may remove (and free) the current node, it.node:
+ *   hmap_for_each(it, &t->conns) {
+ *           struct conn *c = hmap_entry(it.node, struct conn, node);
+ *           ...
+ *   } */
+struct hmap_iter {
+	struct hnode *node; /* the current node; NULL at the end */
+	struct hnode *next; /* found before the body runs */
+	size_t bucket;      /* next's bucket */
+};
+
+struct hmap_iter hmap_iter_first(const struct hmap *m);
+void hmap_iter_next(const struct hmap *m, struct hmap_iter *it);
+
+#define hmap_for_each(it, m) \
+	for (struct hmap_iter it = hmap_iter_first(m); it.node; \
+	     hmap_iter_next((m), &it))
 
 uint64_t hash_bytes(const void *data, size_t len, uint64_t seed);
 uint64_t hash_u64(uint64_t x);

@@ -96,18 +96,13 @@ struct thread_table *thread_table_new(unsigned int max_entries,
 
 void thread_table_free(struct thread_table *t)
 {
-	size_t b;
-	struct hnode *n, *next;
-
 	if (!t)
 		return;
-	for (n = hmap_first(&t->threads, &b); n; n = next) {
-		next = hmap_next(&t->threads, n, &b);
-		free(hmap_entry(n, struct entry, node));
+	hmap_for_each(it, &t->threads) {
+		free(hmap_entry(it.node, struct entry, node));
 	}
-	for (n = hmap_first(&t->pids, &b); n; n = next) {
-		next = hmap_next(&t->pids, n, &b);
-		free(hmap_entry(n, struct pid_entry, node));
+	hmap_for_each(it, &t->pids) {
+		free(hmap_entry(it.node, struct pid_entry, node));
 	}
 	hmap_free(&t->threads);
 	hmap_free(&t->pids);

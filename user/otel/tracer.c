@@ -93,12 +93,8 @@ void tracer_set_exporter(struct tracer *t, struct otlp_exporter *exporter)
 
 static void free_all(struct hmap *m, size_t offset)
 {
-	size_t b;
-	struct hnode *n, *next;
-
-	for (n = hmap_first(m, &b); n; n = next) {
-		next = hmap_next(m, n, &b);
-		free((char *)n - offset);
+	hmap_for_each(it, m) {
+		free((char *)it.node - offset);
 	}
 	hmap_free(m);
 }
@@ -418,15 +414,10 @@ static void bury(struct tracer *t,
 		 bool (*match)(const struct resource_entry *, const void *),
 		 const void *arg)
 {
-	size_t b;
-	struct hnode *n, *next;
-
 	pthread_mutex_lock(&t->lock);
-	for (n = hmap_first(&t->resources, &b); n; n = next) {
+	hmap_for_each(it, &t->resources) {
 		struct resource_entry *e =
-			hmap_entry(n, struct resource_entry, node);
-
-		next = hmap_next(&t->resources, n, &b);
+			hmap_entry(it.node, struct resource_entry, node);
 		if (!match(e, arg))
 			continue;
 		e->dead = true;

@@ -82,14 +82,10 @@ struct metrics *metrics_new(unsigned int max_series_per_workload,
 
 void metrics_free(struct metrics *m)
 {
-	size_t b;
-	struct hnode *n, *next;
-
 	if (!m)
 		return;
-	for (n = hmap_first(&m->series, &b); n; n = next) {
-		next = hmap_next(&m->series, n, &b);
-		free(hmap_entry(n, struct series, node));
+	hmap_for_each(it, &m->series) {
+		free(hmap_entry(it.node, struct series, node));
 	}
 	hmap_free(&m->series);
 	pthread_mutex_destroy(&m->lock);
@@ -215,13 +211,12 @@ static void render_side(struct metrics *m, enum metrics_side side,
 		"request's first byte to the read of the response's last "
 		"byte, as seen by podtap from the kernel.",
 	};
-	size_t b, nlabels = 4 + WORKLOAD_NLABELS +
+	size_t nlabels = 4 + WORKLOAD_NLABELS +
 				  (side == METRICS_CLIENT ? 2 : 0);
-	struct hnode *n;
 
 	prom_family(out, names[side], "histogram", helps[side]);
-	for (n = hmap_first(&m->series, &b); n; n = hmap_next(&m->series, n, &b)) {
-		const struct series *s = hmap_entry(n, struct series, node);
+	hmap_for_each(it, &m->series) {
+		const struct series *s = hmap_entry(it.node, struct series, node);
 		char status[16], port[16];
 		struct prom_label labels[4 + WORKLOAD_NLABELS + 2] = {
 			{ "http_request_method", s->method },
@@ -248,14 +243,12 @@ static void render_side(struct metrics *m, enum metrics_side side,
 static void render_dropped(struct metrics *m, struct prom_writer *out)
 {
 	static const char name[] = "podtap_series_dropped_total";
-	size_t b;
-	struct hnode *n;
 
 	prom_family(out, name, "counter",
 		    "Requests folded into http_route=\"{overflow}\" because "
 		    "their workload reached --max-series-per-pod.");
-	for (n = hmap_first(&m->series, &b); n; n = hmap_next(&m->series, n, &b)) {
-		const struct series *s = hmap_entry(n, struct series, node);
+	hmap_for_each(it, &m->series) {
+		const struct series *s = hmap_entry(it.node, struct series, node);
 		struct prom_label labels[WORKLOAD_NLABELS];
 
 		if (s->w->first_overflow != s)

@@ -23,7 +23,7 @@
 /* An exec'd process is looked at this long after execve, when its loader
  * has mapped libpython and the rest. */
 #define EXEC_SETTLE_NS (50ULL * 1000000ULL)
-#define PROCS_MAX 32768 /* podtap_py_procs in bpf/conn.bpf.h */
+#define PROCS_MAX PODTAP_MAX_PY_PROCS /* the kernel table it mirrors */
 #define PROC_FILES_MAX 8
 #define FILE_LINKS_MAX 12
 
@@ -628,13 +628,9 @@ void python_hooks_handle_event(struct python_hooks *ph,
 
 void python_hooks_tick(struct python_hooks *ph, uint64_t now_ns)
 {
-	struct hnode *n, *next;
-	size_t b;
+	hmap_for_each(it, &ph->procs) {
+		struct py_proc *p = hmap_entry(it.node, struct py_proc, node);
 
-	for (n = hmap_first(&ph->procs, &b); n; n = next) {
-		struct py_proc *p = hmap_entry(n, struct py_proc, node);
-
-		next = hmap_next(&ph->procs, n, &b);
 		if (!p->due_ns || p->due_ns > now_ns)
 			continue;
 		if (p->state == PROC_PENDING) {
@@ -777,14 +773,10 @@ const struct python_hooks_stats *python_hooks_stats(struct python_hooks *ph)
 
 void python_hooks_close(struct python_hooks *ph)
 {
-	struct hnode *n, *next;
-	size_t b;
-
 	if (!ph)
 		return;
-	for (n = hmap_first(&ph->procs, &b); n; n = next) {
-		next = hmap_next(&ph->procs, n, &b);
-		proc_drop(ph, hmap_entry(n, struct py_proc, node));
+	hmap_for_each(it, &ph->procs) {
+		proc_drop(ph, hmap_entry(it.node, struct py_proc, node));
 	}
 	for (int i = 0; i < 3; i++)
 		bpf_link__destroy(ph->proc_links[i]);

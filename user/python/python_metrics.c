@@ -70,18 +70,13 @@ struct python_metrics *python_metrics_new(const char *node_name)
 
 void python_metrics_free(struct python_metrics *pm)
 {
-	struct hnode *n, *next;
-	size_t b;
-
 	if (!pm)
 		return;
-	for (n = hmap_first(&pm->series, &b); n; n = next) {
-		next = hmap_next(&pm->series, n, &b);
-		free(hmap_entry(n, struct py_series, node));
+	hmap_for_each(it, &pm->series) {
+		free(hmap_entry(it.node, struct py_series, node));
 	}
-	for (n = hmap_first(&pm->processes, &b); n; n = next) {
-		next = hmap_next(&pm->processes, n, &b);
-		free(hmap_entry(n, struct py_process, node));
+	hmap_for_each(it, &pm->processes) {
+		free(hmap_entry(it.node, struct py_process, node));
 	}
 	hmap_free(&pm->series);
 	hmap_free(&pm->processes);
@@ -201,16 +196,12 @@ void python_metrics_gc(struct python_metrics *pm, const struct workload *w,
 void python_metrics_forget_workload(struct python_metrics *pm,
 				    const struct workload *w)
 {
-	struct hnode *n, *next;
-	size_t b;
-
 	pthread_mutex_lock(&pm->lock);
-	for (n = hmap_first(&pm->series, &b); n; n = next) {
-		struct py_series *s = hmap_entry(n, struct py_series, node);
+	hmap_for_each(it, &pm->series) {
+		struct py_series *s = hmap_entry(it.node, struct py_series, node);
 
-		next = hmap_next(&pm->series, n, &b);
 		if (s->w == w) {
-			hmap_remove(&pm->series, n);
+			hmap_remove(&pm->series, it.node);
 			free(s);
 		}
 	}
@@ -219,14 +210,11 @@ void python_metrics_forget_workload(struct python_metrics *pm,
 
 static void render_info(struct python_metrics *pm, struct prom_writer *out)
 {
-	struct hnode *n;
-	size_t b;
-
 	prom_family(out, "python_info", "gauge",
 		    "Python interpreters running in the workload (1 per "
 		    "version), found by podtap.");
-	for (n = hmap_first(&pm->series, &b); n; n = hmap_next(&pm->series, n, &b)) {
-		const struct py_series *s = hmap_entry(n, struct py_series, node);
+	hmap_for_each(it, &pm->series) {
+		const struct py_series *s = hmap_entry(it.node, struct py_series, node);
 		struct prom_label labels[WORKLOAD_NLABELS + 2] = {
 			[WORKLOAD_NLABELS] = { "implementation", "CPython" },
 			[WORKLOAD_NLABELS + 1] = { "version", s->version },
@@ -256,14 +244,12 @@ static void gc_labels(const struct python_metrics *pm,
 static void render_gc(struct python_metrics *pm, struct prom_writer *out)
 {
 	struct prom_label labels[WORKLOAD_NLABELS + 1];
-	struct hnode *n;
-	size_t b;
 
 	prom_family(out, "python_gc_collections_total", "counter",
 		    "Collections run by CPython's garbage collector, per "
 		    "generation, from its USDT probes or collector function.");
-	for (n = hmap_first(&pm->series, &b); n; n = hmap_next(&pm->series, n, &b)) {
-		const struct py_series *s = hmap_entry(n, struct py_series, node);
+	hmap_for_each(it, &pm->series) {
+		const struct py_series *s = hmap_entry(it.node, struct py_series, node);
 
 		for (int g = 0; !s->version[0] && g < GENERATIONS; g++) {
 			gc_labels(pm, s, g, labels);
@@ -275,8 +261,8 @@ static void render_gc(struct python_metrics *pm, struct prom_writer *out)
 	prom_family(out, "python_gc_duration_seconds", "histogram",
 		    "Time CPython's garbage collector paused the thread that "
 		    "ran it, per generation.");
-	for (n = hmap_first(&pm->series, &b); n; n = hmap_next(&pm->series, n, &b)) {
-		const struct py_series *s = hmap_entry(n, struct py_series, node);
+	hmap_for_each(it, &pm->series) {
+		const struct py_series *s = hmap_entry(it.node, struct py_series, node);
 
 		for (int g = 0; !s->version[0] && g < GENERATIONS; g++) {
 			gc_labels(pm, s, g, labels);

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Time in nanoseconds. Events carry CLOCK_MONOTONIC (the kernel's
+ * bpf_ktime_get_ns), so every deadline and age in the daemon counts on
+ * that clock; only spans and the start time are wall-clock.
+ */
+#ifndef PODTAP_LIB_CLOCK_H
+#define PODTAP_LIB_CLOCK_H
+
+#include <stdint.h>
+#include <time.h>
+
+#define NSEC_PER_SEC 1000000000ULL
+#define NSEC_PER_MSEC 1000000ULL
+
+static inline uint64_t timespec_ns(const struct timespec *ts)
+{
+	return (uint64_t)ts->tv_sec * NSEC_PER_SEC + (uint64_t)ts->tv_nsec;
+}
+
+/* CLOCK_MONOTONIC, the events' clock. */
+static inline uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return timespec_ns(&ts);
+}
+
+/* What to add to a CLOCK_MONOTONIC time to get Unix time: re-read now and
+ * then, so that steps of the wall clock are followed. */
+static inline uint64_t monotonic_to_unix_ns(void)
+{
+	struct timespec mono, real;
+
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	clock_gettime(CLOCK_REALTIME, &real);
+	return timespec_ns(&real) - timespec_ns(&mono);
+}
+
+#endif /* PODTAP_LIB_CLOCK_H */
