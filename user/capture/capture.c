@@ -11,9 +11,9 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "podtap.skel.h"
-#include "lib/log.h"
 #include "capture/pins.h"
+#include "lib/log.h"
+#include "podtap.skel.h"
 
 struct capture {
 	struct podtap *skel;

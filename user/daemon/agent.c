@@ -8,9 +8,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/clock.h"
 #include "lib/log.h"
 
-#define NSEC_PER_SEC 1000000000ULL
 /* Connections quiet this long are checked for a vanished process. */
 #define IDLE_NS (60ULL * NSEC_PER_SEC)
 /* Series expire within a tenth of the TTL of their time (cgroups are
@@ -299,19 +299,15 @@ void agent_python_process(void *ctx, const struct python_process *p,
 			  bool alive)
 {
 	struct agent *a = ctx;
-	struct timespec now;
 
 	if (!alive) {
 		python_metrics_process_end(a->python_metrics, p->pid);
 		return;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &now);
 	python_metrics_process_start(
 		a->python_metrics, p->pid,
 		pod_resolver_lookup(a->pods, p->cgroup_id, p->pid, p->comm,
-				    (uint64_t)now.tv_sec * NSEC_PER_SEC +
-					    (uint64_t)now.tv_nsec,
-				    NULL),
+				    monotonic_ns(), NULL),
 		p->info);
 }
 
@@ -367,18 +363,6 @@ void agent_handle_event(void *ctx, const struct podtap_event *ev, size_t size)
 	atomic_store(&a->stats.conns_tracked, conn_table_count(a->conns));
 }
 
-/* Events are stamped with CLOCK_MONOTONIC (bpf_ktime_get_ns); spans want
- * wall-clock time. Re-read each tick so clock steps are followed. */
-static uint64_t monotonic_to_unix_ns(void)
-{
-	struct timespec mono, real;
-
-	clock_gettime(CLOCK_MONOTONIC, &mono);
-	clock_gettime(CLOCK_REALTIME, &real);
-	return (uint64_t)(real.tv_sec - mono.tv_sec) * NSEC_PER_SEC +
-	       (uint64_t)(real.tv_nsec - mono.tv_nsec);
-}
-
 /* workload_release_fn: nothing may point at a workload once it is freed.
  * Series do (metrics), and tracer resources are found by its address;
  * connections and queued spans hold none (they keep the cgroup id and
@@ -417,6 +401,8 @@ static void expire(struct agent *a, uint64_t now_ns)
 
 void agent_tick(struct agent *a, uint64_t now_ns)
 {
+	/* Spans want wall-clock time; re-read each tick so that steps of the
+	 * clock are followed. */
 	a->mono_to_unix_ns = monotonic_to_unix_ns();
 	if (now_ns > IDLE_NS)
 		conn_table_sweep(a->conns, now_ns - IDLE_NS);

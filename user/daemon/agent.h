@@ -12,16 +12,16 @@
 
 #include "capture/capture.h"
 #include "daemon/config.h"
+#include "daemon/stats.h"
 #include "http/conn_table.h"
+#include "http/route.h"
 #include "k8s/kubelet.h"
-#include "prometheus/metrics.h"
 #include "k8s/pod_resolver.h"
+#include "otel/tracer.h"
+#include "prometheus/metrics.h"
 #include "prometheus/prom_writer.h"
 #include "python/python_hooks.h"
 #include "python/python_metrics.h"
-#include "http/route.h"
-#include "daemon/stats.h"
-#include "otel/tracer.h"
 
 struct agent {
 	struct capture *capture; /* set once attached; may be NULL before */

@@ -14,12 +14,12 @@
 #include <strings.h>
 
 #include "capture/capture.h"
-#include "lib/listen_addr.h"
-#include "otel/otel_env.h"
 #include "http/route.h"
+#include "lib/array_size.h"
+#include "lib/listen_addr.h"
 #include "lib/version.h"
+#include "otel/otel_env.h"
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define STR_(x) #x
 #define STR(x) STR_(x)
 

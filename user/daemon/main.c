@@ -19,18 +19,18 @@
 
 #include <bpf/libbpf.h>
 
-#include "daemon/agent.h"
 #include "capture/capture.h"
-#include "daemon/config.h"
-#include "lib/log.h"
-#include "prometheus/metrics_server.h"
-#include "otel/otel_env.h"
-#include "otel/otlp_exporter.h"
 #include "capture/pins.h"
 #include "capture/preflight.h"
+#include "daemon/agent.h"
+#include "daemon/config.h"
+#include "lib/log.h"
+#include "lib/version.h"
+#include "otel/otel_env.h"
+#include "otel/otlp_exporter.h"
 #include "otel/sampler.h"
 #include "otel/tracer.h"
-#include "lib/version.h"
+#include "prometheus/metrics_server.h"
 
 /* Poll timeout: kernel wakeups are batched, so this bounds how stale an
  * event can get when traffic is light. */

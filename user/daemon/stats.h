@@ -12,9 +12,9 @@
 #include "http/http_parser.h"
 #include "k8s/kubelet.h"
 #include "otel/otlp_exporter.h"
+#include "otel/thread_table.h"
 #include "prometheus/prom_writer.h"
 #include "python/python_hooks.h"
-#include "otel/thread_table.h"
 
 #define STATS_EVENT_KINDS PODTAP_EV__COUNT /* index = enum podtap_event_kind */
 

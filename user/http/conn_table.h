@@ -13,8 +13,8 @@
 #include <stdint.h>
 
 #include "capture/capture.h"
-#include "lib/hashmap.h"
 #include "http/http_parser.h"
+#include "lib/hashmap.h"
 
 struct conn {
 	struct hnode node;

@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -13,11 +12,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/clock.h"
 #include "lib/log.h"
+#include "lib/thread.h"
 #include "lib/version.h"
-
-#define NSEC_PER_MSEC 1000000ull
-#define NSEC_PER_SEC 1000000000ull
 
 /* Refreshes asked for by lookups of unknown pods: at most this often. */
 #define MIN_INTERVAL_NS NSEC_PER_SEC
@@ -63,14 +61,6 @@ struct kubelet {
 	_Atomic uint64_t requests;
 	_Atomic uint64_t errors[KUBELET_ERR__COUNT];
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
-}
 
 const char *kubelet_error_name(enum kubelet_error e)
 {
@@ -329,7 +319,7 @@ static void *fetch_main(void *arg)
 	uint64_t last = 0, next = 0, due, now;
 
 	while (!atomic_load(&k->stopping)) {
-		now = now_ns();
+		now = monotonic_ns();
 		due = next;
 		if (atomic_load(&k->refresh_wanted) && last + MIN_INTERVAL_NS < due)
 			due = last + MIN_INTERVAL_NS;
@@ -393,23 +383,6 @@ static int curl_setup(struct kubelet *k)
 	return 0;
 }
 
-/* Signals are for the main thread's handlers. */
-static int start_thread(struct kubelet *k)
-{
-	sigset_t all, old;
-	int err;
-
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	err = pthread_create(&k->thread, NULL, fetch_main, k);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (err)
-		return -err;
-	pthread_setname_np(k->thread, "podtap-kubelet");
-	k->thread_started = true;
-	return 0;
-}
-
 struct kubelet *kubelet_start(const struct kubelet_opts *o)
 {
 	struct kubelet *k = calloc(1, sizeof(*k));
@@ -438,9 +411,10 @@ struct kubelet *kubelet_start(const struct kubelet_opts *o)
 	err = curl_setup(k);
 	if (err)
 		goto fail;
-	err = start_thread(k);
+	err = thread_start(&k->thread, fetch_main, k, "podtap-kubelet");
 	if (err)
 		goto fail;
+	k->thread_started = true;
 	log_info("pod metadata from the kubelet at %s every %u s%s", k->url,
 		 o->refresh_s,
 		 k->insecure ? " (its certificate is not checked)" : "");

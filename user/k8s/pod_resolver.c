@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/clock.h"
 #include "lib/hashmap.h"
 #include "lib/log.h"
 #include "lib/sanitize.h"
@@ -18,7 +19,7 @@
  * (kubelets create the log directory before starting containers, so this
  * is short lived); a host process is never re-resolved (its cgroup id
  * would change). */
-#define RETRY_NS (1ULL * 1000000000ULL)
+#define RETRY_NS NSEC_PER_SEC
 /* Bounds on what the resolver keeps; past them the cgroup cache is
  * cleared, and new workloads share one "other" workload. */
 #define MAX_CGROUPS 8192

@@ -7,9 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "lib/array_size.h"
 #include "lib/hex.h"
-
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* A piece of a variable's value: not NUL-terminated. */
 struct slice {

@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "otlp.pb-c.h"
-#include "otel/otlp_encoder.h"
 #include "lib/sanitize.h"
 #include "lib/version.h"
+#include "otel/otlp_encoder.h"
+#include "otlp.pb-c.h"
 
 #define SPAN_ATTRS_MAX 10     /* the HTTP attributes of struct span */
 #define RESOURCE_ATTRS_MAX 15 /* the fields of span_resource + sdk trio */

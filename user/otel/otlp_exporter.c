@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -16,12 +15,11 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "lib/clock.h"
 #include "lib/log.h"
-#include "otel/otlp_encoder.h"
+#include "lib/thread.h"
 #include "lib/version.h"
-
-#define NSEC_PER_MSEC 1000000ull
-#define NSEC_PER_SEC 1000000000ull
+#include "otel/otlp_encoder.h"
 
 /*
  * Retry schedule. The OTLP specification asks for exponential backoff with
@@ -108,14 +106,6 @@ struct otlp_exporter {
 	char last_error[sizeof(((struct otlp_exporter_stats *)0)->last_error)];
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
-}
-
 static void count(_Atomic uint64_t *c, uint64_t n)
 {
 	atomic_fetch_add_explicit(c, n, memory_order_relaxed);
@@ -186,7 +176,7 @@ static void wait_ms(struct otlp_exporter *e, uint64_t ms)
 {
 	curl_multi_poll(e->multi, NULL, 0, ms > INT_MAX ? INT_MAX : (int)ms,
 			NULL);
-	log_drops(e, now_ns());
+	log_drops(e, monotonic_ns());
 }
 
 static uint64_t ms_until(uint64_t when, uint64_t now)
@@ -212,7 +202,7 @@ static bool sleep_until(struct otlp_exporter *e, uint64_t until)
 {
 	uint64_t now;
 
-	while ((now = now_ns()) < until) {
+	while ((now = monotonic_ns()) < until) {
 		if (stopping(e) && until > atomic_load(&e->deadline_ns))
 			return false;
 		wait_ms(e, ms_until(until, now));
@@ -356,13 +346,13 @@ static enum send_result post(struct otlp_exporter *e, const uint8_t *body,
 		}
 		if (done)
 			break;
-		if (past_deadline(e, now_ns())) {
+		if (past_deadline(e, monotonic_ns())) {
 			curl_multi_remove_handle(e->multi, e->easy);
 			note_failure(e, "POST %s: aborted at the shutdown deadline",
 				     e->shown_url);
 			return SEND_ABORTED;
 		}
-		curl_multi_poll(e->multi, NULL, 0, (int)poll_ms(e, now_ns()),
+		curl_multi_poll(e->multi, NULL, 0, (int)poll_ms(e, monotonic_ns()),
 				NULL);
 	}
 	curl_multi_remove_handle(e->multi, e->easy);
@@ -375,7 +365,7 @@ static void drop(struct otlp_exporter *e, enum otlp_drop_reason why,
 		 uint64_t n)
 {
 	count(&e->dropped[why], n);
-	log_drops(e, now_ns());
+	log_drops(e, monotonic_ns());
 }
 
 /* A 2xx: the spans are in, but for those a partial success rejected. */
@@ -411,7 +401,7 @@ static void accepted(struct otlp_exporter *e, uint64_t n)
 static void send_batch(struct otlp_exporter *e, const uint8_t *body,
 		       size_t len, uint64_t n)
 {
-	uint64_t start = now_ns(), wait, until;
+	uint64_t start = monotonic_ns(), wait, until;
 	unsigned int attempt = 0;
 
 	for (;;) {
@@ -435,7 +425,7 @@ static void send_batch(struct otlp_exporter *e, const uint8_t *body,
 			       (uint64_t)e->retry_after_s * NSEC_PER_SEC :
 			       backoff_ns(e, attempt);
 		attempt++;
-		until = now_ns() + wait;
+		until = monotonic_ns() + wait;
 		if (until - start > e->retry_max_elapsed_ns) {
 			drop(e, OTLP_DROP_EXPORT_FAILED, n);
 			return;
@@ -547,7 +537,7 @@ static void flush(struct otlp_exporter *e)
 {
 	uint64_t n;
 
-	while ((n = queued(e)) && !past_deadline(e, now_ns()))
+	while ((n = queued(e)) && !past_deadline(e, monotonic_ns()))
 		export_batch(e, batch_of(e, n));
 }
 
@@ -558,7 +548,7 @@ static void *export_main(void *arg)
 
 	while (!stopping(e)) {
 		n = queued(e);
-		now = now_ns();
+		now = monotonic_ns();
 		if (!n) {
 			first = 0;
 			wait_ms(e, IDLE_WAIT_MS);
@@ -670,26 +660,8 @@ static void seed_rng(struct otlp_exporter *e)
 	if (getrandom(e->rng, sizeof(e->rng), GRND_NONBLOCK) ==
 	    (ssize_t)sizeof(e->rng))
 		return;
-	t = now_ns() ^ (uint64_t)getpid() << 32;
+	t = monotonic_ns() ^ (uint64_t)getpid() << 32;
 	memcpy(e->rng, &t, sizeof(e->rng));
-}
-
-/* Signals are for the main thread's handlers: the export thread starts
- * with all of them blocked. */
-static int start_thread(struct otlp_exporter *e)
-{
-	sigset_t all, old;
-	int err;
-
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	err = pthread_create(&e->thread, NULL, export_main, e);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (err)
-		return -err;
-	pthread_setname_np(e->thread, "podtap-otlp");
-	e->thread_started = true;
-	return 0;
 }
 
 struct otlp_exporter *otlp_exporter_start(const struct otel_config *cfg,
@@ -728,9 +700,10 @@ struct otlp_exporter *otlp_exporter_start(const struct otel_config *cfg,
 	err = curl_setup(e, cfg);
 	if (err)
 		goto fail;
-	err = start_thread(e);
+	err = thread_start(&e->thread, export_main, e, "podtap-otlp");
 	if (err)
 		goto fail;
+	e->thread_started = true;
 	log_info("OTLP export to %s: batches of up to %u spans every %u ms, queue of %llu spans%s",
 		 e->shown_url, e->batch_size, cfg->batch_timeout_ms,
 		 (unsigned long long)e->cap, e->gzip ? ", gzip" : "");
@@ -776,7 +749,7 @@ void otlp_exporter_flush_begin(struct otlp_exporter *e)
 {
 	if (!e || !e->thread_started || atomic_load(&e->stopping))
 		return;
-	atomic_store(&e->deadline_ns, now_ns() + e->shutdown_timeout_ns);
+	atomic_store(&e->deadline_ns, monotonic_ns() + e->shutdown_timeout_ns);
 	atomic_store(&e->stopping, true);
 	curl_multi_wakeup(e->multi);
 }
@@ -786,7 +759,7 @@ void otlp_exporter_flush_begin(struct otlp_exporter *e)
 static bool join_by_deadline(struct otlp_exporter *e)
 {
 	uint64_t until = atomic_load(&e->deadline_ns) + STOP_GRACE_NS;
-	uint64_t now = now_ns(), left = until > now ? until - now : 0;
+	uint64_t now = monotonic_ns(), left = until > now ? until - now : 0;
 	struct timespec real;
 
 	/* pthread_timedjoin_np counts in CLOCK_REALTIME. */

@@ -8,21 +8,22 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "http/route.h"
+#include "lib/clock.h"
 #include "lib/hashmap.h"
 #include "lib/log.h"
-#include "prometheus/metrics.h"
 #include "otel/otlp_exporter.h"
-#include "http/route.h"
-#include "python/runtime_info.h"
 #include "otel/thread_table.h"
 #include "otel/trace_context.h"
+#include "prometheus/metrics.h"
+#include "python/runtime_info.h"
 
 /* Bounds: threads serving a request at once, and resources alive. */
 #define MAX_THREADS 16384
 #define MAX_RESOURCES 4096
 /* A thread's server request older than this no longer parents anything
  * (the exchange was lost, or the thread id was reused). */
-#define THREAD_CTX_TTL_NS (300ULL * 1000000000ULL)
+#define THREAD_CTX_TTL_NS (300 * NSEC_PER_SEC)
 /* Threads checked per tick for having exited (one tgkill each): a full
  * table is gone through in 4 ticks. */
 #define THREAD_CHECKS_PER_TICK 4096

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/clock.h"
 #include "lib/listen_addr.h"
 #include "lib/log.h"
 
@@ -161,10 +162,7 @@ static enum MHD_Result serve_metrics(struct metrics_server *s,
 
 static bool loop_alive(const struct metrics_server *s)
 {
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (uint64_t)now.tv_sec <= *s->opts.heartbeat_s + STALL_SECONDS;
+	return monotonic_ns() / NSEC_PER_SEC <= *s->opts.heartbeat_s + STALL_SECONDS;
 }
 
 /* --- connections ------------------------------------------------------ */

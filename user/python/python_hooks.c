@@ -13,16 +13,17 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "python/elf_symbols.h"
-#include "lib/hashmap.h"
-#include "lib/log.h"
 #include "capture/pins.h"
 #include "k8s/pod_resolver.h"
+#include "lib/clock.h"
+#include "lib/hashmap.h"
+#include "lib/log.h"
+#include "python/elf_symbols.h"
 #include "podtap_py.skel.h"
 
 /* An exec'd process is looked at this long after execve, when its loader
  * has mapped libpython and the rest. */
-#define EXEC_SETTLE_NS (50ULL * 1000000ULL)
+#define EXEC_SETTLE_NS (50 * NSEC_PER_MSEC)
 #define PROCS_MAX PODTAP_MAX_PY_PROCS /* the kernel table it mirrors */
 #define PROC_FILES_MAX 8
 #define FILE_LINKS_MAX 12
