@@ -53,9 +53,6 @@ static void test_server_and_client_series(void)
 	struct metrics *m = metrics_new(100, NULL);
 	char *text;
 
-	web.nseries = 0;
-	web.first_overflow = NULL;
-	web.series = NULL;
 	record(m, METRICS_SERVER, "GET", "/users/{id}", 200, NULL, 0, 0.003);
 	record(m, METRICS_SERVER, "GET", "/users/{id}", 200, NULL, 0, 0.2);
 	record(m, METRICS_SERVER, "BREW", "/pot", 418, NULL, 0, 0.01);
@@ -96,10 +93,6 @@ static void test_series_cap(void)
 	struct metrics *m = metrics_new(2, "");
 	char *text;
 
-	web.nseries = 0;
-	web.series_dropped = 0;
-	web.first_overflow = NULL;
-	web.series = NULL;
 	record(m, METRICS_SERVER, "GET", "/a", 200, NULL, 0, 0.001);
 	record(m, METRICS_SERVER, "GET", "/b", 200, NULL, 0, 0.001);
 	/* over the cap: folded into {overflow}, counted per request */
@@ -109,7 +102,6 @@ static void test_series_cap(void)
 	/* existing series still count normally */
 	record(m, METRICS_SERVER, "GET", "/a", 200, NULL, 0, 0.001);
 	text = render(m);
-	CHECK_INT(web.series_dropped, 3);
 	/* one sample for the workload, however many overflow series it has */
 	CHECK(strstr(text, "podtap_series_dropped_total{k8s_namespace_name=\"shop\","
 			   "k8s_pod_name=\"web-1\",k8s_container_name=\"web\","
@@ -197,8 +189,6 @@ static void test_forget_workload(void)
 	CHECK_INT(metrics_forget_workload(m, &a), 3);
 	CHECK_INT(metrics_forget_workload(m, &a), 0);
 	CHECK_INT(metrics_series_count(m), 1);
-	CHECK(a.series == NULL && a.first_overflow == NULL);
-	CHECK_INT(a.nseries, 0);
 	text = render(m);
 	CHECK(!strstr(text, "web-1"));
 	CHECK_INT(occurrences(text, "_count{"), 1);
@@ -233,9 +223,6 @@ static void test_hostile_labels(void)
 	struct metrics *m = metrics_new(100, NULL);
 	char *text;
 
-	web.nseries = 0;
-	web.first_overflow = NULL;
-	web.series = NULL;
 	record(m, METRICS_CLIENT, "GET", "/{\x01}", 200, "caf\xe9", 80, 0.001);
 	record(m, METRICS_CLIENT, "GET", "/{\x01}", 200, "caf\xea", 80, 0.001);
 	record(m, METRICS_CLIENT, "GET", "/{\x01}", 200, "caf\xc3\xa9", 80,

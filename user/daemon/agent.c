@@ -1,13 +1,12 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "daemon/agent.h"
 
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/socket.h>
 #include <string.h>
 #include <time.h>
 
+#include "http/server_address.h"
 #include "lib/clock.h"
 #include "lib/log.h"
 
@@ -27,63 +26,6 @@ struct exchange_ctx {
 	 * ended, while it ends; else its times disagreed. */
 	enum stats_incomplete incomplete;
 };
-
-/* Formats an address of `addrs` ("" when not an IP socket). */
-static void format_ip(const struct podtap_sock_addrs *addrs,
-		      const uint8_t *addr, char *out, size_t size)
-{
-	out[0] = '\0';
-	if (addrs->family == AF_INET)
-		inet_ntop(AF_INET, addr, out, size);
-	else if (addrs->family == AF_INET6)
-		inet_ntop(AF_INET6, addr, out, size);
-}
-
-/* A Host header, "name[:port]" or "[v6][:port]": the name into addr and
- * the port, or default_port when it names none. False when it names no
- * host (empty, or ":80"). A Host has no userinfo, but one that came with
- * some ("user:password@name") leaves it on the node. */
-static bool split_host(const char *host, char *addr, size_t size,
-		       unsigned int default_port, unsigned int *port)
-{
-	const char *at = strrchr(host, '@');
-	const char *end, *colon;
-
-	if (at)
-		host = at + 1;
-	end = host[0] == '[' ? strchr(host, ']') : NULL;
-	colon = strrchr(end ? end : host, ':');
-	if (end)
-		snprintf(addr, size, "%.*s", (int)(end - host - 1), host + 1);
-	else
-		snprintf(addr, size, "%.*s",
-			 (int)(colon ? colon - host : (long)strlen(host)), host);
-	if (!addr[0])
-		return false;
-	*port = colon ? (unsigned int)atoi(colon + 1) : default_port;
-	if (*port > 65535)
-		*port = 0;
-	return true;
-}
-
-/*
- * The server of an exchange, as OpenTelemetry names it: the Host header's
- * name and port. A client that named none went to its peer's IP and port,
- * and one that names no port used 80.
- */
-static void server_of(const struct conn *c, const struct http_exchange *ex,
-		      char *addr, size_t size, unsigned int *port)
-{
-	const char *host = ex->request ? ex->request->headers.host : "";
-	bool client = ex->role == HTTP_ROLE_CLIENT;
-
-	*port = 0;
-	if (split_host(host, addr, size, client ? (c->tls ? 443 : 80) : 0,
-		       port) || !client)
-		return;
-	format_ip(&c->addrs, c->addrs.remote_addr, addr, size);
-	*port = c->addrs.remote_port;
-}
 
 /*
  * The parser keeps HTTP_PATH_MAX - 1 bytes of a target: one that long was
@@ -130,7 +72,8 @@ static void on_exchange(void *ctx, const struct http_exchange *ex)
 	route_normalise(a->routes, target, route, sizeof(route));
 	/* Servers' own names only go on spans. */
 	if (m.side == METRICS_CLIENT || a->tracer)
-		server_of(x->conn, ex, server, sizeof(server), &m.server_port);
+		server_address_of(x->conn, ex, server, sizeof(server),
+				  &m.server_port);
 	m.seconds = ex->end_ns > ex->start_ns
 			    ? (double)(ex->end_ns - ex->start_ns) / 1e9
 			    : 0;
@@ -145,8 +88,8 @@ static void on_exchange(void *ctx, const struct http_exchange *ex)
 					  .scheme = m.scheme,
 					  .w = m.w, .pod_uid = pod_uid };
 
-		format_ip(&x->conn->addrs, x->conn->addrs.remote_addr, peer,
-			  sizeof(peer));
+		sock_addr_format(&x->conn->addrs, x->conn->addrs.remote_addr,
+				 peer, sizeof(peer));
 		tracer_on_exchange(a->tracer, &tc, ex, target, route,
 				   a->mono_to_unix_ns);
 	}
@@ -299,16 +242,18 @@ void agent_python_process(void *ctx, const struct python_process *p,
 			  bool alive)
 {
 	struct agent *a = ctx;
+	const struct workload *w;
 
 	if (!alive) {
-		python_metrics_process_end(a->python_metrics, p->pid);
+		w = python_metrics_process_end(a->python_metrics, p->pid);
+		if (w)
+			pod_resolver_unhold(a->pods, w);
 		return;
 	}
-	python_metrics_process_start(
-		a->python_metrics, p->pid,
-		pod_resolver_lookup(a->pods, p->cgroup_id, p->pid, p->comm,
-				    monotonic_ns(), NULL),
-		p->info);
+	w = pod_resolver_lookup(a->pods, p->cgroup_id, p->pid, p->comm,
+				monotonic_ns(), NULL);
+	if (python_metrics_process_start(a->python_metrics, p->pid, w, p->info))
+		pod_resolver_hold(a->pods, w);
 }
 
 void agent_handle_event(void *ctx, const struct podtap_event *ev, size_t size)

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "k8s/proc_cgroup.h"
 #include "lib/clock.h"
 #include "lib/hashmap.h"
 #include "lib/log.h"
@@ -31,6 +32,7 @@ struct workload_entry {
 	uint64_t last_used_ns;
 	char *pod_cgroup; /* its latest pod's cgroup, under the root; host:
 			   * NULL */
+	unsigned int holds; /* pod_resolver_hold */
 	bool superseded;  /* a cgroup of it now resolves to other names */
 	bool expiring;    /* being freed by pod_resolver_expire */
 };
@@ -62,34 +64,6 @@ struct pod_resolver {
 	struct hmap workloads; /* identity -> workload_entry */
 	struct workload_entry overflow; /* past MAX_WORKLOADS; never freed */
 };
-
-int cgroup2_mount_point(char *out, size_t size)
-{
-	FILE *f = fopen("/proc/self/mountinfo", "r");
-	char line[4096];
-	int err = -ENOENT;
-
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		/* id parent maj:min root mountpoint opts... - fstype src opts */
-		char mnt[1024], fstype[64];
-		char *dash = strstr(line, " - ");
-
-		if (!dash || sscanf(dash, " - %63s", fstype) != 1 ||
-		    strcmp(fstype, "cgroup2"))
-			continue;
-		if (sscanf(line, "%*s %*s %*s %*s %1023s", mnt) != 1)
-			continue;
-		if (strlen(mnt) < size) {
-			strcpy(out, mnt);
-			err = 0;
-		}
-		break;
-	}
-	fclose(f);
-	return err;
-}
 
 struct pod_resolver *pod_resolver_new(const char *pod_log_dir,
 				      const char *cgroup_root,
@@ -225,137 +199,11 @@ static struct workload_entry *intern(struct pod_resolver *r,
 		return &r->overflow;
 	}
 	e->w = *w;
-	e->w.nseries = 0;
-	e->w.series_dropped = 0;
-	e->w.first_overflow = NULL;
-	e->w.series = NULL;
 	hmap_insert(&r->workloads, &e->node, h);
 	return e;
 }
 
 /* --- cgroup id -> path -------------------------------------------------- */
-
-/* The cgroup v2 line of /proc/PID/cgroup ("0::/path"), as the reader's
- * cgroup namespace shows it. */
-static int read_proc_cgroup(const char *pid, char *out, size_t size)
-{
-	char file[64], line[4096];
-	FILE *f;
-	int err = -ENOENT;
-
-	snprintf(file, sizeof(file), "/proc/%s/cgroup", pid);
-	f = fopen(file, "re");
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, "0::", 3))
-			continue;
-		line[strcspn(line, "\n")] = '\0';
-		if (strlen(line + 3) < size) {
-			strcpy(out, line + 3);
-			err = 0;
-		}
-		break;
-	}
-	fclose(f);
-	return err;
-}
-
-/* nftw has no context argument: walks are single-threaded (the event
- * loop's), so file statics carry the search. */
-static struct {
-	pid_t pid;
-	size_t root_len;
-	char *out;
-	size_t size;
-	bool found;
-} procs_walk;
-
-static int procs_walk_visit(const char *path, const struct stat *st,
-			    int type, struct FTW *ftw)
-{
-	char file[4200], line[32];
-	bool found = false;
-	FILE *f;
-
-	(void)st;
-	(void)ftw;
-	if (type != FTW_D)
-		return 0;
-	snprintf(file, sizeof(file), "%s/cgroup.procs", path);
-	f = fopen(file, "re");
-	if (!f)
-		return 0;
-	while (!found && fgets(line, sizeof(line), f))
-		found = atoi(line) == procs_walk.pid;
-	fclose(f);
-	if (!found)
-		return 0;
-	snprintf(procs_walk.out, procs_walk.size, "%s",
-		 path[procs_walk.root_len] ? path + procs_walk.root_len : "/");
-	procs_walk.found = true;
-	return 1;
-}
-
-/*
- * Where podtap's own cgroup namespace is rooted in the tree at root. In a
- * pod's container it has a namespace of its own, so /proc/PID/cgroup
- * paths are relative to it ("/../../kubepods-besteffort.slice/..."); the
- * tree (the node's /sys/fs/cgroup) is whole. Found once, the first time a
- * relative path is read: podtap's cgroup is the directory whose
- * cgroup.procs holds its pid, and its own /proc/self/cgroup path is that
- * directory's path below the namespace root.
- */
-static const char *namespace_base(const char *root)
-{
-	static char base[4096];
-	static int state; /* 0: not looked for, 1: found, -1: not found */
-	char self[4096], abs[4096];
-	size_t al, sl;
-
-	if (state)
-		return state > 0 ? base : NULL;
-	state = -1;
-	if (read_proc_cgroup("self", self, sizeof(self)))
-		return NULL;
-	procs_walk.pid = getpid();
-	procs_walk.root_len = strlen(root);
-	procs_walk.out = abs;
-	procs_walk.size = sizeof(abs);
-	procs_walk.found = false;
-	nftw(root, procs_walk_visit, 16, FTW_PHYS | FTW_MOUNT);
-	if (!procs_walk.found) {
-		log_warn("podtap's own cgroup is not in the tree at %s: pod "
-			 "cgroups are found by searching the tree", root);
-		return NULL;
-	}
-	/* abs = base + self (self "/" when podtap is at the namespace root) */
-	al = strlen(abs);
-	sl = strcmp(self, "/") ? strlen(self) : 0;
-	if (sl > al || (sl && strcmp(abs + al - sl, self)))
-		return NULL;
-	snprintf(base, sizeof(base), "%.*s", (int)(al - sl), abs);
-	state = 1;
-	log_info("podtap runs in a cgroup namespace rooted at %s",
-		 base[0] ? base : "/");
-	return base;
-}
-
-int cgroup_path_of_pid(const char *root, uint32_t pid, char *out,
-		       size_t size)
-{
-	char pidstr[16], rel[4096];
-	const char *base = "";
-	int err;
-
-	snprintf(pidstr, sizeof(pidstr), "%u", pid);
-	err = read_proc_cgroup(pidstr, rel, sizeof(rel));
-	if (err)
-		return err;
-	if (!strncmp(rel, "/..", 3) && !(base = namespace_base(root)))
-		return -ENOENT;
-	return cgroup_path_join(base, rel, out, size) ? 0 : -ENAMETOOLONG;
-}
 
 static bool path_has_id(const char *root, const char *path, uint64_t id)
 {
@@ -747,6 +595,24 @@ static bool pod_alive(const struct pod_resolver *r,
 	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* Workloads handed out are the w of their entry. */
+static struct workload_entry *entry_of(const struct workload *w)
+{
+	return (struct workload_entry *)((char *)w -
+					 offsetof(struct workload_entry, w));
+}
+
+void pod_resolver_hold(struct pod_resolver *r, const struct workload *w)
+{
+	entry_of(w)->holds++;
+}
+
+void pod_resolver_unhold(struct pod_resolver *r, const struct workload *w)
+{
+	if (entry_of(w)->holds)
+		entry_of(w)->holds--;
+}
+
 unsigned int pod_resolver_expire(struct pod_resolver *r, uint64_t now_ns,
 				 uint64_t ttl_ns, workload_release_fn release,
 				 void *ctx)
@@ -757,7 +623,7 @@ unsigned int pod_resolver_expire(struct pod_resolver *r, uint64_t now_ns,
 		struct workload_entry *we =
 			hmap_entry(it.node, struct workload_entry, node);
 
-		if (we->last_used_ns + ttl_ns > now_ns || we->w.holds ||
+		if (we->last_used_ns + ttl_ns > now_ns || we->holds ||
 		    (we->w.in_pod && !we->superseded && pod_alive(r, we)))
 			continue;
 		we->expiring = true;

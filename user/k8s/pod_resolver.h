@@ -36,14 +36,6 @@ struct workload {
 	char deployment[254];  /* from the kubelet; "" when not known */
 	char statefulset[254];
 	char daemonset[254];
-	unsigned int nseries; /* route series so far; owned by metrics.c */
-	uint64_t series_dropped; /* requests past the cap; owned by metrics.c */
-	const void *first_overflow; /* its first overflow series; metrics.c */
-	void *series; /* its series, a list; owned by metrics.c */
-	/* Live processes that keep it from expiring even when unused, as
-	 * python_info must last as long as its interpreter does; owned by
-	 * python_metrics.c. */
-	unsigned int holds;
 };
 
 struct pod_resolver;
@@ -72,6 +64,12 @@ const struct workload *pod_resolver_lookup(struct pod_resolver *r,
 void pod_resolver_cgroup_made(struct pod_resolver *r, uint64_t cgroup_id,
 			      const char *path, uint64_t now_ns);
 
+/* A live process keeps w from expiring, however long it is unused, until
+ * it lets go: python_info must last as long as its interpreter does. Holds
+ * are counted. */
+void pod_resolver_hold(struct pod_resolver *r, const struct workload *w);
+void pod_resolver_unhold(struct pod_resolver *r, const struct workload *w);
+
 /* Called for each workload pod_resolver_expire frees, before it is freed:
  * whoever keeps pointers to it drops them. */
 typedef void (*workload_release_fn)(void *ctx, const struct workload *w);
@@ -82,14 +80,5 @@ typedef void (*workload_release_fn)(void *ctx, const struct workload *w);
 unsigned int pod_resolver_expire(struct pod_resolver *r, uint64_t now_ns,
 				 uint64_t ttl_ns, workload_release_fn release,
 				 void *ctx);
-
-/* The cgroup of process pid as a path in the cgroup v2 tree mounted at
- * root, also when podtap runs in a cgroup namespace of its own (a pod's
- * container), where /proc/PID/cgroup shows paths relative to it. */
-int cgroup_path_of_pid(const char *root, uint32_t pid, char *out,
-		       size_t size);
-
-/* Finds the cgroup v2 mount point in /proc/self/mountinfo. */
-int cgroup2_mount_point(char *out, size_t size);
 
 #endif /* PODTAP_POD_RESOLVER_H */

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "http/http_method.h"
 #include "http/route.h"
 #include "lib/clock.h"
 #include "lib/hashmap.h"
@@ -15,7 +16,6 @@
 #include "otel/otlp_exporter.h"
 #include "otel/thread_table.h"
 #include "otel/trace_context.h"
-#include "prometheus/metrics.h"
 #include "python/runtime_info.h"
 
 /* Bounds: threads serving a request at once, and resources alive. */

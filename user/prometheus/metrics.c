@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http/http_method.h"
 #include "lib/hashmap.h"
 #include "lib/sanitize.h"
 #include "prometheus/workload_labels.h"
@@ -15,6 +16,17 @@ static const double duration_bounds[] = { 0.005, 0.01, 0.025, 0.05, 0.075,
 					   0.1,   0.25, 0.5,   0.75, 1,
 					   2.5,   5,    7.5,   10 };
 #define NBOUNDS (sizeof(duration_bounds) / sizeof(duration_bounds[0]))
+
+/* What metrics keeps per workload: its series, for the cap and for
+ * forgetting them when the resolver frees the workload. */
+struct workload_series {
+	struct hnode node; /* by workload address */
+	const struct workload *w;
+	struct series *list;          /* its series, by next_of_workload */
+	unsigned int nseries;         /* route series, the overflow one not */
+	uint64_t dropped;             /* requests past the cap */
+	const struct series *overflow; /* its overflow series, once made */
+};
 
 struct series {
 	struct hnode node;
@@ -46,21 +58,10 @@ struct series_key {
 struct metrics {
 	pthread_mutex_t lock;
 	struct hmap series;
+	struct hmap workloads; /* struct workload_series */
 	unsigned int max_series;
 	char node_name[254];
 };
-
-const char *http_method_label(const char *method)
-{
-	static const char *const known[] = { "GET",    "HEAD",    "POST",
-					     "PUT",    "DELETE",  "CONNECT",
-					     "OPTIONS", "TRACE",  "PATCH" };
-
-	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-		if (!strcmp(method, known[i]))
-			return known[i];
-	return "_OTHER";
-}
 
 struct metrics *metrics_new(unsigned int max_series_per_workload,
 			    const char *node_name)
@@ -69,7 +70,8 @@ struct metrics *metrics_new(unsigned int max_series_per_workload,
 
 	if (!m)
 		return NULL;
-	if (hmap_init(&m->series)) {
+	if (hmap_init(&m->series) || hmap_init(&m->workloads)) {
+		hmap_free(&m->series);
 		free(m);
 		return NULL;
 	}
@@ -87,7 +89,11 @@ void metrics_free(struct metrics *m)
 	hmap_for_each(it, &m->series) {
 		free(hmap_entry(it.node, struct series, node));
 	}
+	hmap_for_each(it, &m->workloads) {
+		free(hmap_entry(it.node, struct workload_series, node));
+	}
 	hmap_free(&m->series);
+	hmap_free(&m->workloads);
 	pthread_mutex_destroy(&m->lock);
 	free(m);
 }
@@ -116,22 +122,48 @@ static bool key_eq(const struct hnode *n, const void *key)
 	       !strcmp(s->server_address, k->server_address);
 }
 
+static bool workload_eq(const struct hnode *n, const void *key)
+{
+	return hmap_entry(n, struct workload_series, node)->w == key;
+}
+
+/* w's entry, made on first use; NULL when out of memory. */
+static struct workload_series *workload_series_of(struct metrics *m,
+						  const struct workload *w)
+{
+	uint64_t h = hash_u64((uintptr_t)w);
+	struct hnode *n = hmap_find(&m->workloads, h, w, workload_eq);
+	struct workload_series *ws;
+
+	if (n)
+		return hmap_entry(n, struct workload_series, node);
+	ws = calloc(1, sizeof(*ws));
+	if (!ws)
+		return NULL;
+	ws->w = w;
+	hmap_insert(&m->workloads, &ws->node, h);
+	return ws;
+}
+
 static struct series *series_get(struct metrics *m, struct series_key *k)
 {
 	uint64_t h = key_hash(k);
 	struct hnode *n = hmap_find(&m->series, h, k, key_eq);
-	struct workload *w = (struct workload *)k->w;
 	size_t route_len = strlen(k->route);
+	struct workload_series *w;
 	struct series *s;
 	bool overflow;
 
 	if (n)
 		return hmap_entry(n, struct series, node);
+	w = workload_series_of(m, k->w);
+	if (!w)
+		return NULL;
 	/* A new series: past the cap, fold it into the overflow route (which
 	 * itself does not count against the cap). */
 	overflow = !strcmp(k->route, METRICS_OVERFLOW_ROUTE);
 	if (!overflow && w->nseries >= m->max_series) {
-		w->series_dropped++;
+		w->dropped++;
 		k->route = METRICS_OVERFLOW_ROUTE;
 		k->server_address = "";
 		k->server_port = 0;
@@ -151,12 +183,12 @@ static struct series *series_get(struct metrics *m, struct series_key *k)
 	s->server_address = s->route + route_len + 1;
 	strcpy(s->server_address, k->server_address);
 	hmap_insert(&m->series, &s->node, h);
-	s->next_of_workload = w->series;
-	w->series = s;
+	s->next_of_workload = w->list;
+	w->list = s;
 	if (!overflow)
 		w->nseries++;
-	else if (!w->first_overflow)
-		w->first_overflow = s;
+	else if (!w->overflow)
+		w->overflow = s;
 	return s;
 }
 
@@ -239,7 +271,7 @@ static void render_side(struct metrics *m, enum metrics_side side,
 	}
 }
 
-/* Once per workload that hit the cap, through its first overflow series. */
+/* Once per workload that hit the cap. */
 static void render_dropped(struct metrics *m, struct prom_writer *out)
 {
 	static const char name[] = "podtap_series_dropped_total";
@@ -247,15 +279,16 @@ static void render_dropped(struct metrics *m, struct prom_writer *out)
 	prom_family(out, name, "counter",
 		    "Requests folded into http_route=\"{overflow}\" because "
 		    "their workload reached --max-series-per-pod.");
-	hmap_for_each(it, &m->series) {
-		const struct series *s = hmap_entry(it.node, struct series, node);
+	hmap_for_each(it, &m->workloads) {
+		const struct workload_series *w =
+			hmap_entry(it.node, struct workload_series, node);
 		struct prom_label labels[WORKLOAD_NLABELS];
 
-		if (s->w->first_overflow != s)
+		if (!w->overflow)
 			continue;
-		workload_labels(s->w, m->node_name, labels);
+		workload_labels(w->w, m->node_name, labels);
 		prom_sample(out, name, labels, WORKLOAD_NLABELS,
-			    (double)s->w->series_dropped);
+			    (double)w->dropped);
 	}
 }
 
@@ -281,21 +314,25 @@ uint64_t metrics_series_count(struct metrics *m)
 unsigned int metrics_forget_workload(struct metrics *m,
 				     const struct workload *w)
 {
-	struct workload *mw = (struct workload *)w;
+	uint64_t h = hash_u64((uintptr_t)w);
+	struct workload_series *ws;
 	struct series *s, *next;
+	struct hnode *node;
 	unsigned int n = 0;
 
 	pthread_mutex_lock(&m->lock);
-	for (s = mw->series; s; s = next) {
-		next = s->next_of_workload;
-		hmap_remove(&m->series, &s->node);
-		free(s);
-		n++;
+	node = hmap_find(&m->workloads, h, w, workload_eq);
+	if (node) {
+		ws = hmap_entry(node, struct workload_series, node);
+		for (s = ws->list; s; s = next) {
+			next = s->next_of_workload;
+			hmap_remove(&m->series, &s->node);
+			free(s);
+			n++;
+		}
+		hmap_remove(&m->workloads, node);
+		free(ws);
 	}
-	mw->series = NULL;
-	mw->first_overflow = NULL;
-	mw->nseries = 0;
-	mw->series_dropped = 0;
 	pthread_mutex_unlock(&m->lock);
 	return n;
 }

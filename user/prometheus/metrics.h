@@ -50,7 +50,4 @@ uint64_t metrics_series_count(struct metrics *m);
 unsigned int metrics_forget_workload(struct metrics *m,
 				     const struct workload *w);
 
-/* The OpenTelemetry method set, else "_OTHER". */
-const char *http_method_label(const char *method);
-
 #endif /* PODTAP_METRICS_H */

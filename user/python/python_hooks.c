@@ -14,7 +14,7 @@
 #include <bpf/libbpf.h>
 
 #include "capture/pins.h"
-#include "k8s/pod_resolver.h"
+#include "k8s/proc_cgroup.h"
 #include "lib/clock.h"
 #include "lib/hashmap.h"
 #include "lib/log.h"

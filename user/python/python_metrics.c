@@ -124,7 +124,7 @@ static bool pid_eq(const struct hnode *n, const void *key)
 	       *(const uint32_t *)key;
 }
 
-void python_metrics_process_start(struct python_metrics *pm, uint32_t pid,
+bool python_metrics_process_start(struct python_metrics *pm, uint32_t pid,
 				  const struct workload *w,
 				  const struct runtime_info *info)
 {
@@ -138,24 +138,26 @@ void python_metrics_process_start(struct python_metrics *pm, uint32_t pid,
 		/* Told twice: it is counted once. */
 		pthread_mutex_unlock(&pm->lock);
 		free(p);
-		return;
+		return false;
 	}
 	if (p)
 		p->series = series_get(pm, w, version);
 	if (!p || !p->series) {
 		pthread_mutex_unlock(&pm->lock);
 		free(p);
-		return;
+		return false;
 	}
 	p->pid = pid;
 	p->series->processes++;
-	((struct workload *)w)->holds++;
 	hmap_insert(&pm->processes, &p->node, hash_u64(pid));
 	pthread_mutex_unlock(&pm->lock);
+	return true;
 }
 
-void python_metrics_process_end(struct python_metrics *pm, uint32_t pid)
+const struct workload *python_metrics_process_end(struct python_metrics *pm,
+						  uint32_t pid)
 {
+	const struct workload *w = NULL;
 	struct hnode *n;
 	struct py_process *p;
 
@@ -164,11 +166,12 @@ void python_metrics_process_end(struct python_metrics *pm, uint32_t pid)
 	if (n) {
 		p = hmap_entry(n, struct py_process, node);
 		p->series->processes--;
-		((struct workload *)p->series->w)->holds--;
+		w = p->series->w;
 		hmap_remove(&pm->processes, n);
 		free(p);
 	}
 	pthread_mutex_unlock(&pm->lock);
+	return w;
 }
 
 void python_metrics_gc(struct python_metrics *pm, const struct workload *w,

@@ -22,14 +22,19 @@ struct python_metrics;
 struct python_metrics *python_metrics_new(const char *node_name);
 void python_metrics_free(struct python_metrics *pm); /* accepts NULL */
 
-/* A process of this workload and interpreter started. It holds its
- * workload (struct workload.holds) until it ends, so an interpreter that
- * serves no traffic keeps its python_info, and it ends against the series
- * it started on even if its cgroup has been given new names since. */
-void python_metrics_process_start(struct python_metrics *pm, uint32_t pid,
+/* A process of this workload and interpreter started; it ends against the
+ * series it started on even if its cgroup has been given new names since.
+ * Returns true when it is counted now (not when told twice, or out of
+ * memory): the caller then holds w (pod_resolver_hold) until
+ * python_metrics_process_end returns it, so that an interpreter that
+ * serves no traffic keeps its python_info. */
+bool python_metrics_process_start(struct python_metrics *pm, uint32_t pid,
 				  const struct workload *w,
 				  const struct runtime_info *info);
-void python_metrics_process_end(struct python_metrics *pm, uint32_t pid);
+/* Returns the workload the process was counted under, or NULL when it was
+ * not counted. */
+const struct workload *python_metrics_process_end(struct python_metrics *pm,
+						  uint32_t pid);
 
 /* One collection of `generation` (0..2) that took `seconds`. */
 void python_metrics_gc(struct python_metrics *pm, const struct workload *w,
