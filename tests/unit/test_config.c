@@ -101,7 +101,8 @@ static void test_defaults(void)
 		  "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt");
 	CHECK_INT(cfg.kubelet_insecure_skip_verify, 0);
 	CHECK_INT(cfg.kubelet_refresh_s, 30);
-	CHECK(!getenv("PODTAP_OTLP_QUEUE_SIZE"));
+	CHECK(!cfg.otlp_queue_size.set && !cfg.otlp_batch_size.set &&
+	      !cfg.otlp_batch_timeout_ms.set);
 }
 
 #define ALL_TWINS                                                            \
@@ -168,9 +169,13 @@ static void test_flags_win(void)
 	CHECK_STR(cfg.kubelet_ca_file, "/c2");
 	CHECK_INT(cfg.kubelet_insecure_skip_verify, 1);
 	CHECK_INT(cfg.kubelet_refresh_s, 12);
-	CHECK_STR(getenv("PODTAP_OTLP_QUEUE_SIZE"), "200");
-	CHECK_STR(getenv("PODTAP_OTLP_BATCH_SIZE"), "20");
-	CHECK_STR(getenv("PODTAP_OTLP_BATCH_TIMEOUT"), "0");
+	CHECK(cfg.otlp_queue_size.set && cfg.otlp_queue_size.value == 200);
+	CHECK(cfg.otlp_batch_size.set && cfg.otlp_batch_size.value == 20);
+	CHECK(cfg.otlp_batch_timeout_ms.set &&
+	      cfg.otlp_batch_timeout_ms.value == 0);
+	/* Carried in the config, not put in the environment. */
+	CHECK(!getenv("PODTAP_OTLP_QUEUE_SIZE") ||
+	      strcmp(getenv("PODTAP_OTLP_QUEUE_SIZE"), "200"));
 	CHECK_INT(cfg.python_hooks, 0);
 	CHECK_INT(cfg.verbose, 1);
 	/* The last of a repeated flag wins. */
@@ -348,13 +353,18 @@ static void test_number_bounds(void)
 
 static struct otel_config ocfg; /* big */
 
-/* The exporter's settings after config_parse: what otel_env.c reads. */
+/* The exporter's settings after config_parse, as the daemon makes them:
+ * the environment's (otel_env.c), the flags winning. */
 static void exporter_settings(void)
 {
 	char msg[256];
 
 	setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318", 1);
 	CHECK_INT(otel_config_from_env(&ocfg, environ, msg, sizeof(msg)), 0);
+	otel_config_override_batching(&ocfg,
+				      maybe_u32_get(&cfg.otlp_queue_size),
+				      maybe_u32_get(&cfg.otlp_batch_size),
+				      maybe_u32_get(&cfg.otlp_batch_timeout_ms));
 	CHECK_INT(ocfg.n_warnings, 0);
 }
 

@@ -6,7 +6,6 @@
  */
 #include "daemon/config.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,8 +37,9 @@ enum opt_kind {
 	OPT_ROUTES,	  /* --route, repeatable; the twin a comma-separated list */
 	OPT_CLEAR,	  /* empties the string at offset; its twin is that
 			   * string's own, set empty */
-	OPT_EXPORTER_U32, /* a number the trace exporter reads from the twin
-			   * (otel_env.c); the flag's value is put there */
+	OPT_MAYBE_U32,	  /* struct maybe_u32 at offset, in min..max: set
+			   * only by the flag or the twin (else a layer
+			   * below has its own default: otel_env.h) */
 	OPT_HELP,
 	OPT_VERSION,
 };
@@ -48,11 +48,12 @@ struct opt {
 	const char *flag;	/* long flag, without "--" */
 	char short_flag;	/* 0: none */
 	const char *env;	/* the environment twin */
-	const char *env_else;	/* OPT_EXPORTER_U32: the exporter's fallback */
+	const char *env_else;	/* OPT_MAYBE_U32: read by that layer when
+				 * neither flag nor twin is set */
 	enum opt_kind kind;
 	size_t offset;		/* of the field in struct config */
 	size_t size;		/* OPT_STRING: of the field, NUL included */
-	uint32_t min, max;	/* OPT_U32, OPT_EXPORTER_U32 */
+	uint32_t min, max;	/* OPT_U32, OPT_MAYBE_U32 */
 	bool power_of_two;	/* OPT_U32 */
 	bool negated;		/* OPT_SWITCH: the flag turns it off */
 	/* OPT_STRING: NULL, or what is wrong with value ("must be ..."). */
@@ -68,7 +69,8 @@ struct opt {
 	.size = sizeof(((struct config *)0)->f)
 #define U32(f, lo, hi) .kind = OPT_U32, FIELD(f), .min = (lo), .max = (hi)
 #define SWITCH(f) .kind = OPT_SWITCH, FIELD(f)
-#define EXPORTER_U32(lo, hi) .kind = OPT_EXPORTER_U32, .min = (lo), .max = (hi)
+#define MAYBE_U32(f, lo, hi) .kind = OPT_MAYBE_U32, FIELD(f), .min = (lo), \
+	.max = (hi)
 
 static const char *check_listen(const char *value)
 {
@@ -139,17 +141,18 @@ static const struct opt opts[] = {
 	  .help = "how often the pod list is fetched (also when an unknown pod appears, at most once a second)" },
 	{ .flag = "otlp-queue-size", .env = "PODTAP_OTLP_QUEUE_SIZE",
 	  .env_else = "OTEL_BSP_MAX_QUEUE_SIZE",
-	  EXPORTER_U32(OTEL_QUEUE_SIZE_MIN, OTEL_QUEUE_SIZE_MAX),
+	  MAYBE_U32(otlp_queue_size, OTEL_QUEUE_SIZE_MIN, OTEL_QUEUE_SIZE_MAX),
 	  .def_shown = STR(OTEL_DEFAULT_QUEUE_SIZE), .arg = "N",
 	  .help = "spans queued for export before new ones are dropped" },
 	{ .flag = "otlp-batch-size", .env = "PODTAP_OTLP_BATCH_SIZE",
 	  .env_else = "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
-	  EXPORTER_U32(OTEL_BATCH_SIZE_MIN, OTEL_BATCH_SIZE_MAX),
+	  MAYBE_U32(otlp_batch_size, OTEL_BATCH_SIZE_MIN, OTEL_BATCH_SIZE_MAX),
 	  .def_shown = STR(OTEL_DEFAULT_BATCH_SIZE), .arg = "N",
 	  .help = "spans per export request" },
 	{ .flag = "otlp-batch-timeout", .env = "PODTAP_OTLP_BATCH_TIMEOUT",
 	  .env_else = "OTEL_BSP_SCHEDULE_DELAY",
-	  EXPORTER_U32(OTEL_BATCH_TIMEOUT_MIN_MS, OTEL_BATCH_TIMEOUT_MAX_MS),
+	  MAYBE_U32(otlp_batch_timeout_ms, OTEL_BATCH_TIMEOUT_MIN_MS,
+		    OTEL_BATCH_TIMEOUT_MAX_MS),
 	  .def_shown = STR(OTEL_DEFAULT_BATCH_TIMEOUT_MS), .arg = "MS",
 	  .help = "longest wait before a partial batch is sent" },
 	{ .flag = "no-python-hooks", .env = "PODTAP_PYTHON_HOOKS",
@@ -192,12 +195,12 @@ static const char usage_tail[] =
 static bool takes_value(const struct opt *o)
 {
 	return o->kind == OPT_STRING || o->kind == OPT_U32 ||
-	       o->kind == OPT_ROUTES || o->kind == OPT_EXPORTER_U32;
+	       o->kind == OPT_ROUTES || o->kind == OPT_MAYBE_U32;
 }
 
 static bool is_number(const struct opt *o)
 {
-	return o->kind == OPT_U32 || o->kind == OPT_EXPORTER_U32;
+	return o->kind == OPT_U32 || o->kind == OPT_MAYBE_U32;
 }
 
 static void *field(struct config *cfg, const struct opt *o)
@@ -263,7 +266,7 @@ static void print_opt(const struct opt *o)
 	case OPT_ROUTES:
 		fprintf(m, " [%s, comma-separated]", o->env);
 		break;
-	case OPT_EXPORTER_U32:
+	case OPT_MAYBE_U32:
 		fprintf(m, " [%s or %s]", o->env, o->env_else);
 		break;
 	case OPT_STRING:
@@ -426,9 +429,12 @@ static int set_value(struct config *cfg, const struct opt *o,
 			return -1;
 		*(uint32_t *)field(cfg, o) = n;
 		return 0;
-	case OPT_EXPORTER_U32:
-		/* Checked only: the exporter reads the twin itself. */
-		return parse_u32(o, name, value, &n);
+	case OPT_MAYBE_U32:
+		if (parse_u32(o, name, value, &n))
+			return -1;
+		*(struct maybe_u32 *)field(cfg, o) =
+			(struct maybe_u32){ .set = true, .value = n };
+		return 0;
 	case OPT_SWITCH:
 		return parse_switch(field(cfg, o), name, value);
 	case OPT_ROUTES:
@@ -501,16 +507,6 @@ static int apply_flag(struct config *cfg, const struct opt *o,
 		return 0;
 	case OPT_ROUTES:
 		return add_route(cfg, name, arg);
-	case OPT_EXPORTER_U32:
-		if (set_value(cfg, o, name, arg))
-			return -1;
-		/* The exporter reads its settings from the environment
-		 * (otel_env.c): the flag's value replaces its twin's there. */
-		if (setenv(o->env, arg, 1)) {
-			fprintf(stderr, "podtap: %s: %s\n", name, strerror(errno));
-			return -1;
-		}
-		return 0;
 	default:
 		return set_value(cfg, o, name, arg);
 	}

@@ -10,6 +10,19 @@
 
 #define CONFIG_ROUTES_MAX 256
 
+/* A number that may be left unset, so that a layer below keeps its own
+ * default. */
+struct maybe_u32 {
+	bool set;
+	uint32_t value;
+};
+
+/* Its value, or NULL when unset. */
+static inline const uint32_t *maybe_u32_get(const struct maybe_u32 *v)
+{
+	return v->set ? &v->value : NULL;
+}
+
 struct config {
 	char metrics_listen[128]; /* HOST:PORT */
 	char pod_log_dir[512];
@@ -32,11 +45,16 @@ struct config {
 	char kubelet_ca_file[512];    /* "": the system CA store */
 	bool kubelet_insecure_skip_verify;
 	uint32_t kubelet_refresh_s;
+
+	/* Span batching: set by --otlp-* or their PODTAP_OTLP_* twins, they
+	 * win over the OTEL_BSP_* variables and the defaults (otel_env.h). */
+	struct maybe_u32 otlp_queue_size;
+	struct maybe_u32 otlp_batch_size;
+	struct maybe_u32 otlp_batch_timeout_ms;
 };
 
 /* Fills *cfg from defaults, environment, then argv; every value is checked
- * here, before anything starts. The --otlp-* flags have no field: the trace
- * exporter reads them from their twins (otel_env.h), which they set. Returns
+ * here, before anything starts. Returns
  * 0 to run, 1 when --help or --version was printed (exit 0), -1 on bad input
  * (the message, naming the flag or variable, is already printed). Route
  * strings point into argv or are owned by the config (config_free). */

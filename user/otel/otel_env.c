@@ -195,6 +195,19 @@ static bool env_u32(struct otel_config *cfg, char *const *envp,
 #define ENV_U32(cfg, envp, names, min, max, def, out) \
 	env_u32(cfg, envp, names, ARRAY_SIZE(names), min, max, def, out)
 
+/* The BSP must be given a batch size <= its queue size; as the JavaScript
+ * SDK does, podtap takes the queue size then. Only a batch size the user
+ * chose is worth a warning. */
+static void fit_batch(struct otel_config *cfg, bool batch_chosen)
+{
+	if (cfg->batch_size <= cfg->queue_size)
+		return;
+	if (batch_chosen)
+		warn(cfg, "batch size %u is over the queue size %u: using %u",
+		     cfg->batch_size, cfg->queue_size, cfg->queue_size);
+	cfg->batch_size = cfg->queue_size;
+}
+
 static void parse_numbers(struct otel_config *cfg, char *const *envp)
 {
 	static const char *const timeout[] = { "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
@@ -224,15 +237,21 @@ static void parse_numbers(struct otel_config *cfg, char *const *envp)
 	ENV_U32(cfg, envp, elapsed, 0, OTEL_INT_MAX,
 		OTEL_DEFAULT_RETRY_MAX_ELAPSED_MS, &cfg->retry_max_elapsed_ms);
 
-	/* The BSP must be given a batch size <= its queue size; as the
-	 * JavaScript SDK does, podtap takes the queue size then. Only a
-	 * batch size the user chose is worth a warning. */
-	if (cfg->batch_size > cfg->queue_size) {
-		if (batch_set)
-			warn(cfg, "batch size %u is over the queue size %u: using %u",
-			     cfg->batch_size, cfg->queue_size, cfg->queue_size);
-		cfg->batch_size = cfg->queue_size;
-	}
+	fit_batch(cfg, batch_set);
+}
+
+void otel_config_override_batching(struct otel_config *cfg,
+				   const uint32_t *queue_size,
+				   const uint32_t *batch_size,
+				   const uint32_t *batch_timeout_ms)
+{
+	if (queue_size)
+		cfg->queue_size = *queue_size;
+	if (batch_size)
+		cfg->batch_size = *batch_size;
+	if (batch_timeout_ms)
+		cfg->batch_timeout_ms = *batch_timeout_ms;
+	fit_batch(cfg, batch_size != NULL);
 }
 
 /* ---- enums ------------------------------------------------------------ */

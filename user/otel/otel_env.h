@@ -117,4 +117,12 @@ struct otel_config {
 int otel_config_from_env(struct otel_config *cfg, char *const *envp,
 			 char *err, size_t err_size);
 
+/* Settings that win over the environment's (the daemon's --otlp-* flags);
+ * NULL leaves one as the environment made it. The batch size is kept
+ * within the queue size again (with a warning when batch_size is given). */
+void otel_config_override_batching(struct otel_config *cfg,
+				   const uint32_t *queue_size,
+				   const uint32_t *batch_size,
+				   const uint32_t *batch_timeout_ms);
+
 #endif /* PODTAP_OTEL_ENV_H */

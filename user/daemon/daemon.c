@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The daemon's life, start to stop, in one place. Start-up order: checks
+ * (privileges, BTF; tracefs and bpffs mounted where missing) -> lock the
+ * pin directory -> bind the metrics port -> the event path (agent) ->
+ * traces (tracer, exporter) -> serve /metrics (not ready) -> load, attach
+ * and pin BPF -> Python hooks -> ready -> event loop. Whatever fails
+ * before ready undoes what came before it, mounts included; the lock comes
+ * first so that a second podtap on the same pin path changes nothing.
+ * Shutdown runs the same steps backwards.
+ */
+#include "daemon/daemon.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "capture/capture.h"
+#include "capture/pins.h"
+#include "capture/preflight.h"
+#include "daemon/agent.h"
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "lib/version.h"
+#include "otel/otel_env.h"
+#include "otel/otlp_exporter.h"
+#include "otel/sampler.h"
+#include "otel/tracer.h"
+#include "prometheus/metrics_server.h"
+
+/* Poll timeout: kernel wakeups are batched, so this bounds how stale an
+ * event can get when traffic is light. */
+#define POLL_MS 50
+
+/*
+ * Traces, from the standard OpenTelemetry variables, the --otlp-* flags
+ * winning over them: a tracer always (its sampler decides nothing without
+ * an exporter), and an exporter when an endpoint is set. Returns -1 for
+ * settings that cannot be honoured.
+ */
+static int start_traces(const struct config *cfg, struct tracer **tracer,
+			struct otlp_exporter **exp)
+{
+	static struct otel_config ocfg; /* large: headers and attributes */
+	struct sampler sampler;
+	char msg[256] = "";
+
+	*tracer = NULL;
+	*exp = NULL;
+	if (otel_config_from_env(&ocfg, environ, msg, sizeof(msg))) {
+		log_error("%s", msg);
+		return -1;
+	}
+	otel_config_override_batching(&ocfg,
+				      maybe_u32_get(&cfg->otlp_queue_size),
+				      maybe_u32_get(&cfg->otlp_batch_size),
+				      maybe_u32_get(&cfg->otlp_batch_timeout_ms));
+	for (unsigned int i = 0; i < ocfg.n_warnings; i++)
+		log_warn("%s", ocfg.warnings[i]);
+	/* The specification: an unknown sampler is a warning, and the
+	 * default is used. */
+	msg[0] = '\0';
+	sampler_parse(&sampler, getenv("OTEL_TRACES_SAMPLER"),
+		      getenv("OTEL_TRACES_SAMPLER_ARG"), msg, sizeof(msg));
+	if (msg[0])
+		log_warn("%s", msg);
+	if (!ocfg.enabled) {
+		log_info("%s", ocfg.disabled_reason);
+		return 0;
+	}
+	if (ocfg.service_name[0])
+		log_warn("OTEL_SERVICE_NAME/service.name set for podtap is not "
+			 "applied: each workload's service.name comes from its "
+			 "own OTEL_SERVICE_NAME, its container or executable");
+	*tracer = tracer_new(&sampler, cfg->node_name,
+			     ocfg.resource_attrs, ocfg.n_resource_attrs);
+	if (!*tracer)
+		return -1;
+	*exp = otlp_exporter_start(&ocfg, tracer_release_resource, *tracer);
+	if (!*exp) {
+		tracer_free(*tracer);
+		*tracer = NULL;
+		return -1;
+	}
+	tracer_set_exporter(*tracer, *exp);
+	sampler_describe(&sampler, msg, sizeof(msg));
+	log_info("trace sampler: %s", msg);
+	return 0;
+}
+
+int daemon_run(const struct config *cfg, volatile sig_atomic_t *stop)
+{
+	static struct agent agent;
+	static atomic_bool ready;
+	static _Atomic uint64_t heartbeat_s;
+	struct metrics_server_opts sopts = { .render = agent_render,
+					     .ctx = &agent,
+					     .ready = &ready,
+					     .heartbeat_s = &heartbeat_s };
+	struct capture_opts copts = { .payload_size = cfg->payload_size,
+				      .ringbuf_size = cfg->ringbuf_size };
+	struct metrics_server *server = NULL;
+	struct pins *pins = NULL;
+	struct capture *cap = NULL;
+	struct otlp_exporter *exporter = NULL;
+	struct tracer *tracer = NULL;
+	uint64_t last_tick = 0;
+	bool started = false;
+	int fd, err = 1;
+
+	if (preflight_privileges(cfg->python_hooks) || preflight_btf() ||
+	    preflight_tracefs() ||
+	    (cfg->pin_path[0] && (preflight_bpffs(cfg->pin_path) ||
+				  pins_open(&pins, cfg->pin_path))))
+		goto cleanup;
+	copts.pins = pins;
+	fd = metrics_server_bind(cfg->metrics_listen);
+	if (fd < 0)
+		goto cleanup;
+	if (agent_init(&agent, cfg)) {
+		close(fd);
+		goto cleanup;
+	}
+	if (start_traces(cfg, &tracer, &exporter))
+		goto cleanup;
+	agent.tracer = tracer;
+	agent.exporter = exporter;
+	heartbeat_s = monotonic_ns() / NSEC_PER_SEC;
+	server = metrics_server_start(fd, &sopts);
+	if (!server)
+		goto cleanup;
+	log_info("serving /metrics, /healthz, /readyz on %s",
+		 cfg->metrics_listen);
+
+	if (capture_open(&cap, &copts, agent_handle_event, &agent))
+		goto cleanup;
+	agent.capture = cap;
+	if (cfg->python_hooks) {
+		struct python_hooks_opts popts = {
+			.payload_size = cfg->payload_size,
+			.pins = pins,
+			.on_process = agent_python_process,
+			.ctx = &agent,
+		};
+
+		/* HTTP capture goes on without them (the reason is logged). */
+		if (python_hooks_open(&agent.python, cap, &popts))
+			log_warn("Python hooks off: no HTTPS plaintext and no "
+				 "python_* metrics");
+	}
+	atomic_store(&ready, true);
+	started = true;
+	log_info("podtap %s attached; capturing HTTP on this node",
+		 PODTAP_VERSION);
+
+	while (!*stop) {
+		uint64_t now;
+		int n = capture_poll(cap, POLL_MS);
+
+		if (n < 0) {
+			log_error("reading the ring buffer failed: %s",
+				  strerror(-n));
+			goto cleanup;
+		}
+		now = monotonic_ns();
+		heartbeat_s = now / NSEC_PER_SEC;
+		if (agent.python)
+			python_hooks_tick(agent.python, now);
+		if (now - last_tick >= NSEC_PER_SEC) {
+			agent_tick(&agent, now);
+			last_tick = now;
+		}
+	}
+	log_info("stopping");
+	err = 0;
+cleanup:
+	atomic_store(&ready, false);
+	/* The shutdown deadline counts from here: spans are flushed while
+	 * the rest stops (detaching takes seconds). Connections still open
+	 * make no spans as they end: what was in flight is incomplete. */
+	otlp_exporter_flush_begin(exporter);
+	metrics_server_stop(server);
+	python_hooks_close(agent.python);
+	agent.python = NULL;
+	agent.capture = NULL;
+	capture_close(cap);
+	agent_fini(&agent);
+	/* Waits for the flush, until the deadline at most; the tracer goes
+	 * last, since the exporter hands resources back to it (and stays if
+	 * the export thread was left behind, stuck in libcurl). */
+	if (otlp_exporter_destroy(exporter))
+		tracer_free(tracer);
+	pins_close(pins);
+	if (!started)
+		preflight_undo_mounts();
+	return err;
+}
