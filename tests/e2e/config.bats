@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #
-# The options without starting anything: README.md's Flags table and
+# The options without starting anything: docs/flags.md's table and
 # `podtap --help` list the same flags, twins and defaults; every switch's
 # twin takes its words; every bad value, as a flag and as its twin, is
 # refused by name (exit 2) before podtap starts anything. Needs no root: as
@@ -66,20 +66,21 @@ refused() {
 	[[ "$output" == "Usage: podtap"* ]]
 }
 
-@test "README.md's Flags table and --help: the same flags, environment twins and defaults" {
+@test "docs/flags.md's table and --help: the same flags, environment twins and defaults" {
 	help_options >"$BATS_TEST_TMPDIR/help"
-	run python3 - "$REPO/README.md" "$BATS_TEST_TMPDIR/help" <<'PY'
+	run python3 - "$REPO/docs/flags.md" "$BATS_TEST_TMPDIR/help" <<'PY'
 import re, sys
 
 NAME = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")
 FLAG = re.compile(r"(?<!\S)--?[A-Za-z][a-z-]*")
-readme, help_lines = open(sys.argv[1]).read(), open(sys.argv[2]).read().splitlines()
+page, help_lines = open(sys.argv[1]).read(), open(sys.argv[2]).read().splitlines()
 
 def ticked(cell):
     return re.findall(r"`([^`]*)`", cell)
 
-# README: | `--flag ARG` ... | `TWIN` (or `OTHER`) | `default` or words | meaning |
-section = readme.split("\n## Flags\n", 1)[1].split("\n## ", 1)[0]
+# docs/flags.md, the table under "# Flags" (up to the first "## "):
+# | `--flag ARG` ... | `TWIN` (or `OTHER`) | `default` or words | meaning |
+section = page.split("# Flags\n", 1)[1].split("\n## ", 1)[0]
 doc = {}
 for row in section.splitlines():
     if not row.startswith("| `"):
@@ -107,13 +108,13 @@ for own in ("--help", "--version"):  # podtap's own, no twin: not in the table
 
 bad = []
 for f in sorted(set(doc) - set(shown)):
-    bad.append(f"{f}: in README.md, not in --help")
+    bad.append(f"{f}: in docs/flags.md, not in --help")
 for f in sorted(set(shown) - set(doc)):
-    bad.append(f"{f}: in --help, not in README.md")
+    bad.append(f"{f}: in --help, not in docs/flags.md")
 for f in sorted(set(doc) & set(shown)):
     for what, d, s in zip(("flags", "environment", "default"), doc[f], shown[f]):
         if d != s:
-            bad.append(f"{f}: {what}: README.md {d!r}, --help {s!r}")
+            bad.append(f"{f}: {what}: docs/flags.md {d!r}, --help {s!r}")
 print("\n".join(bad) or f"{len(doc)} options agree")
 sys.exit(1 if bad else 0)
 PY
