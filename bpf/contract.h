@@ -1,7 +1,17 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* Event layout and constants shared by podtap.bpf.c and the daemon. */
-#ifndef PODTAP_CAPTURE_H
-#define PODTAP_CAPTURE_H
+/*
+ * The BPF<->user contract: what the kernel side (bpf/podtap*.bpf.c) and the
+ * daemon (user/) both read, in one place: the event layout, map keys and
+ * values, map sizes and the enums that index counters. Both sides include
+ * this file; the sizes are asserted, so a field added on one side cannot
+ * silently disagree with the other.
+ */
+#ifndef PODTAP_CONTRACT_H
+#define PODTAP_CONTRACT_H
+
+#ifndef __VMLINUX_H__ /* the BPF side has the kernel's types already */
+#include <linux/types.h>
+#endif
 
 /* Hard upper bound of payload bytes copied per syscall; the runtime limit
  * (--payload-size) is at most this. Power of two: the BPF side masks with
