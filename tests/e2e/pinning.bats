@@ -199,7 +199,9 @@ echo "after: $(stat -f -c %T /sys/fs/bpf) $(stat -f -c %T /sys/kernel/tracing)"
 	fs="$PT_TMP/bpf"
 	private_bpffs "$fs"
 	pin="$fs/podtap"
-	pt_podtap_start --pin-path "$pin" --no-python-hooks
+	# With the Python hooks: libbpf's own USDT maps are pinned too.
+	pt_podtap_start --pin-path "$pin"
+	[ -e "$pin/maps/__bpf_usdt_specs" ]
 	kill -KILL "$PODTAP_PID"
 	# Reaped (all its threads gone, so its lock too) once its exit status
 	# is written.
@@ -209,8 +211,12 @@ echo "after: $(stat -f -c %T /sys/fs/bpf) $(stat -f -c %T /sys/kernel/tracing)"
 	[ -e "$pin/maps/podtap_conns" ]
 	# Someone else's map pinned in the same directory.
 	bpftool map create "$pin/maps/other" type array key 4 value 4 entries 1 name other
-	pt_podtap_start --pin-path "$pin" --no-python-hooks
+	pt_podtap_start --pin-path "$pin"
 	grep -Eq "removed [1-9][0-9]* pins under $pin left by a podtap" "$PODTAP_LOG"
+	if grep -E "cannot pin|not all pinned" "$PODTAP_LOG"; then
+		pt_fail "a pin left by the killed podtap was not replaced"
+		return 1
+	fi
 	bpftool map show pinned "$pin/maps/podtap_conns" | grep -q 'name podtap_conns'
 	# Stopped by hand: pt_podtap_stop wants an empty pin dir.
 	kill -TERM "$PODTAP_PID"

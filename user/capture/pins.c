@@ -16,14 +16,25 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "lib/array_size.h"
 #include "lib/log.h"
 
 /* The directories podtap creates below the pin path are at most its
  * missing components plus maps/ and progs/. */
 #define PINS_DIRS_MAX 64
 /* Every BPF object podtap loads is named podtap*, and so are its maps and
- * programs: a pin of that name in maps/ or progs/ is a podtap's. */
-#define OWN_PREFIX "podtap"
+ * programs; libbpf adds its own maps (__bpf_usdt_*) to an object with USDT
+ * programs (the Python hooks'). A pin of such a name in maps/ or progs/ is
+ * a podtap's. */
+static const char *const own_prefixes[] = { "podtap", "__bpf_usdt_" };
+
+static bool own_name(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(own_prefixes); i++)
+		if (!strncmp(name, own_prefixes[i], strlen(own_prefixes[i])))
+			return true;
+	return false;
+}
 
 struct pins {
 	char dir[PATH_MAX];
@@ -104,7 +115,7 @@ static unsigned int remove_stale(const char *dir, const char *sub)
 	if (!d)
 		return 0;
 	while ((de = readdir(d))) {
-		if (strncmp(de->d_name, OWN_PREFIX, strlen(OWN_PREFIX)) ||
+		if (!own_name(de->d_name) ||
 		    join(file, sizeof(file), path, de->d_name))
 			continue;
 		if (!unlink(file))
