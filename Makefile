@@ -68,7 +68,8 @@ LIBPODTAP := $(OUTPUT)/libpodtap.a
 LIBPODTAP_ASAN := $(OUTPUT)/asan/libpodtap.a
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
-UNIT_CFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer
+UNIT_CFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
 
 .DELETE_ON_ERROR:
 .PHONY: all run test unit e2e fuzz test-kernels bench deps deps-build deps-test vmlinux install clean FORCE
@@ -151,13 +152,17 @@ $(OUTPUT)/podtap: $(OUTPUT)/user/daemon/main.o $(LIBPODTAP)
 
 # --- tests ----------------------------------------------------------------
 
+# The sources and the library only: the -MMD dependency files add headers
+# to these targets' prerequisites, and gcc would compile those on their own.
+LINK_INPUTS = $(filter %.c %.a,$^)
+
 $(OUTPUT)/tests/test_%: tests/unit/test_%.c $(LIBPODTAP_ASAN) | $(OUTPUT)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $(UNIT_CFLAGS) $^ $(LIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(UNIT_CFLAGS) $(LINK_INPUTS) $(LIBS) -o $@
 
 $(OUTPUT)/tests/bpf_load: tests/root/bpf_load.c $(LIBPODTAP) | $(OUTPUT)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(LINK_INPUTS) $(LIBS) -o $@
 
 # The HTTP parser under libFuzzer (clang's -fsanitize=fuzzer), with ASan
 # and UBSan; seeded with real conversations (tests/fuzz/seeds.py).
@@ -183,7 +188,7 @@ fuzz: $(OUTPUT)/tests/fuzz_http_parser $(OUTPUT)/tests/fuzz-seeds
 $(OUTPUT)/tests/exporter_driver: tests/otlp/exporter_driver.c $(LIBPODTAP) \
 		| $(OUTPUT)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(LINK_INPUTS) $(LIBS) -o $@
 
 # What the end-to-end suites run or read, beside build/podtap.
 E2E_NEEDS := $(OUTPUT)/podtap $(OUTPUT)/tests/bpf_load \

@@ -103,6 +103,8 @@ static void test_defaults(void)
 	CHECK_INT(cfg.kubelet_refresh_s, 30);
 	CHECK(!cfg.otlp_queue_size.set && !cfg.otlp_batch_size.set &&
 	      !cfg.otlp_batch_timeout_ms.set);
+	/* no option sets it: the cgroup v2 mount is found at start */
+	CHECK_STR(cfg.cgroup_root, "");
 }
 
 #define ALL_TWINS                                                            \
@@ -499,6 +501,104 @@ static void test_not_flags(void)
 	CHECK_REFUSED(parse(NO_ENV, ARGS("stray")), "stray");
 }
 
+/* getopt_long's other spellings: --flag=value, a value glued to a short
+ * flag that takes none refused, "--" ending the options. */
+static void test_value_forms(void)
+{
+	CHECK_INT(parse(NO_ENV, ARGS("--series-ttl=60", "--route=/a/{x}",
+				     "--metrics-listen=[::]:9000")),
+		  0);
+	CHECK_INT(cfg.series_ttl_s, 60);
+	CHECK_INT(cfg.nroutes, 1);
+	CHECK_STR(cfg.routes[0], "/a/{x}");
+	CHECK_STR(cfg.metrics_listen, "[::]:9000");
+	CHECK_REFUSED(parse(NO_ENV, ARGS("--series-ttl=")), "--series-ttl");
+	/* a switch takes no value */
+	CHECK_REFUSED(parse(NO_ENV, ARGS("--no-pin=yes")), "no-pin");
+	CHECK_REFUSED(parse(NO_ENV, ARGS("--verbose=1")), "verbose");
+	CHECK_REFUSED(parse(NO_ENV, ARGS("-vx")), "x");
+	/* after "--" nothing is a flag, and podtap takes no arguments */
+	CHECK_REFUSED(parse(NO_ENV, ARGS("--", "--verbose")), "--verbose");
+	CHECK_INT(parse(NO_ENV, ARGS("-v", "--")), 0);
+	CHECK_INT(cfg.verbose, 1);
+	/* a prefix of two flags names neither */
+	CHECK_REFUSED(parse(NO_ENV, ARGS("--no")), "--no");
+	CHECK_REFUSED(parse(NO_ENV, ARGS("--kubelet-", "5")), "--kubelet-");
+}
+
+/* A string at its field's size less the NUL fits; one byte more is
+ * refused, flag and twin alike. */
+static void test_length_bounds(void)
+{
+	static char fits[sizeof(cfg.pod_log_dir)];
+	static char over[sizeof(cfg.pod_log_dir) + 1];
+	static char var[sizeof(over) + 64];
+
+	memset(fits, 'd', sizeof(fits) - 1);
+	memset(over, 'd', sizeof(over) - 1);
+	fits[0] = over[0] = '/';
+	CHECK_INT(parse(NO_ENV, ARGS("--pod-log-dir", fits)), 0);
+	CHECK_INT(strlen(cfg.pod_log_dir), sizeof(cfg.pod_log_dir) - 1);
+	CHECK_REFUSED(parse(NO_ENV, ARGS("--pod-log-dir", over)),
+		      "--pod-log-dir");
+	snprintf(var, sizeof(var), "PODTAP_PIN_PATH=%s", fits);
+	CHECK_INT(parse(ENV(var), NO_ARGS), 0);
+	CHECK_INT(strlen(cfg.pin_path), sizeof(cfg.pin_path) - 1);
+	snprintf(var, sizeof(var), "PODTAP_PIN_PATH=%s", over);
+	CHECK_REFUSED(parse(ENV(var), NO_ARGS), "PODTAP_PIN_PATH");
+}
+
+static void test_node_name_bound(void)
+{
+	static char var[sizeof(cfg.node_name) + 16];
+	size_t n = snprintf(var, sizeof(var), "NODE_NAME=");
+
+	/* 253 bytes, a DNS name's most, fit; 254 do not */
+	memset(var + n, 'n', sizeof(cfg.node_name) - 1);
+	var[n + sizeof(cfg.node_name) - 1] = '\0';
+	CHECK_INT(parse(ENV(var), NO_ARGS), 0);
+	CHECK_INT(strlen(cfg.node_name), 253);
+	var[n + sizeof(cfg.node_name) - 1] = 'n';
+	var[n + sizeof(cfg.node_name)] = '\0';
+	CHECK_REFUSED(parse(ENV(var), NO_ARGS), "NODE_NAME");
+}
+
+/* The kubelet URL made from NODE_IP must fit; one too long is refused by
+ * name, not cut. */
+static void test_kubelet_url_too_long(void)
+{
+	/* "https://" NODE_IP ":10250": 14 bytes around the address */
+	static char var[sizeof(cfg.kubelet_url) + 16];
+	size_t n = snprintf(var, sizeof(var), "NODE_IP=");
+	size_t fits = sizeof(cfg.kubelet_url) - 1 - 14;
+
+	memset(var + n, '1', fits);
+	CHECK_INT(parse(ENV(var), ARGS("--kubelet")), 0);
+	CHECK_INT(strlen(cfg.kubelet_url), sizeof(cfg.kubelet_url) - 1);
+	var[n + fits] = '1';
+	CHECK_REFUSED(parse(ENV(var), ARGS("--kubelet")), "NODE_IP");
+}
+
+/* An empty string twin is a value, unlike an empty number: the listen
+ * address is then refused by name; an empty kubelet URL is the default. */
+static void test_empty_string_twins(void)
+{
+	CHECK_REFUSED(parse(ENV("PODTAP_METRICS_LISTEN="), NO_ARGS),
+		      "PODTAP_METRICS_LISTEN");
+	CHECK_INT(parse(ENV("PODTAP_KUBELET_URL=", "NODE_IP=10.0.0.2"),
+			ARGS("--kubelet")),
+		  0);
+	CHECK_STR(cfg.kubelet_url, "https://10.0.0.2:10250");
+	CHECK_INT(parse(ENV("PODTAP_KUBELET_TOKEN_FILE=",
+			    "PODTAP_KUBELET_CA_FILE="),
+			NO_ARGS),
+		  0);
+	CHECK_STR(cfg.kubelet_token_file, "");
+	CHECK_STR(cfg.kubelet_ca_file, "");
+	CHECK_INT(parse(ENV("PODTAP_ROUTES="), NO_ARGS), 0);
+	CHECK_INT(cfg.nroutes, 0);
+}
+
 int main(void)
 {
 	RUN(test_defaults);
@@ -516,6 +616,11 @@ int main(void)
 	RUN(test_node_name);
 	RUN(test_help_and_version);
 	RUN(test_not_flags);
+	RUN(test_value_forms);
+	RUN(test_length_bounds);
+	RUN(test_node_name_bound);
+	RUN(test_kubelet_url_too_long);
+	RUN(test_empty_string_twins);
 	config_free(&cfg);
 	return check_summary("config");
 }

@@ -414,7 +414,8 @@ int agent_init(struct agent *a, const struct config *cfg)
 		if (!a->kubelet)
 			goto fail;
 	}
-	a->pods = pod_resolver_new(cfg->pod_log_dir, NULL,
+	a->pods = pod_resolver_new(cfg->pod_log_dir,
+				   cfg->cgroup_root[0] ? cfg->cgroup_root : NULL,
 				   a->kubelet ? kubelet_cache_of(a->kubelet)
 					      : NULL);
 	if (!a->pods)

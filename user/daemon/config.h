@@ -37,6 +37,9 @@ struct config {
 	uint32_t series_ttl_s;    /* series of gone pods, unused host ones */
 	bool verbose;
 	char node_name[254];      /* NODE_NAME: k8s_node_name, k8s.node.name */
+	/* The cgroup v2 mount; "" (the default: no flag sets it) means the
+	 * one in /proc/self/mountinfo. Tests point it at a fixture tree. */
+	char cgroup_root[512];
 
 	/* Pod metadata from the kubelet's /pods (kubelet.h). */
 	bool kubelet;

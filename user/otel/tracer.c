@@ -81,7 +81,8 @@ struct tracer *tracer_new(const struct sampler *sampler,
 		 node_name ? node_name : "");
 	if (n_extra > SPAN_RESOURCE_EXTRA_MAX)
 		n_extra = SPAN_RESOURCE_EXTRA_MAX;
-	memcpy(t->extra, extra, n_extra * sizeof(*extra));
+	if (n_extra)
+		memcpy(t->extra, extra, n_extra * sizeof(*extra));
 	t->n_extra = n_extra;
 	pthread_mutex_init(&t->lock, NULL);
 	return t;
