@@ -27,6 +27,7 @@
 #include "daemon/agent.h"
 #include "daemon/config.h"
 #include "prometheus/prom_writer.h"
+#include "pod_fixture.h"
 
 #define SEC 1000000000ULL
 #define MS 1000000ULL
@@ -43,70 +44,7 @@
 
 static struct agent a;
 static struct config cfg;
-static char root[256];	/* the cgroup root */
-static char logs[300];	/* the pod log directory */
 static uint64_t bytes_in; /* sizes handed to agent_handle_event */
-
-/* ---- fixture trees (as test_pod_resolver.c) ---------------------------- */
-
-static void mkdirs(const char *rel)
-{
-	char path[1024], *p;
-
-	snprintf(path, sizeof(path), "%s/%s", root, rel);
-	for (p = path + strlen(root) + 1; (p = strchr(p, '/')); p++) {
-		*p = '\0';
-		mkdir(path, 0755);
-		*p = '/';
-	}
-	mkdir(path, 0755);
-}
-
-static uint64_t cgid(const char *rel)
-{
-	char path[1024];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "%s/%s", root, rel);
-	if (stat(path, &st)) {
-		fprintf(stderr, "  no %s\n", path);
-		return 0;
-	}
-	return st.st_ino;
-}
-
-static void log_dir(const char *ns, const char *pod, const char *uid,
-		    const char *container)
-{
-	char path[1024];
-
-	snprintf(path, sizeof(path), "%s/%s_%s_%s", logs, ns, pod, uid);
-	mkdir(path, 0755);
-	snprintf(path, sizeof(path), "%s/%s_%s_%s/%s", logs, ns, pod, uid,
-		 container);
-	mkdir(path, 0755);
-}
-
-static void rmdirs(const char *rel, int levels)
-{
-	char path[1024], *slash;
-
-	snprintf(path, sizeof(path), "%s/%s", root, rel);
-	for (int i = 0; i < levels; i++) {
-		CHECK_INT(rmdir(path), 0);
-		slash = strrchr(path, '/');
-		*slash = '\0';
-	}
-}
-
-static int rm_one(const char *path, const struct stat *st, int type,
-		  struct FTW *ftw)
-{
-	(void)st;
-	(void)type;
-	(void)ftw;
-	return remove(path);
-}
 
 /* ---- the agent --------------------------------------------------------- */
 
@@ -117,13 +55,8 @@ static int start_args(const char *const *args)
 	char *argv[32] = { "podtap", "--pod-log-dir", logs };
 	int argc = 3;
 
-	snprintf(root, sizeof(root), "/tmp/podtap-unit-XXXXXX");
-	if (!mkdtemp(root)) {
-		CHECK(!"mkdtemp");
+	if (!fixture_make())
 		return -1;
-	}
-	snprintf(logs, sizeof(logs), "%s/logs", root);
-	mkdir(logs, 0755);
 	for (; args && *args && argc < 31; args++)
 		argv[argc++] = (char *)*args;
 	argv[argc] = NULL;
@@ -147,7 +80,7 @@ static void stop(void)
 {
 	agent_fini(&a);
 	config_free(&cfg);
-	nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	fixture_remove();
 }
 
 static char *render(void)

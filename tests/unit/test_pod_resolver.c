@@ -19,84 +19,19 @@
 
 #include "check.h"
 #include "k8s/pod_resolver.h"
+#include "pod_fixture.h"
 
 #define SEC 1000000000ULL
 #define TTL (300 * SEC)
 
-static char root[256];  /* the cgroup root */
-static char logs[300];  /* the pod log directory */
-
-static void mkdirs(const char *rel)
-{
-	char path[1024], *p;
-
-	snprintf(path, sizeof(path), "%s/%s", root, rel);
-	for (p = path + strlen(root) + 1; (p = strchr(p, '/')); p++) {
-		*p = '\0';
-		mkdir(path, 0755);
-		*p = '/';
-	}
-	mkdir(path, 0755);
-}
-
-/* The cgroup id of a fixture cgroup: its directory's inode number. */
-static uint64_t cgid(const char *rel)
-{
-	char path[1024];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "%s/%s", root, rel);
-	if (stat(path, &st)) {
-		fprintf(stderr, "  no %s\n", path);
-		return 0;
-	}
-	return st.st_ino;
-}
-
-static void rmdirs(const char *rel, int levels)
-{
-	char path[1024], *slash;
-
-	snprintf(path, sizeof(path), "%s/%s", root, rel);
-	for (int i = 0; i < levels; i++) {
-		CHECK_INT(rmdir(path), 0);
-		slash = strrchr(path, '/');
-		*slash = '\0';
-	}
-}
-
-static void log_dir(const char *ns, const char *pod, const char *uid,
-		    const char *container)
-{
-	char path[1024];
-
-	snprintf(path, sizeof(path), "%s/%s_%s_%s", logs, ns, pod, uid);
-	mkdir(path, 0755);
-	snprintf(path, sizeof(path), "%s/%s_%s_%s/%s", logs, ns, pod, uid,
-		 container);
-	mkdir(path, 0755);
-}
-
-static int rm_one(const char *path, const struct stat *st, int type,
-		  struct FTW *ftw)
-{
-	(void)st;
-	(void)type;
-	(void)ftw;
-	return remove(path);
-}
-
 static void setup(void)
 {
-	snprintf(root, sizeof(root), "/tmp/podtap-unit-XXXXXX");
-	CHECK(mkdtemp(root) != NULL);
-	snprintf(logs, sizeof(logs), "%s/logs", root);
-	mkdir(logs, 0755);
+	fixture_make();
 }
 
 static void teardown(void)
 {
-	nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	fixture_remove();
 }
 
 #define UID1 "0d8f1c2a-4b3e-4f5a-9c6d-7e8f9a0b1c2d"
