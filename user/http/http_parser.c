@@ -42,6 +42,9 @@ enum dir_state {
 	ST_CHUNK_END,  /* reading the CRLF after chunk data */
 	ST_TRAILERS,   /* reading the trailer section after the last chunk */
 	ST_CLOSE,      /* counting a response body that ends at close */
+	ST_LOST,       /* a chunked body whose framing fell in bytes not
+			* seen: counted through to its end, which a boundary
+			* shows (see read_lost) */
 	ST_DONE,       /* the sender said Connection: close: nothing follows */
 };
 
@@ -138,6 +141,7 @@ struct dir {
 	bool resync_after; /* resync when the message being read ends */
 	uint64_t next_pos;
 	uint64_t events;   /* syscalls seen: tells where a head began */
+	uint64_t last_ts;  /* of the last syscall seen in this direction */
 
 	/* ST_HEAD */
 	enum head_origin origin;
@@ -743,6 +747,7 @@ static bool in_body(const struct dir *d)
 	case ST_CHUNK_END:
 	case ST_TRAILERS:
 	case ST_CLOSE:
+	case ST_LOST:
 		return true;
 	default:
 		return false;
@@ -828,6 +833,12 @@ static void start_chunk_size(struct dir *d)
 static void request_head(struct http_conn *c, struct dir *d,
 			 const struct head_info *hi)
 {
+	struct dir *rsp = response_dir(c);
+
+	/* A client sends its next request once the answer is in: a response
+	 * whose end was not seen ended with its last syscall before this. */
+	if (rsp->st == ST_LOST && c->role != HTTP_ROLE_UNKNOWN)
+		response_done(c, rsp, rsp->last_ts);
 	queue_request(c, d, hi);
 	d->close_after = hi->close;
 	d->body_bytes = 0;
@@ -843,7 +854,12 @@ static void response_head(struct http_conn *c, struct dir *d,
 			  const struct head_info *hi, uint64_t ts)
 {
 	bool bound, head, tunnel;
+	struct dir *req = request_dir(c);
 
+	/* An answer is written once its request is read: a request body
+	 * whose end was not seen has ended. */
+	if (req->st == ST_LOST)
+		message_done(c, req);
 	d->body_bytes = 0;
 	if (hi->status < 200 && hi->status != 101) {
 		/* 100 Continue, 103 Early Hints: the final answer follows */
@@ -1136,6 +1152,134 @@ static void read_chunk_framing(struct http_conn *c, struct dir *d,
 	}
 }
 
+/* ---- chunked bodies whose framing was not seen ---- */
+
+/*
+ * The kernel copies only the first bytes of each syscall, and may lose
+ * events: a chunk-size line there is not seen, so the body's end cannot be
+ * counted. The message is still one: it runs on until a boundary shows its
+ * end, and its bytes are counted (not parsed) till then:
+ *  - a syscall whose captured bytes end with the last chunk (and trailers):
+ *    the message ends with it (read_lost);
+ *  - a syscall that starts the next message in this direction (a status
+ *    line, a request line): it ended with the syscall before (read_lost);
+ *  - for a response, the next request (request_head): clients wait for an
+ *    answer before they ask again; for a request, its answer
+ *    (response_head);
+ *  - the close, as a close-delimited body ends (conn_end).
+ * So it is counted once, and its end is a syscall that carried its bytes.
+ * A response that answers nothing gains nothing from this: it resyncs.
+ */
+static void lose_framing(struct http_conn *c, struct dir *d)
+{
+	if (is_request_dir(c, d) ? c->role != HTTP_ROLE_UNKNOWN
+				 : c->answering)
+		d->st = ST_LOST;
+	else
+		desync(c, d, HTTP_ERR_GAP);
+}
+
+/* The last chunk, "0[;ext]" CRLF, trailer lines, CRLF, exactly p[0, n). */
+static bool is_last_chunk(const uint8_t *p, size_t n)
+{
+	struct dir t = { .st = ST_CHUNK_SIZE, .line_phase = CS_DIGITS };
+
+	for (size_t i = 0; i < n; i++) {
+		enum frame_result r = t.st == ST_CHUNK_SIZE
+					      ? chunk_size_byte(&t, p[i])
+					      : trailer_byte(&t, p[i]);
+
+		if (r == FR_BAD || (t.st == ST_CHUNK_DATA) ||
+		    (r == FR_END && i + 1 != n))
+			return false;
+		if (r == FR_END)
+			return true;
+	}
+	return false;
+}
+
+/* Trailers are a few fields at most: the last chunk is looked for this
+ * far from a syscall's end. */
+#define LAST_CHUNK_MAX 512
+
+/* The bytes ev->data[from, captured) end the chunked body: the last chunk
+ * starts at a syscall's first byte or after a CRLF, and runs to the end. */
+static bool ends_chunked(const struct event *ev, uint64_t from)
+{
+	uint64_t p = ev->captured > LAST_CHUNK_MAX ? ev->captured - LAST_CHUNK_MAX
+						   : 0;
+
+	for (p = p > from ? p : from; p < ev->captured; p++) {
+		if (ev->data[p] != '0')
+			continue;
+		/* at the syscall's first byte, or after a CRLF */
+		if (p && (p < 2 || ev->data[p - 2] != '\r' ||
+			  ev->data[p - 1] != '\n'))
+			continue;
+		if (is_last_chunk(ev->data + p, ev->captured - p))
+			return true;
+	}
+	return false;
+}
+
+/* The captured bytes of ev, from its first, start a message in d. */
+static bool starts_message(struct http_conn *c, const struct dir *d,
+			   const struct event *ev)
+{
+	static const char status[] = "HTTP/1.";
+	size_t n = ev->captured;
+
+	if (!is_request_dir(c, d))
+		return n >= sizeof(status) - 1 &&
+		       !memcmp(ev->data, status, sizeof(status) - 1);
+	for (size_t m = 0; m < N_COMMON; m++) {
+		size_t len = strlen(common_methods[m]);
+
+		if (n > len && !memcmp(ev->data, common_methods[m], len) &&
+		    ev->data[len] == ' ')
+			return true;
+	}
+	return false;
+}
+
+static void lost_message_end(struct http_conn *c, struct dir *d, uint64_t ts)
+{
+	if (is_request_dir(c, d))
+		message_done(c, d);
+	else
+		response_done(c, d, ts);
+}
+
+/* The rest of ev is body bytes of the lost message. */
+static void count_lost(struct http_conn *c, struct dir *d, struct event *ev)
+{
+	uint64_t n = ev->total - ev->off;
+
+	ev->off = ev->total;
+	d->body_bytes += n;
+	if (is_request_dir(c, d))
+		request_body_add(c, n);
+}
+
+static void read_lost(struct http_conn *c, struct dir *d, struct event *ev)
+{
+	bool seen = !ev->lost && ev->captured;
+
+	if (seen && ev->off == 0 && starts_message(c, d, ev)) {
+		lost_message_end(c, d, d->last_ts);
+		if (d->st == ST_IDLE)
+			begin_head(c, d, ev, HO_CANDIDATE);
+		return;
+	}
+	/* Only a syscall seen to its end can show where the body ends. */
+	if (seen && ev->captured == ev->total && ends_chunked(ev, ev->off)) {
+		count_lost(c, d, ev);
+		lost_message_end(c, d, ev->ts);
+		return;
+	}
+	count_lost(c, d, ev);
+}
+
 /* ---- driving ---- */
 
 /* Moves ev->off forward by one state's worth of bytes. */
@@ -1183,7 +1327,10 @@ static void step(struct http_conn *c, struct dir *d, struct event *ev)
 		if (known)
 			read_chunk_framing(c, d, ev);
 		else
-			desync(c, d, HTTP_ERR_GAP);
+			lose_framing(c, d);
+		return;
+	case ST_LOST:
+		read_lost(c, d, ev);
 		return;
 	}
 }
@@ -1272,6 +1419,7 @@ void http_conn_data(struct http_conn *conn, enum http_dir dir, uint64_t pos,
 	ev.data = data;
 	ev.captured = data ? (captured < total ? captured : total) : 0;
 	feed(conn, d, &ev);
+	d->last_ts = ts_ns;
 	if (conn->role == HTTP_ROLE_UNKNOWN &&
 	    conn->proto != HTTP_PROTO_OTHER) {
 		conn->undecided_bytes += total;
@@ -1299,10 +1447,12 @@ static void conn_end(struct http_conn *conn, bool seen_close, uint64_t ts_ns,
 		req = request_dir(conn);
 		rsp = response_dir(conn);
 		if (conn->answering) {
-			/* Only the close itself ends a close-delimited body:
-			 * without it, its end is unknown. */
-			if (seen_close && rsp->st == ST_CLOSE)
-				response_done(conn, rsp, ts_ns);
+			/* Only the close itself ends a close-delimited body
+			 * (without it, its end is unknown); the last byte was
+			 * handed over by the last syscall before it. */
+			if (seen_close &&
+			    (rsp->st == ST_CLOSE || rsp->st == ST_LOST))
+				response_done(conn, rsp, rsp->last_ts);
 			else
 				emit_error(conn, HTTP_ERR_INCOMPLETE);
 		}
