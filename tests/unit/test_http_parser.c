@@ -1347,6 +1347,158 @@ static void test_chunk_framing_unseen(void)
 	CASE("chunk framing not seen", HTTP_ROLE_SERVER, items, &w);
 }
 
+/*
+ * Chunked bodies whose framing falls past what the kernel copied, at every
+ * offset: a response of three chunks and trailers written in two syscalls
+ * split at each byte, each syscall copied up to a bound; then a request
+ * dropped whole by the kernel inside the body. Every answer is counted
+ * once and ends with its last write, and the next exchange is counted too.
+ */
+static void framing_case(enum http_role role, const char *rsp, size_t split,
+			 size_t cap1, size_t cap2, bool drop_middle)
+{
+	int req = role == HTTP_ROLE_SERVER ? IN : OUT;
+	int out = role == HTTP_ROLE_SERVER ? OUT : IN;
+	size_t len = strlen(rsp);
+	size_t c1 = split < cap1 ? split : cap1;
+	size_t c2 = len - split < cap2 ? len - split : cap2;
+	struct item items[5];
+	size_t n = 0;
+	struct result *r = malloc(sizeof(*r));
+
+	items[n++] = I(req, 100, GET_A);
+	items[n++] = I(out, 200, rsp, .len = c1, .uncaptured = split - c1);
+	/* (data NULL: nothing of it captured) */
+	items[n++] = I(out, 300, c2 ? rsp + split : NULL, .len = c2,
+		       .uncaptured = len - split - c2, .dropped = drop_middle);
+	items[n++] = I(req, 400, "GET /2 HTTP/1.1\r\n\r\n");
+	items[n++] = I(out, 500, OK_2);
+	run(role, items, n, SPLIT_WHOLE, 0, r);
+	CHECK_INT(r->n, 2);
+	if (r->n == 2) {
+		CHECK_STR(r->ex[0].target, "/a");
+		CHECK_INT(r->ex[0].status, 200);
+		CHECK_INT(r->ex[0].start_ns, 100);
+		/* a last write the kernel lost is not known: the last one
+		 * seen is the end (and the gap is counted) */
+		CHECK_INT(r->ex[0].end_ns, drop_middle ? 200 : 300);
+		CHECK_STR(r->ex[1].target, "/2");
+		CHECK_INT(r->ex[1].end_ns, 500);
+	}
+	for (int e = 0; e < HTTP_ERR__COUNT; e++)
+		if (r->errs[e] && !(drop_middle && e == HTTP_ERR_GAP)) {
+			fprintf(stderr, "  %s: %d\n", http_parse_error_name(e),
+				r->errs[e]);
+			check_case_failed = 1;
+		}
+	if (check_case_failed)
+		fprintf(stderr, "  ^ %s, split %zu, caps %zu/%zu%s\n",
+			role == HTTP_ROLE_SERVER ? "server" : "client", split,
+			cap1, cap2, drop_middle ? ", middle lost" : "");
+	free(r);
+}
+
+static void test_chunked_framing_sweep(void)
+{
+	static const char head[] = "HTTP/1.1 200 OK\r\n"
+				   "Transfer-Encoding: chunked\r\n\r\n";
+	static const char *const bodies[] = {
+		"5\r\nhello\r\n6\r\n world\r\n10\r\n0123456789abcdef\r\n0\r\n\r\n",
+		"5\r\nhello\r\n1;ext=1\r\n!\r\n0\r\nX-Trailer: a\r\nY: b\r\n\r\n",
+	};
+	static const size_t caps[] = { 0, 1, 3, 7, 12, 4096 };
+	char rsp[256];
+
+	for (size_t b = 0; b < sizeof(bodies) / sizeof(bodies[0]); b++) {
+		size_t len;
+
+		snprintf(rsp, sizeof(rsp), "%s%s", head, bodies[b]);
+		len = strlen(rsp);
+		for (size_t split = sizeof(head) - 1; split < len; split++)
+			for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]);
+			     i++)
+				for (size_t j = 0;
+				     j < sizeof(caps) / sizeof(caps[0]); j++) {
+					size_t cap1 = sizeof(head) - 1 + caps[i];
+
+					framing_case(HTTP_ROLE_SERVER, rsp, split,
+						     cap1, caps[j], false);
+					framing_case(HTTP_ROLE_CLIENT, rsp, split,
+						     cap1, caps[j], false);
+				}
+		/* the kernel lost the second write */
+		for (size_t split = sizeof(head) - 1; split < len; split++) {
+			framing_case(HTTP_ROLE_SERVER, rsp, split, 4096, 4096,
+				     true);
+			framing_case(HTTP_ROLE_CLIENT, rsp, split, 4096, 4096,
+				     true);
+		}
+	}
+}
+
+/* The last chunk seen ends the body at once, trailers and all: nothing
+ * waits for the next request or the close. */
+static void test_lost_framing_ends_at_last_chunk(void)
+{
+	const struct item items[] = {
+		I(IN, 100, GET_A),
+		I(OUT, 200, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+			    "\r\n2000\r\n", .uncaptured = 8194),
+		I(OUT, 300, "2000\r\n", .uncaptured = 8194),
+		I(OUT, 400, "0\r\nServer-Timing: total;dur=1\r\n\r\n",
+		  .whole = true),
+	};
+	const struct want_ex ex[] = {
+		{ "GET", "/a", 200, 100, 400, 0, 0x2000 + 2 + 6 + 8194 + 33 },
+	};
+	const struct want w = { HTTP_ROLE_SERVER, HTTP_PROTO_HTTP, 1, ex,
+				{ 0 } };
+
+	CASE("lost framing, last chunk seen", HTTP_ROLE_SERVER, items, &w);
+}
+
+/* A lost-framing body followed by the next response in one direction
+ * (pipelined requests): the status line at a syscall's start ends it. */
+static void test_lost_framing_then_next_response(void)
+{
+	const struct item items[] = {
+		I(IN, 100, "GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n"),
+		I(OUT, 200, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+			    "\r\n10\r\n", .uncaptured = 5000),
+		I(OUT, 300, OK_2, .whole = true),
+	};
+	const struct want_ex ex[] = {
+		{ "GET", "/1", 200, 100, 200, 0, 5000 },
+		{ "GET", "/2", 200, 100, 300, 0, 2 },
+	};
+	const struct want w = { HTTP_ROLE_SERVER, HTTP_PROTO_HTTP, 2, ex,
+				{ 0 } };
+
+	CASE("lost framing, next response", HTTP_ROLE_SERVER, items, &w);
+}
+
+/* A chunked upload whose framing was not seen: the request ends when its
+ * answer starts, and the exchange is counted. */
+static void test_lost_framing_upload(void)
+{
+	const struct item items[] = {
+		I(IN, 100, "POST /up HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
+			   "\r\n40000\r\n", .uncaptured = 262144),
+		I(IN, 110, "", .uncaptured = 10),
+		I(OUT, 200, OK_2, .whole = true),
+		I(IN, 300, "GET /2 HTTP/1.1\r\n\r\n"),
+		I(OUT, 400, OK_2),
+	};
+	const struct want_ex ex[] = {
+		{ "POST", "/up", 200, 100, 200, 262144 + 10, 2 },
+		{ "GET", "/2", 200, 300, 400, 0, 2 },
+	};
+	const struct want w = { HTTP_ROLE_SERVER, HTTP_PROTO_HTTP, 2, ex,
+				{ 0 } };
+
+	CASE("lost framing, upload", HTTP_ROLE_SERVER, items, &w);
+}
+
 static void test_unmatched_response(void)
 {
 	const struct item items[] = {
@@ -2274,6 +2426,10 @@ int main(void)
 	RUN(test_reordered);
 	RUN(test_chunk_errors);
 	RUN(test_chunk_framing_unseen);
+	RUN(test_chunked_framing_sweep);
+	RUN(test_lost_framing_ends_at_last_chunk);
+	RUN(test_lost_framing_then_next_response);
+	RUN(test_lost_framing_upload);
 	RUN(test_unmatched_response);
 	RUN(test_pipeline_overflow);
 	RUN(test_client_dies);
