@@ -145,6 +145,11 @@ pt_alive() {
 	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
 }
 
+# pt_vmrss_kib PID: resident set size of PID in KiB.
+pt_vmrss_kib() {
+	awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
+}
+
 # pt_children PID: direct children's pids.
 pt_children() {
 	ps -o pid= --ppid "$1" 2>/dev/null | tr -d ' '
@@ -210,6 +215,21 @@ pt_spawn() {
 	echo "$pid"
 }
 
+# pt_test_mark (in setup) and pt_test_stop (in teardown): for suites that
+# share what setup_file starts and start more per test (a podtap, a
+# receiver, clients): pt_test_stop stops the processes recorded since
+# pt_test_mark, last started first, whatever the test's outcome.
+pt_test_mark() {
+	PT_MARK=$(wc -l <"$PT_TMP/pids")
+}
+
+pt_test_stop() {
+	local p
+	for p in $(tail -n +"$((PT_MARK + 1))" "$PT_TMP/pids" | tac); do
+		pt_stop_pid "$p" 8
+	done
+}
+
 # pt_cleanup: stops every recorded process (last started first), empties and
 # removes recorded cgroups (deepest first) and then the shared parents no
 # suite uses any more, unmounts, releases the ports, removes PT_TMP.
@@ -253,13 +273,6 @@ pt_cleanup() {
 	return 0
 }
 
-# pt_curl_status URL [curl args...]: prints the HTTP status of one request.
-pt_curl_status() {
-	local url=$1
-	shift
-	curl -sS -o /dev/null -w '%{http_code}' --max-time 10 "$@" "$url" || true
-}
-
 # pt_expect_eq WHAT EXPECTED GOT
 pt_expect_eq() {
 	if [ "$2" != "$3" ]; then
@@ -271,3 +284,4 @@ pt_expect_eq() {
 source "$PT_LIB_DIR/pods.bash"
 source "$PT_LIB_DIR/podtap.bash"
 source "$PT_LIB_DIR/metrics.bash"
+source "$PT_LIB_DIR/clients.bash"
