@@ -197,13 +197,17 @@ pt_gunicorn_start() {
 # pt_gunicorn_app VAR NAME [--cgroup DIR] [--env K=V]... [-- GUNICORN ARGS]:
 # the fixture app on a free port (pt_free_port, pt_gunicorn_start with these
 # arguments, log $PT_TMP/logs/NAME.log); exports VAR_PORT, VAR_PID (the
-# master's) and VAR (its URL, http://127.0.0.1:PORT).
+# master's) and VAR, its URL: https://127.0.0.1:PORT when GUNICORN ARGS
+# have --certfile (gunicorn serves TLS itself), else http://127.0.0.1:PORT.
 pt_gunicorn_app() {
-	local var=$1 name=$2 port pid
+	local var=$1 name=$2 port pid a scheme=http
 	shift 2
+	for a in "$@"; do
+		[ "$a" = --certfile ] && scheme=https
+	done
 	port=$(pt_free_port) || return 1
 	pid=$(pt_gunicorn_start "$PT_TMP/logs/$name.log" "$port" "$@") || return 1
-	export "${var}_PORT=$port" "${var}_PID=$pid" "$var=http://127.0.0.1:$port"
+	export "${var}_PORT=$port" "${var}_PID=$pid" "$var=$scheme://127.0.0.1:$port"
 }
 
 # pt_worker_pids MASTER: the gunicorn master's workers.
