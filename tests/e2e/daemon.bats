@@ -9,15 +9,11 @@
 load 'lib/common'
 
 setup() {
-	pt_init
-	pt_require_podtap
+	pt_podtap_setup
 }
 
 teardown() {
-	local rc=0
-	if [ -n "${PODTAP_PID:-}" ]; then pt_podtap_stop || rc=1; fi
-	pt_cleanup
-	return $rc
+	pt_podtap_teardown
 }
 
 @test "an unknown flag: non-zero exit and a message naming it" {
