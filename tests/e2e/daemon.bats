@@ -26,13 +26,7 @@ teardown() {
 @test "a metrics port in use: non-zero exit and a clear message" {
 	local port pid
 	port=$(pt_free_port)
-	pid=$(pt_spawn "$PT_TMP/logs/holder.log" -- "$PT_PY" -c '
-import socket, sys, time
-s = socket.socket()
-s.bind(("127.0.0.1", int(sys.argv[1])))
-s.listen()
-time.sleep(60)' "$port")
-	pt_wait_port "$port" 10 "$pid"
+	pid=$(pt_hold_port "$port" 60)
 	run timeout 30 "$PODTAP_BIN" --metrics-listen "127.0.0.1:$port" --no-pin \
 		--pod-log-dir "$PT_TMP/pods"
 	echo "$output"

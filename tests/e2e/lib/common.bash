@@ -137,6 +137,21 @@ pt_wait_port() {
 	return 1
 }
 
+# pt_hold_port PORT SECONDS: a process (recorded, log holder.log) that
+# listens on 127.0.0.1:PORT, accepting nothing, for SECONDS: a port in
+# use. Waits until it listens; prints its pid.
+pt_hold_port() {
+	local pid
+	pid=$(pt_spawn "$PT_TMP/logs/holder.log" -- "$PT_PY" -c '
+import socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen()
+time.sleep(int(sys.argv[2]))' "$1" "$2") || return 1
+	pt_wait_port "$1" 10 "$pid" || return 1
+	echo "$pid"
+}
+
 # pt_alive PID: true while PID exists and is not a zombie.
 pt_alive() {
 	local st
