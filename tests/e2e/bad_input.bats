@@ -21,22 +21,19 @@
 load 'lib/common'
 
 setup_file() {
-	pt_init
-	pt_require_podtap
+	pt_podtap_setup
 	pt_pod_create shop web-1 web
 	export WEB_SCOPE=$PT_POD_SCOPE
+	pt_who web shop web-1 web
 	pt_pod_create blog api-7 api
 	export API_SCOPE=$PT_POD_SCOPE
+	pt_who api blog api-7 api
 	pt_podtap_start
-	WEB_PORT=$(pt_free_port)
-	API_PORT=$(pt_free_port)
-	export WEB_PORT API_PORT
-	WEB_PID=$(pt_gunicorn_start "$PT_TMP/logs/web.log" "$WEB_PORT" \
-		--cgroup "$WEB_SCOPE" -- -w 2)
-	API_PID=$(pt_gunicorn_start "$PT_TMP/logs/api.log" "$API_PORT" \
-		--cgroup "$API_SCOPE" -- -w 2 --threads 4 --keep-alive 10)
-	export WEB_PID API_PID
+	pt_gunicorn_app WEB web --cgroup "$WEB_SCOPE" -- -w 2
+	pt_gunicorn_app API api --cgroup "$API_SCOPE" -- -w 2 --threads 4 \
+		--keep-alive 10
 	pt_pod_create edge raw-0 raw
+	pt_who raw edge raw-0 raw
 	RAW_PORT=$(pt_free_port)
 	RAW_PID=$(pt_spawn "$PT_TMP/logs/raw.log" --cgroup "$PT_POD_SCOPE" -- \
 		"$PT_PY" "$PT_FIXTURES/rawserver.py" "$RAW_PORT")
@@ -44,14 +41,10 @@ setup_file() {
 	pt_wait_port "$RAW_PORT" 10 "$RAW_PID"
 	# Processes of this file that are killed mid-exchange, one pid a line.
 	: >"$PT_TMP/killed"
-	export WEB="http://127.0.0.1:$WEB_PORT" API="http://127.0.0.1:$API_PORT"
 }
 
 teardown_file() {
-	local rc=0
-	pt_podtap_stop || rc=1
-	pt_cleanup
-	return $rc
+	pt_podtap_teardown
 }
 
 teardown() {
@@ -59,44 +52,8 @@ teardown() {
 	pt_podtap_alive
 }
 
-sel() {
-	case $1 in
-	web) pt_pod_labels shop web-1 web ;;
-	api) pt_pod_labels blog api-7 api ;;
-	raw) pt_pod_labels edge raw-0 raw ;;
-	esac
-	printf '%s\n' "http_request_method=$2" "http_response_status_code=$3" \
-		"http_route=$4" url_scheme=http
-}
-
-count() {
-	local -a l
-	mapfile -t l < <(sel "$@")
-	pt_metric "${PT_HIST}_count" "${l[@]}"
-}
-
-expect_count() {
-	local n=$1
-	local -a l
-	shift
-	mapfile -t l < <(sel "$@")
-	pt_wait_metric "$n" "${PT_HIST}_count" "${l[@]}"
-}
-
-# pod_series POD: all _count series of the pod, with values.
-pod_series() {
-	local f
-	f=$(pt_scrape) || return 1
-	pt_mq series "$f" "${PT_HIST}_count" "k8s_pod_name=$1"
-}
-
 perr() {
 	pt_metric podtap_http_parse_errors_total "reason=$1"
-}
-
-# raw PORT [rawhttp.py options]: request bytes on stdin.
-raw() {
-	"$PT_PY" "$PT_FIXTURES/rawhttp.py" "$@"
 }
 
 # raw_dies PORT: a client that sends the bytes on stdin and SIGKILLs itself;
@@ -111,12 +68,12 @@ raw_dies() {
 	echo "$rc"
 }
 
-# same_series BEFORE POD: the pod's series are exactly BEFORE (after a
+# same_series BEFORE WHO: the pod's series are exactly BEFORE (after a
 # settling pause: podtap's events arrive within ~100 ms).
 same_series() {
 	local after
 	sleep 0.5
-	after=$(pod_series "$2")
+	after=$(pt_series "$2")
 	if [ "$1" != "$after" ]; then
 		pt_fail "series of $2 changed:"
 		diff <(echo "$1") <(echo "$after") >&2
@@ -128,28 +85,28 @@ same_series() {
 # exactly once (the daemon resynchronised and is still attributing).
 then_counted() {
 	local c0
-	c0=$(count "$1" GET 200 '/users/{id}')
+	c0=$(pt_count "$1" GET 200 '/users/{id}')
 	[ "$(pt_curl_status "http://127.0.0.1:$2/users/31")" = 200 ]
-	expect_count $((c0 + 1)) "$1" GET 200 '/users/{id}'
+	pt_expect_count $((c0 + 1)) "$1" GET 200 '/users/{id}'
 }
 
 @test "malformed requests (bad request line, header, Content-Length) are not counted" {
 	local before m0
-	before=$(pod_series web-1)
+	before=$(pt_series web)
 	m0=$(perr malformed_request)
-	printf 'GET /bad-line HTTP/1.1 junk\r\nHost: x\r\n\r\n' | raw "$WEB_PORT" --expect 400
-	printf 'GET /bad-header HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n' | raw "$WEB_PORT" --expect 400
-	printf 'POST /items HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\nhello' | raw "$WEB_PORT" --expect 400
-	printf 'POST /items HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\nhello' | raw "$WEB_PORT" --expect 400
+	printf 'GET /bad-line HTTP/1.1 junk\r\nHost: x\r\n\r\n' | pt_raw "$WEB_PORT" --expect 400
+	printf 'GET /bad-header HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n' | pt_raw "$WEB_PORT" --expect 400
+	printf 'POST /items HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\nhello' | pt_raw "$WEB_PORT" --expect 400
+	printf 'POST /items HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\nhello' | pt_raw "$WEB_PORT" --expect 400
 	pt_wait_metric_ge $((m0 + 4)) podtap_http_parse_errors_total reason=malformed_request
-	same_series "$before" web-1
+	same_series "$before" web
 	then_counted web "$WEB_PORT"
 }
 
 @test "a head over 16 KiB is not counted; the next request on the connection is" {
 	local r0 big0 before
-	before=$(pod_series api-7)
-	r0=$(count api GET 200 /)
+	before=$(pt_series api)
+	r0=$(pt_count api GET 200 /)
 	big0=$(( $(perr head_too_large) + $(perr head_not_captured) ))
 	# gunicorn serves it (40 headers of 1000 bytes are within its limits),
 	# then a normal GET on the same keep-alive connection.
@@ -168,11 +125,11 @@ r = c.getresponse()
 assert r.status == 200 and r.read() == b"ok"
 c.close()
 EOF
-	expect_count $((r0 + 1)) api GET 200 /
+	pt_expect_count $((r0 + 1)) api GET 200 /
 	PT_WAIT_S=10 pt_wait_metric_ge $((big0 + 1)) podtap_http_parse_errors_total reason=head_too_large ||
 		PT_WAIT_S=2 pt_wait_metric_ge $((big0 + 1)) podtap_http_parse_errors_total reason=head_not_captured
 	local after
-	after=$(pod_series api-7)
+	after=$(pt_series api)
 	if grep -F 'http_route="/huge"' <<<"$after"; then
 		pt_fail "the oversized request was counted"
 		return 1
@@ -181,53 +138,53 @@ EOF
 
 @test "a request sent one byte at a time is counted exactly once" {
 	local u0 p0
-	u0=$(count web GET 200 '/users/{id}')
-	p0=$(count web POST 201 /items)
+	u0=$(pt_count web GET 200 '/users/{id}')
+	p0=$(pt_count web POST 201 /items)
 	printf 'GET /users/77 HTTP/1.1\r\nHost: x\r\nUser-Agent: trickle\r\n\r\n' |
-		raw "$WEB_PORT" --bytewise 0.005 --expect 200
+		pt_raw "$WEB_PORT" --bytewise 0.005 --expect 200
 	printf 'POST /items HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nabcde' |
-		raw "$WEB_PORT" --bytewise 0.005 --expect 201
-	expect_count $((u0 + 1)) web GET 200 '/users/{id}'
-	expect_count $((p0 + 1)) web POST 201 /items
+		pt_raw "$WEB_PORT" --bytewise 0.005 --expect 201
+	pt_expect_count $((u0 + 1)) web GET 200 '/users/{id}'
+	pt_expect_count $((p0 + 1)) web POST 201 /items
 }
 
 @test "binary garbage in several writes: no series, connections counted as other" {
 	local bw ba o0
-	bw=$(pod_series web-1)
-	ba=$(pod_series api-7)
+	bw=$(pt_series web)
+	ba=$(pt_series api)
 	o0=$(pt_metric podtap_connections_total protocol=other)
 	head -c 65536 /dev/urandom | tr '\000-\037' '\200-\237' |
-		raw "$WEB_PORT" --chunks 8 --timeout 3 >/dev/null
+		pt_raw "$WEB_PORT" --chunks 8 --timeout 3 >/dev/null
 	head -c 65536 /dev/urandom | tr 'A-Z' '\200-\231' |
-		raw "$API_PORT" --chunks 8 --timeout 3 >/dev/null
+		pt_raw "$API_PORT" --chunks 8 --timeout 3 >/dev/null
 	PT_WAIT_S=8 pt_wait_metric_ge $((o0 + 2)) podtap_connections_total protocol=other
-	same_series "$bw" web-1
-	same_series "$ba" api-7
+	same_series "$bw" web
+	same_series "$ba" api
 	then_counted api "$API_PORT"
 }
 
 @test "a client killed half-way through a head: nothing counted" {
 	local before rc
-	before=$(pod_series web-1)
+	before=$(pt_series web)
 	rc=$(printf 'POST /items HTTP/1.1\r\nHost: x\r\nContent-Len' |
 		raw_dies "$WEB_PORT")
 	pt_expect_eq "client exit status (SIGKILL)" 137 "$rc"
 	rc=$(printf 'GET /users/5 HTTP/1.1\r\nHo' | raw_dies "$API_PORT")
 	pt_expect_eq "client exit status (SIGKILL)" 137 "$rc"
-	same_series "$before" web-1
+	same_series "$before" web
 	then_counted web "$WEB_PORT"
 }
 
 @test "pipelined requests gunicorn answers once: one counted" {
 	local r0 u0 i0
-	r0=$(count web GET 200 /)
-	u0=$(count web GET 200 '/users/{id}')
+	r0=$(pt_count web GET 200 /)
+	u0=$(pt_count web GET 200 '/users/{id}')
 	i0=$(perr incomplete)
 	# The sync worker answers the first and closes the connection.
 	printf 'GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /users/3 HTTP/1.1\r\nHost: x\r\n\r\n' |
-		raw "$WEB_PORT" --expect 200
-	expect_count $((r0 + 1)) web GET 200 /
-	expect_count "$u0" web GET 200 '/users/{id}'
+		pt_raw "$WEB_PORT" --expect 200
+	pt_expect_count $((r0 + 1)) web GET 200 /
+	pt_expect_count "$u0" web GET 200 '/users/{id}'
 	pt_wait_metric_ge $((i0 + 1)) podtap_http_parse_errors_total reason=incomplete
 }
 
@@ -258,7 +215,7 @@ EOF
 	fi
 	pt_wait_metric_ge $((i0 + 1)) podtap_http_parse_errors_total reason=incomplete
 	sleep 0.3
-	if pod_series web-1 | grep -F 'http_route="/stream"'; then
+	if pt_series web | grep -F 'http_route="/stream"'; then
 		pt_fail "a response that never finished was counted"
 		return 1
 	fi
@@ -273,21 +230,21 @@ EOF
 
 @test "a finished /stream response is counted once" {
 	local s0
-	s0=$(count api GET 200 /stream)
+	s0=$(pt_count api GET 200 /stream)
 	[ "$(curl -sS --max-time 20 "$API/stream?n=5" | grep -c '^chunk')" = 5 ]
-	expect_count $((s0 + 1)) api GET 200 /stream
+	pt_expect_count $((s0 + 1)) api GET 200 /stream
 }
 
 # get PATH: one request to the bad server; prints the status lines it got.
 get_raw() {
-	printf 'GET %s HTTP/1.1\r\nHost: x\r\n\r\n' "$1" | raw "$RAW_PORT" --timeout 3
+	printf 'GET %s HTTP/1.1\r\nHost: x\r\n\r\n' "$1" | pt_raw "$RAW_PORT" --timeout 3
 }
 
 @test "a bad server: well-formed answers counted, bad ones counted as errors only" {
 	local ok0 noclen0 twice0 chunk0 status0 unm0 inc0 f
-	ok0=$(count raw GET 200 /ok)
-	noclen0=$(count raw GET 200 /noclen)
-	twice0=$(count raw GET 200 /twice)
+	ok0=$(pt_count raw GET 200 /ok)
+	noclen0=$(pt_count raw GET 200 /noclen)
+	twice0=$(pt_count raw GET 200 /twice)
 	chunk0=$(perr bad_chunk)
 	status0=$(perr malformed_response)
 	unm0=$(perr unmatched_response)
@@ -299,10 +256,10 @@ get_raw() {
 	[ "$(get_raw /twice | tr '\n' ' ')" = "200 200 " ]
 	get_raw /short >/dev/null
 	# A body delimited by the server closing is a complete response.
-	expect_count $((ok0 + 1)) raw GET 200 /ok
-	expect_count $((noclen0 + 1)) raw GET 200 /noclen
+	pt_expect_count $((ok0 + 1)) raw GET 200 /ok
+	pt_expect_count $((noclen0 + 1)) raw GET 200 /noclen
 	# The first answer to /twice is right; the second matches nothing.
-	expect_count $((twice0 + 1)) raw GET 200 /twice
+	pt_expect_count $((twice0 + 1)) raw GET 200 /twice
 	pt_wait_metric_ge $((chunk0 + 1)) podtap_http_parse_errors_total reason=bad_chunk
 	pt_wait_metric_ge $((status0 + 1)) podtap_http_parse_errors_total reason=malformed_response
 	pt_wait_metric_ge $((unm0 + 1)) podtap_http_parse_errors_total reason=unmatched_response
@@ -319,8 +276,8 @@ get_raw() {
 
 @test "after 101 Switching Protocols, HTTP-looking bytes in the tunnel are not counted" {
 	local up0 ok0 f
-	ok0=$(count raw GET 200 /ok)
-	up0=$(count raw GET 101 /upgrade)
+	ok0=$(pt_count raw GET 200 /ok)
+	up0=$(pt_count raw GET 101 /upgrade)
 	"$PT_PY" - "$RAW_PORT" <<'EOF'
 import socket, sys
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
@@ -337,9 +294,9 @@ while b"ok" not in got:
 s.close()
 EOF
 	# The upgrade exchange itself is one request (status 101).
-	expect_count $((up0 + 1)) raw GET 101 /upgrade
+	pt_expect_count $((up0 + 1)) raw GET 101 /upgrade
 	sleep 0.3
-	expect_count "$ok0" raw GET 200 /ok
+	pt_expect_count "$ok0" raw GET 200 /ok
 }
 
 # Runs last: after clients and workers were killed mid-exchange above, no

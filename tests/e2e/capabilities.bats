@@ -28,8 +28,7 @@ load 'lib/common'
 load 'lib/otlp'
 
 setup_file() {
-	pt_init
-	pt_require_podtap
+	pt_podtap_setup
 	pt_otlp_require
 	local chart
 	chart="$PT_TMP/chart.yaml"
@@ -93,7 +92,7 @@ one_request() {
 	local port=$1 pid=$2 ua
 	ua="podtap-caps/$(pt_rand_hex 8)"
 	printf 'GET /ok HTTP/1.1\r\nHost: x\r\nUser-Agent: %s\r\n\r\n' "$ua" |
-		"$PT_PY" "$PT_FIXTURES/rawhttp.py" "$port" --expect 200 >/dev/null
+		pt_raw "$port" --expect 200 >/dev/null
 	pt_otlp_wait_count 1 'server and ua($u) and r("process.pid") == ($p | tonumber)' \
 		--arg u "$ua" --arg p "$pid" >&2 || return 1
 	pt_otlp_spans 'server and ua($u)' --arg u "$ua"

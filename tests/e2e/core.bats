@@ -26,90 +26,33 @@
 load 'lib/common'
 
 setup_file() {
-	pt_init
-	pt_require_podtap
+	pt_podtap_setup
 
 	pt_pod_create shop web-1 web
 	export WEB_SCOPE=$PT_POD_SCOPE
+	pt_who web shop web-1 web
 	pt_pod_create blog api-7 api
 	export API_SCOPE=$PT_POD_SCOPE
+	pt_who api blog api-7 api
 
 	pt_podtap_start --route '/orders/{order}'
 
-	WEB_PORT=$(pt_free_port)
+	pt_gunicorn_app WEB web --cgroup "$WEB_SCOPE" -- -w 2
 	API_PORT=$(pt_free_port)
-	HOST_PORT=$(pt_free_port)
-	export WEB_PORT API_PORT HOST_PORT
-	WEB_PID=$(pt_gunicorn_start "$PT_TMP/logs/web.log" "$WEB_PORT" \
-		--cgroup "$WEB_SCOPE" -- -w 2)
-	API_PID=$(pt_gunicorn_start "$PT_TMP/logs/api.log" "$API_PORT" \
-		--cgroup "$API_SCOPE" -- -w 2 --threads 4 --keep-alive 10 \
-		-b "[::1]:$API_PORT")
-	HOST_PID=$(PT_GUNICORN=$(pt_unique_exec gu "$PT_GUNICORN") \
-		pt_gunicorn_start "$PT_TMP/logs/host.log" "$HOST_PORT" -- -w 2)
-	export WEB_PID API_PID HOST_PID
+	pt_gunicorn_app API api --port "$API_PORT" --cgroup "$API_SCOPE" -- \
+		-w 2 --threads 4 --keep-alive 10 -b "[::1]:$API_PORT"
+	PT_GUNICORN=$(pt_unique_exec gu "$PT_GUNICORN") \
+		pt_gunicorn_app HOST host -- -w 2
 	HOST_COMM=$(cat "/proc/$(pt_worker_pids "$HOST_PID" | head -n 1)/comm")
 	export HOST_COMM
+	pt_who host --host "$HOST_COMM"
 	# The kernel drops (node-wide) before this file's traffic.
 	DROPS0=$(pt_metric_sum podtap_kernel_drops_total)
 	export DROPS0
-	export WEB="http://127.0.0.1:$WEB_PORT" API="http://127.0.0.1:$API_PORT"
-	export HOST="http://127.0.0.1:$HOST_PORT"
 }
 
 teardown_file() {
-	local rc=0
-	pt_podtap_stop || rc=1
-	pt_cleanup
-	return $rc
-}
-
-# sel WHO METHOD STATUS ROUTE: one server series' full label set, one per
-# line; WHO is web, api or host.
-sel() {
-	case $1 in
-	web) pt_pod_labels shop web-1 web ;;
-	api) pt_pod_labels blog api-7 api ;;
-	host) pt_host_labels "$HOST_COMM" ;;
-	esac
-	printf '%s\n' "http_request_method=$2" "http_response_status_code=$3" \
-		"http_route=$4" url_scheme=http
-}
-
-# count WHO METHOD STATUS ROUTE: current _count of that series (0 if none).
-count() {
-	local -a l
-	mapfile -t l < <(sel "$@")
-	pt_metric "${PT_HIST}_count" "${l[@]}"
-}
-
-# expect_count N WHO METHOD STATUS ROUTE: waits until _count is exactly N
-# and stays there.
-expect_count() {
-	local n=$1
-	local -a l
-	shift
-	mapfile -t l < <(sel "$@")
-	pt_wait_metric "$n" "${PT_HIST}_count" "${l[@]}"
-}
-
-# our_series: every _count series of the three apps, with values.
-our_series() {
-	local f
-	f=$(pt_scrape) || return 1
-	pt_mq series "$f" "${PT_HIST}_count" k8s_pod_name=web-1
-	pt_mq series "$f" "${PT_HIST}_count" k8s_pod_name=api-7
-	pt_mq series "$f" "${PT_HIST}_count" k8s_pod_name= "service_name=$HOST_COMM"
-}
-
-# hey_ok N OUTPUT_FILE STATUS: hey reported exactly N responses, all STATUS.
-hey_ok() {
-	if ! grep -Eq "^\s*\[$3\]\s+$1 responses" "$2" ||
-		[ "$(grep -Ec '^\s*\[[0-9]+\]' "$2")" != 1 ]; then
-		pt_fail "hey did not get exactly $1 x $3:"
-		cat "$2" >&2
-		return 1
-	fi
+	pt_podtap_teardown
 }
 
 @test "the apps' workers run inside their pods' cgroups, the host app outside" {
@@ -132,43 +75,43 @@ hey_ok() {
 
 @test "GET / from separate curl processes: exact count per pod" {
 	local web0 api0 i
-	web0=$(count web GET 200 /)
-	api0=$(count api GET 200 /)
+	web0=$(pt_count web GET 200 /)
+	api0=$(pt_count api GET 200 /)
 	for i in 1 2 3 4 5; do
 		[ "$(pt_curl_status "$WEB/")" = 200 ]
 	done
 	for i in 1 2 3; do
 		[ "$(pt_curl_status "$API/")" = 200 ]
 	done
-	expect_count $((web0 + 5)) web GET 200 /
-	expect_count $((api0 + 3)) api GET 200 /
+	pt_expect_count $((web0 + 5)) web GET 200 /
+	pt_expect_count $((api0 + 3)) api GET 200 /
 }
 
 @test "one curl, several URLs on one keep-alive connection: each request counted" {
 	local root0 user0 nope0 head0 conns
-	root0=$(count api GET 200 /)
-	user0=$(count api GET 200 '/users/{id}')
-	nope0=$(count api GET 404 /nope)
-	head0=$(count api HEAD 200 /)
+	root0=$(pt_count api GET 200 /)
+	user0=$(pt_count api GET 200 '/users/{id}')
+	nope0=$(pt_count api GET 404 /nope)
+	head0=$(pt_count api HEAD 200 /)
 	conns=$(curl -sS -o /dev/null -o /dev/null -o /dev/null -o /dev/null \
 		-w '%{num_connects}' "$API/" "$API/users/1" "$API/" "$API/nope" \
 		--next -sS -o /dev/null -I -w '%{num_connects}' "$API/" \
 		--next -sS -o /dev/null -w '%{num_connects}' "$API/")
 	# The client really reused one connection (gthread keeps it alive).
 	pt_expect_eq "curl connects per request" 100000 "$conns"
-	expect_count $((root0 + 3)) api GET 200 /
-	expect_count $((user0 + 1)) api GET 200 '/users/{id}'
-	expect_count $((nope0 + 1)) api GET 404 /nope
-	expect_count $((head0 + 1)) api HEAD 200 /
+	pt_expect_count $((root0 + 3)) api GET 200 /
+	pt_expect_count $((user0 + 1)) api GET 200 '/users/{id}'
+	pt_expect_count $((nope0 + 1)) api GET 404 /nope
+	pt_expect_count $((head0 + 1)) api HEAD 200 /
 }
 
 @test "POST /items 201 (small, 64 KiB and chunked bodies), 404 and 500 per status" {
 	local post0 nope0 err0 api_post0 api_err0 body out
-	post0=$(count web POST 201 /items)
-	nope0=$(count web GET 404 /nope)
-	err0=$(count web GET 500 /error)
-	api_post0=$(count api POST 201 /items)
-	api_err0=$(count api GET 500 /error)
+	post0=$(pt_count web POST 201 /items)
+	nope0=$(pt_count web GET 404 /nope)
+	err0=$(pt_count web GET 500 /error)
+	api_post0=$(pt_count api POST 201 /items)
+	api_err0=$(pt_count api GET 500 /error)
 	body="$PT_TMP/body.64k"
 	head -c 65536 /dev/urandom >"$body"
 	out=$(curl -sS -d 'name=x' "$WEB/items")
@@ -188,22 +131,22 @@ hey_ok() {
 		--next -sS -o /dev/null -w '%{num_connects}' --data-binary @"$body" "$API/items" \
 		--next -sS -o /dev/null -w '%{num_connects}' "$API/error")
 	pt_expect_eq "curl connects per request" 100 "$out"
-	expect_count $((post0 + 3)) web POST 201 /items
-	expect_count $((nope0 + 2)) web GET 404 /nope
-	expect_count $((err0 + 2)) web GET 500 /error
-	expect_count $((api_post0 + 2)) api POST 201 /items
-	expect_count $((api_err0 + 1)) api GET 500 /error
+	pt_expect_count $((post0 + 3)) web POST 201 /items
+	pt_expect_count $((nope0 + 2)) web GET 404 /nope
+	pt_expect_count $((err0 + 2)) web GET 500 /error
+	pt_expect_count $((api_post0 + 2)) api POST 201 /items
+	pt_expect_count $((api_err0 + 1)) api GET 500 /error
 }
 
 @test "Expect: 100-continue: one exchange with the final status, no 100 series" {
 	local p0 out f
-	p0=$(count web POST 201 /items)
+	p0=$(pt_count web POST 201 /items)
 	head -c 20000 /dev/urandom >"$PT_TMP/body.20k"
 	out=$(curl -sS -H 'Expect: 100-continue' --data-binary @"$PT_TMP/body.20k" \
 		-o "$PT_TMP/reply" -w '%{http_code}' "$WEB/items")
 	pt_expect_eq "status" 201 "$out"
 	pt_expect_eq "reply" '{"length":20000}' "$(cat "$PT_TMP/reply")"
-	expect_count $((p0 + 1)) web POST 201 /items
+	pt_expect_count $((p0 + 1)) web POST 201 /items
 	f=$(pt_scrape)
 	if pt_mq keys "$f" "${PT_HIST}_count" k8s_pod_name=web-1 | grep -F 'http_response_status_code="100"'; then
 		pt_fail "the interim 100 Continue was counted as a response"
@@ -213,24 +156,24 @@ hey_ok() {
 
 @test "1 MiB and 204 responses on one keep-alive connection, then more requests" {
 	local b0 e0 r0 conns
-	b0=$(count api GET 200 '/bytes/{id}')
-	e0=$(count api GET 204 /empty)
-	r0=$(count api GET 200 /)
+	b0=$(pt_count api GET 200 '/bytes/{id}')
+	e0=$(pt_count api GET 204 /empty)
+	r0=$(pt_count api GET 200 /)
 	conns=$(curl -sS -o /dev/null -o /dev/null -o /dev/null -o /dev/null -o /dev/null \
 		-w '%{num_connects}' "$API/bytes/1048576" "$API/empty" "$API/" \
 		"$API/bytes/100" "$API/empty")
 	pt_expect_eq "curl connects per request" 10000 "$conns"
-	expect_count $((b0 + 2)) api GET 200 '/bytes/{id}'
-	expect_count $((e0 + 2)) api GET 204 /empty
-	expect_count $((r0 + 1)) api GET 200 /
+	pt_expect_count $((b0 + 2)) api GET 200 '/bytes/{id}'
+	pt_expect_count $((e0 + 2)) api GET 204 /empty
+	pt_expect_count $((r0 + 1)) api GET 200 /
 }
 
 @test "file responses (gunicorn's sendfile) and a 304, keep-alive and not" {
 	local f0 n0 r0 w0 conns lm
-	f0=$(count api GET 200 /file)
-	n0=$(count api GET 304 /file)
-	r0=$(count api GET 200 /)
-	w0=$(count web GET 200 /file)
+	f0=$(pt_count api GET 200 /file)
+	n0=$(pt_count api GET 304 /file)
+	r0=$(pt_count api GET 200 /)
+	w0=$(pt_count web GET 200 /file)
 	conns=$(curl -sS -o /dev/null -o /dev/null -o /dev/null -w '%{num_connects}' \
 		"$API/file" "$API/file" "$API/")
 	pt_expect_eq "curl connects per request" 100 "$conns"
@@ -238,26 +181,26 @@ hey_ok() {
 	lm=$(curl -sS -o /dev/null -w '%header{last-modified}' "$WEB/file")
 	[ -n "$lm" ]
 	[ "$(pt_curl_status "$API/file" -H "If-Modified-Since: $lm")" = 304 ]
-	expect_count $((f0 + 2)) api GET 200 /file
-	expect_count $((n0 + 1)) api GET 304 /file
-	expect_count $((r0 + 1)) api GET 200 /
-	expect_count $((w0 + 2)) web GET 200 /file
+	pt_expect_count $((f0 + 2)) api GET 200 /file
+	pt_expect_count $((n0 + 1)) api GET 304 /file
+	pt_expect_count $((r0 + 1)) api GET 200 /
+	pt_expect_count $((w0 + 2)) web GET 200 /file
 }
 
 @test "routes: uuid and hash segments, absolute-form target, deep and long paths" {
 	local i0 u0 f n0 long
-	i0=$(count web GET 404 '/nope/{id}')
-	u0=$(count web GET 200 '/users/{id}')
+	i0=$(pt_count web GET 404 '/nope/{id}')
+	u0=$(pt_count web GET 200 '/users/{id}')
 	[ "$(pt_curl_status "$WEB/nope/550e8400-e29b-41d4-a716-446655440000")" = 404 ]
 	[ "$(pt_curl_status "$WEB/nope/d41d8cd98f00b204e9800998ecf8427e")" = 404 ]
 	printf 'GET http://example.com/users/5?x=1 HTTP/1.1\r\nHost: example.com\r\n\r\n' |
-		"$PT_PY" "$PT_FIXTURES/rawhttp.py" "$WEB_PORT" --expect 200
-	expect_count $((i0 + 2)) web GET 404 '/nope/{id}'
-	expect_count $((u0 + 1)) web GET 200 '/users/{id}'
+		pt_raw "$WEB_PORT" --expect 200
+	pt_expect_count $((i0 + 2)) web GET 404 '/nope/{id}'
+	pt_expect_count $((u0 + 1)) web GET 200 '/users/{id}'
 	# 20 segments: route.h keeps 16, then "/{rest}".
-	n0=$(count web GET 404 '/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/{rest}')
+	n0=$(pt_count web GET 404 '/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/{rest}')
 	[ "$(pt_curl_status "$WEB/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q/r/s/t")" = 404 ]
-	expect_count $((n0 + 1)) web GET 404 '/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/{rest}'
+	pt_expect_count $((n0 + 1)) web GET 404 '/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/{rest}'
 	# A 3000-byte segment: one 404 under some route of at most 255 bytes
 	# that starts with /long/.
 	f=$(pt_scrape)
@@ -274,14 +217,14 @@ hey_ok() {
 
 @test "HTTP/1.0 requests and the IPv6 loopback are counted" {
 	local r0 a0
-	r0=$(count web GET 200 /)
-	a0=$(count api GET 200 '/users/{id}')
+	r0=$(pt_count web GET 200 /)
+	a0=$(pt_count api GET 200 '/users/{id}')
 	[ "$(pt_curl_status "$WEB/" -0)" = 200 ]
 	[ "$(pt_curl_status "$WEB/" --http1.0 -H 'Connection: keep-alive')" = 200 ]
 	[ "$(pt_curl_status "http://[::1]:$API_PORT/users/3" -g)" = 200 ]
 	[ "$(pt_curl_status "http://[::1]:$API_PORT/users/4" -g)" = 200 ]
-	expect_count $((r0 + 2)) web GET 200 /
-	expect_count $((a0 + 2)) api GET 200 '/users/{id}'
+	pt_expect_count $((r0 + 2)) web GET 200 /
+	pt_expect_count $((a0 + 2)) api GET 200 '/users/{id}'
 }
 
 @test "a pod created while podtap runs is resolved" {
@@ -310,9 +253,9 @@ hey_ok() {
 		pid=$(pt_spawn "$PT_TMP/logs/raw-$io.log" --cgroup "$PT_POD_SCOPE" -- \
 			"$PT_PY" "$PT_FIXTURES/rawserver.py" "$port" --io "$io")
 		pt_wait_port "$port" 10 "$pid"
-		printf 'GET /ok HTTP/1.1\r\nHost: x\r\n\r\n' | "$PT_PY" "$PT_FIXTURES/rawhttp.py" "$port" --expect 200
-		printf 'GET /ok HTTP/1.1\r\nHost: x\r\n\r\n' | "$PT_PY" "$PT_FIXTURES/rawhttp.py" "$port" --expect 200
-		printf 'GET /noclen HTTP/1.1\r\nHost: x\r\n\r\n' | "$PT_PY" "$PT_FIXTURES/rawhttp.py" "$port" --expect 200
+		printf 'GET /ok HTTP/1.1\r\nHost: x\r\n\r\n' | pt_raw "$port" --expect 200
+		printf 'GET /ok HTTP/1.1\r\nHost: x\r\n\r\n' | pt_raw "$port" --expect 200
+		printf 'GET /noclen HTTP/1.1\r\nHost: x\r\n\r\n' | pt_raw "$port" --expect 200
 		n=$((n + 1))
 		echo "# --io $io" >&2
 		pt_wait_metric $((2 * n)) "${PT_HIST}_count" "${l[@]}" http_request_method=GET \
@@ -338,7 +281,7 @@ hey_ok() {
 			"$PT_PY" "$PT_FIXTURES/rawserver.py" "$port")
 		pt_wait_port "$port" 10 "$pid"
 		printf 'GET /ok HTTP/1.1\r\nHost: x\r\n\r\n' |
-			"$PT_PY" "$PT_FIXTURES/rawhttp.py" "$port" --expect 200
+			pt_raw "$port" --expect 200
 		mapfile -t l < <(pt_pod_labels "shape$i" "pod-$qos-$driver-$rt" "c$i")
 		echo "# $shape: ${PT_POD_SCOPE#"$(pt_cgroup2_root)"}" >&2
 		pt_wait_metric 1 "${PT_HIST}_count" "${l[@]}" http_request_method=GET \
@@ -352,11 +295,11 @@ hey_ok() {
 	f=$(pt_scrape)
 	n0=$(pt_mq sum "$f" "${PT_HIST}_count" k8s_pod_name=web-1 http_response_status_code=404)
 	printf 'GET /q"uo\\te HTTP/1.1\r\nHost: x\r\n\r\n' |
-		"$PT_PY" "$PT_FIXTURES/rawhttp.py" "$WEB_PORT" --expect 404
+		pt_raw "$WEB_PORT" --expect 404
 	printf 'GET /caf\xe9/x HTTP/1.1\r\nHost: x\r\n\r\n' |
-		"$PT_PY" "$PT_FIXTURES/rawhttp.py" "$WEB_PORT" --expect 404
+		pt_raw "$WEB_PORT" --expect 404
 	printf 'GET /\xff\xfe HTTP/1.1\r\nHost: x\r\n\r\n' |
-		"$PT_PY" "$PT_FIXTURES/rawhttp.py" "$WEB_PORT" --expect 404
+		pt_raw "$WEB_PORT" --expect 404
 	pt_wait_sum $((n0 + 3)) "${PT_HIST}_count" k8s_pod_name=web-1 http_response_status_code=404
 	f=$(pt_scrape)
 	# The route came back through a real parser with the exact bytes sent.
@@ -370,11 +313,11 @@ hey_ok() {
 
 @test "/users/<id> for several ids is one /users/{id} series" {
 	local u0 id f
-	u0=$(count web GET 200 '/users/{id}')
+	u0=$(pt_count web GET 200 '/users/{id}')
 	for id in 1 42 9000 123456789; do
 		[ "$(pt_curl_status "$WEB/users/$id")" = 200 ]
 	done
-	expect_count $((u0 + 4)) web GET 200 '/users/{id}'
+	pt_expect_count $((u0 + 4)) web GET 200 '/users/{id}'
 	f=$(pt_scrape)
 	if pt_mq keys "$f" "${PT_HIST}_count" k8s_pod_name=web-1 | grep -E 'http_route="/users/[0-9]'; then
 		pt_fail "raw user ids leaked into http_route"
@@ -386,7 +329,7 @@ hey_ok() {
 	local -a l
 	local le f n sum0
 	local -A b0
-	mapfile -t l < <(sel api GET 200 /slow)
+	mapfile -t l < <(pt_sel api GET 200 /slow)
 	f=$(pt_scrape)
 	for le in 0.05 0.075 0.1 0.25 0.5 1 10 +Inf; do
 		n=$(pt_mq get "$f" "${PT_HIST}_bucket" "${l[@]}" "le=$le") || n=0
@@ -396,7 +339,7 @@ hey_ok() {
 	for n in 1 2 3; do
 		[ "$(pt_curl_status "$API/slow")" = 200 ]
 	done
-	expect_count "$(( $(pt_mq get "$f" "${PT_HIST}_count" "${l[@]}" || echo 0) + 3 ))" \
+	pt_expect_count "$(( $(pt_mq get "$f" "${PT_HIST}_count" "${l[@]}" || echo 0) + 3 ))" \
 		api GET 200 /slow
 	f=$(pt_scrape)
 	for le in 0.05 0.075 0.1; do
@@ -417,13 +360,13 @@ hey_ok() {
 	local -a l
 	local le f n u0
 	local -A b0
-	mapfile -t l < <(sel api POST 201 /items)
+	mapfile -t l < <(pt_sel api POST 201 /items)
 	f=$(pt_scrape)
 	for le in 0.25 0.5 +Inf; do
 		n=$(pt_mq get "$f" "${PT_HIST}_bucket" "${l[@]}" "le=$le") || n=0
 		b0[$le]=$n
 	done
-	u0=$(count api GET 200 '/users/{id}')
+	u0=$(pt_count api GET 200 '/users/{id}')
 	# Head, 0.3 s pause, body; the app answers at once. Then 2 s idle on
 	# the same keep-alive connection and one more request.
 	"$PT_PY" - "$API_PORT" <<'EOF'
@@ -450,7 +393,7 @@ s.sendall(b"GET /users/8 HTTP/1.1\r\nHost: x\r\n\r\n")
 assert response() == b"200"
 s.close()
 EOF
-	expect_count $((u0 + 1)) api GET 200 '/users/{id}'
+	pt_expect_count $((u0 + 1)) api GET 200 '/users/{id}'
 	f=$(pt_scrape)
 	for le in 0.25 0.5 +Inf; do
 		n=$(pt_mq get "$f" "${PT_HIST}_bucket" "${l[@]}" "le=$le") || n=0
@@ -462,14 +405,14 @@ EOF
 
 @test "hey: keep-alive (gthread pod) and -disable-keepalive (sync pod)" {
 	local r0 u0
-	r0=$(count api GET 200 /)
-	u0=$(count web GET 200 '/users/{id}')
+	r0=$(pt_count api GET 200 /)
+	u0=$(pt_count web GET 200 '/users/{id}')
 	hey -n 400 -c 8 "$API/" >"$PT_TMP/hey1.txt"
-	hey_ok 400 "$PT_TMP/hey1.txt" 200
+	pt_hey_ok 400 "$PT_TMP/hey1.txt" 200
 	hey -n 200 -c 8 -disable-keepalive "$WEB/users/7" >"$PT_TMP/hey2.txt"
-	hey_ok 200 "$PT_TMP/hey2.txt" 200
-	expect_count $((r0 + 400)) api GET 200 /
-	expect_count $((u0 + 200)) web GET 200 '/users/{id}'
+	pt_hey_ok 200 "$PT_TMP/hey2.txt" 200
+	pt_expect_count $((r0 + 400)) api GET 200 /
+	pt_expect_count $((u0 + 200)) web GET 200 '/users/{id}'
 }
 
 @test "host gunicorn outside any pod: empty k8s labels, service_name is its comm" {
@@ -478,15 +421,15 @@ EOF
 	for w in $(pt_worker_pids "$HOST_PID"); do
 		pt_expect_eq "comm of host worker $w" "$HOST_COMM" "$(cat "/proc/$w/comm")"
 	done
-	r0=$(count host GET 200 /)
-	e0=$(count host GET 500 /error)
+	r0=$(pt_count host GET 200 /)
+	e0=$(pt_count host GET 500 /error)
 	for i in 1 2 3; do
 		[ "$(pt_curl_status "$HOST/")" = 200 ]
 	done
 	hey -n 20 -c 2 "$HOST/error" >"$PT_TMP/hey3.txt"
-	hey_ok 20 "$PT_TMP/hey3.txt" 500
-	expect_count $((r0 + 3)) host GET 200 /
-	expect_count $((e0 + 20)) host GET 500 /error
+	pt_hey_ok 20 "$PT_TMP/hey3.txt" 500
+	pt_expect_count $((r0 + 3)) host GET 200 /
+	pt_expect_count $((e0 + 20)) host GET 500 /error
 }
 
 @test "a process in a non-pod cgroup (a systemd service) is host traffic" {
@@ -509,16 +452,16 @@ EOF
 	l+=(http_request_method=GET http_response_status_code=200 http_route=/ok url_scheme=http)
 	c0=$(pt_metric "${PT_HIST}_count" "${l[@]}")
 	printf 'GET /ok HTTP/1.1\r\nHost: x\r\n\r\n' |
-		"$PT_PY" "$PT_FIXTURES/rawhttp.py" "$port" --expect 200
+		pt_raw "$port" --expect 200
 	pt_wait_metric $((c0 + 1)) "${PT_HIST}_count" "${l[@]}"
 	pt_stop_pid "$pid"
 }
 
 @test "~7 KiB Cookie header with Content-Length as the last header" {
 	local w0 a0 g0
-	w0=$(count web POST 201 /items)
-	a0=$(count api POST 201 /items)
-	g0=$(count api GET 200 /)
+	w0=$(pt_count web POST 201 /items)
+	a0=$(pt_count api POST 201 /items)
+	g0=$(pt_count api GET 200 /)
 	# One request per connection (sync), then two + a GET on one
 	# keep-alive connection (gthread).
 	"$PT_PY" - "$WEB_PORT" "$API_PORT" <<'EOF'
@@ -546,31 +489,31 @@ r = api.getresponse()
 assert r.status == 200 and r.read() == b"ok"
 api.close()
 EOF
-	expect_count $((w0 + 1)) web POST 201 /items
-	expect_count $((a0 + 2)) api POST 201 /items
-	expect_count $((g0 + 1)) api GET 200 /
+	pt_expect_count $((w0 + 1)) web POST 201 /items
+	pt_expect_count $((a0 + 2)) api POST 201 /items
+	pt_expect_count $((g0 + 1)) api GET 200 /
 }
 
 @test "unknown method is _OTHER; DELETE keeps its name" {
 	local o0 d0
-	o0=$(count web _OTHER 405 /)
-	d0=$(count api DELETE 405 /items)
+	o0=$(pt_count web _OTHER 405 /)
+	d0=$(pt_count api DELETE 405 /items)
 	[ "$(pt_curl_status "$WEB/" -X FOO)" = 405 ]
 	[ "$(pt_curl_status "$WEB/" -X BREW)" = 405 ]
 	[ "$(pt_curl_status "$API/items" -X DELETE)" = 405 ]
-	expect_count $((o0 + 2)) web _OTHER 405 /
-	expect_count $((d0 + 1)) api DELETE 405 /items
+	pt_expect_count $((o0 + 2)) web _OTHER 405 /
+	pt_expect_count $((d0 + 1)) api DELETE 405 /items
 }
 
 @test "--route pattern wins over the heuristic; other paths still use it" {
 	local o0 u0 f
-	o0=$(count web GET 404 '/orders/{order}')
-	u0=$(count web GET 200 '/users/{id}')
+	o0=$(pt_count web GET 404 '/orders/{order}')
+	u0=$(pt_count web GET 200 '/users/{id}')
 	[ "$(pt_curl_status "$WEB/orders/A-17")" = 404 ]
 	[ "$(pt_curl_status "$WEB/orders/555?x=1")" = 404 ]
 	[ "$(pt_curl_status "$WEB/users/5?page=2")" = 200 ]
-	expect_count $((o0 + 2)) web GET 404 '/orders/{order}'
-	expect_count $((u0 + 1)) web GET 200 '/users/{id}'
+	pt_expect_count $((o0 + 2)) web GET 404 '/orders/{order}'
+	pt_expect_count $((u0 + 1)) web GET 200 '/users/{id}'
 	f=$(pt_scrape)
 	if pt_mq keys "$f" "${PT_HIST}_count" k8s_pod_name=web-1 | grep -F -e '/orders/{id}' -e 'A-17' -e '?'; then
 		pt_fail "route pattern or query handling wrong"
@@ -580,7 +523,7 @@ EOF
 
 @test "random bytes and TLS handshakes to the apps: no new series, no count changes" {
 	local before after other0 port
-	before=$(our_series)
+	before=$(pt_series web api host)
 	other0=$(pt_metric podtap_connections_total protocol=other)
 	for port in "$WEB_PORT" "$API_PORT" "$HOST_PORT"; do
 		"$PT_PY" - "$port" <<'EOF'
@@ -607,7 +550,7 @@ EOF
 	# them close (bounded), then compare.
 	PT_WAIT_S=8 pt_wait_metric_ge $((other0 + 7)) podtap_connections_total protocol=other || true
 	sleep 0.5
-	after=$(our_series)
+	after=$(pt_series web api host)
 	if [ "$before" != "$after" ]; then
 		pt_fail "series changed by non-HTTP traffic:"
 		diff <(echo "$before") <(echo "$after") >&2
@@ -619,9 +562,9 @@ EOF
 
 @test "clients' own side is not a server series; labels and buckets as specified" {
 	local f bad les c0
-	c0=$(count web GET 200 /)
+	c0=$(pt_count web GET 200 /)
 	[ "$(pt_curl_status "$WEB/")" = 200 ]
-	expect_count $((c0 + 1)) web GET 200 /
+	pt_expect_count $((c0 + 1)) web GET 200 /
 	f=$(pt_scrape)
 	bad=$(pt_mq keys "$f" "${PT_HIST}_count" | grep -E 'service_name="(curl|hey)"' || true)
 	pt_expect_eq "server series of client processes" "" "$bad"
@@ -680,20 +623,20 @@ no_kernel_drops() {
 		"$(pt_mq series "$1" podtap_kernel_drops_total | grep -v ' 0$' | tr '\n' ' ')"
 	for try in 1 2 3; do
 		d0=$(pt_metric_sum podtap_kernel_drops_total)
-		r0=$(count api GET 200 /)
-		u0=$(count web GET 200 '/users/{id}')
-		b0=$(count api GET 200 '/bytes/{id}')
-		f0=$(count web GET 200 /file)
+		r0=$(pt_count api GET 200 /)
+		u0=$(pt_count web GET 200 '/users/{id}')
+		b0=$(pt_count api GET 200 '/bytes/{id}')
+		f0=$(pt_count web GET 200 /file)
 		hey -n 200 -c 8 "$API/" >"$PT_TMP/hey-drops.txt"
-		hey_ok 200 "$PT_TMP/hey-drops.txt" 200
+		pt_hey_ok 200 "$PT_TMP/hey-drops.txt" 200
 		hey -n 40 -c 4 -disable-keepalive "$WEB/users/7" >"$PT_TMP/hey-drops.txt"
-		hey_ok 40 "$PT_TMP/hey-drops.txt" 200
+		pt_hey_ok 40 "$PT_TMP/hey-drops.txt" 200
 		[ "$(pt_curl_status "$API/bytes/1048576")" = 200 ]
 		[ "$(pt_curl_status "$WEB/file")" = 200 ]
-		expect_count $((r0 + 200)) api GET 200 /
-		expect_count $((u0 + 40)) web GET 200 '/users/{id}'
-		expect_count $((b0 + 1)) api GET 200 '/bytes/{id}'
-		expect_count $((f0 + 1)) web GET 200 /file
+		pt_expect_count $((r0 + 200)) api GET 200 /
+		pt_expect_count $((u0 + 40)) web GET 200 '/users/{id}'
+		pt_expect_count $((b0 + 1)) api GET 200 '/bytes/{id}'
+		pt_expect_count $((f0 + 1)) web GET 200 /file
 		d=$(( $(pt_metric_sum podtap_kernel_drops_total) - d0 ))
 		[ "$d" = 0 ] && return 0
 		pt_log "window $try of this file's traffic: +$d kernel drops"

@@ -9,15 +9,11 @@
 load 'lib/common'
 
 setup() {
-	pt_init
-	pt_require_podtap
+	pt_podtap_setup
 }
 
 teardown() {
-	local rc=0
-	if [ -n "${PODTAP_PID:-}" ]; then pt_podtap_stop || rc=1; fi
-	pt_cleanup
-	return $rc
+	pt_podtap_teardown
 }
 
 @test "an unknown flag: non-zero exit and a message naming it" {
@@ -30,13 +26,7 @@ teardown() {
 @test "a metrics port in use: non-zero exit and a clear message" {
 	local port pid
 	port=$(pt_free_port)
-	pid=$(pt_spawn "$PT_TMP/logs/holder.log" -- "$PT_PY" -c '
-import socket, sys, time
-s = socket.socket()
-s.bind(("127.0.0.1", int(sys.argv[1])))
-s.listen()
-time.sleep(60)' "$port")
-	pt_wait_port "$port" 10 "$pid"
+	pid=$(pt_hold_port "$port" 60)
 	run timeout 30 "$PODTAP_BIN" --metrics-listen "127.0.0.1:$port" --no-pin \
 		--pod-log-dir "$PT_TMP/pods"
 	echo "$output"

@@ -11,15 +11,11 @@
 load 'lib/common'
 
 setup() {
-	pt_init
-	pt_require_podtap
+	pt_podtap_setup
 }
 
 teardown() {
-	local rc=0
-	if [ -n "${PODTAP_PID:-}" ]; then pt_podtap_stop || rc=1; fi
-	pt_cleanup
-	return $rc
+	pt_podtap_teardown
 }
 
 # flood_start LOG FLOOD ARGS...: flood.py against podtap's port; waits until

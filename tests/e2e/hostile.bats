@@ -42,12 +42,11 @@ name() {
 }
 
 setup_file() {
-	local v i
+	local i
 	local -a routes flags=()
-	pt_init
-	pt_require_podtap
+	pt_podtap_setup
 	pt_otlp_require
-	for v in $(compgen -e | grep -E '^OTEL_' || true); do unset "$v"; done
+	pt_otlp_clear_env
 	SEED=$(( (RANDOM << 15) | RANDOM ))
 	NS="hostile-$(pt_rand_hex 6)"
 	export SEED NS
@@ -88,10 +87,7 @@ setup_file() {
 }
 
 teardown_file() {
-	local rc=0
-	pt_podtap_stop || rc=1
-	pt_cleanup
-	return $rc
+	pt_podtap_teardown
 }
 
 teardown() {

@@ -30,8 +30,7 @@ load 'lib/common'
 
 setup_file() {
 	local d
-	pt_init
-	pt_require_podtap
+	pt_podtap_setup
 	d="$PT_TMP/kubelet"
 	mkdir -p "$d/pods.d"
 	# A CA, the kubelet's serving certificate for 127.0.0.1, and an
@@ -86,7 +85,7 @@ teardown_file() {
 setup() {
 	# Processes recorded from here on are this test's; teardown stops
 	# them whatever the outcome.
-	PT_MARK=$(wc -l <"$PT_TMP/pids")
+	pt_test_mark
 	KLOG_MARK=$(wc -l <"$KLOG")
 	PODTAP_PID=""
 	echo ok >"$MODE"
@@ -102,14 +101,11 @@ setup() {
 }
 
 teardown() {
-	local p
 	if [ -n "${BATS_TEST_COMPLETED:-}" ] || [ -z "${PODTAP_LOG:-}" ]; then :; else
 		echo "--- podtap log:" >&2
 		tail -n 30 "$PODTAP_LOG" >&2
 	fi
-	for p in $(tail -n +"$((PT_MARK + 1))" "$PT_TMP/pids" | tac); do
-		pt_stop_pid "$p" 8
-	done
+	pt_test_stop
 }
 
 # make_pod KEY NS POD CONTAINER [OWNER_KIND OWNER [POD_TEMPLATE_HASH]]: a
@@ -184,7 +180,7 @@ req() {
 	local port=${1^^}_PORT i
 	for i in $(seq 1 "$2"); do
 		printf 'GET %s HTTP/1.1\r\nHost: x\r\n\r\n' "${3:-/ok}" |
-			"$PT_PY" "$PT_FIXTURES/rawhttp.py" "${!port}" --expect 200 >/dev/null
+			pt_raw "${!port}" --expect 200 >/dev/null
 	done
 }
 

@@ -11,15 +11,11 @@
 load 'lib/common'
 
 setup() {
-	pt_init
-	pt_require_podtap
+	pt_podtap_setup
 }
 
 teardown() {
-	local rc=0
-	if [ -n "${PODTAP_PID:-}" ]; then pt_podtap_stop || rc=1; fi
-	pt_cleanup
-	return $rc
+	pt_podtap_teardown
 }
 
 # private_bpffs DIR: mounts a bpf file system of its own at DIR (made with
@@ -91,13 +87,7 @@ cat "$logs/new.log"
 @test "a start that fails after mounting (port in use) unmounts what it mounted" {
 	local port holder
 	port=$(pt_free_port)
-	holder=$(pt_spawn "$PT_TMP/logs/holder.log" -- "$PT_PY" -c '
-import socket, sys, time
-s = socket.socket()
-s.bind(("127.0.0.1", int(sys.argv[1])))
-s.listen()
-time.sleep(120)' "$port")
-	pt_wait_port "$port" 10 "$holder"
+	holder=$(pt_hold_port "$port" 120)
 	run timeout 60 unshare -m --propagation private bash -c "$NEW_MACHINE_PRELUDE"'
 "$1" --metrics-listen "127.0.0.1:$2" --pod-log-dir "$3" --no-python-hooks && exit 1
 echo "after: $(stat -f -c %T /sys/fs/bpf) $(stat -f -c %T /sys/kernel/tracing)"

@@ -11,15 +11,11 @@
 load 'lib/common'
 
 setup_file() {
-	pt_init
-	pt_require_podtap
+	pt_podtap_setup
 	pt_pod_create shop web-1 web
 	export WEB_SCOPE=$PT_POD_SCOPE
 	pt_podtap_start
-	WEB_PORT=$(pt_free_port)
-	WEB_PID=$(pt_gunicorn_start "$PT_TMP/logs/web.log" "$WEB_PORT" \
-		--cgroup "$WEB_SCOPE" -- -w 2)
-	export WEB_PORT WEB_PID WEB="http://127.0.0.1:$WEB_PORT"
+	pt_gunicorn_app WEB web --cgroup "$WEB_SCOPE" -- -w 2
 
 	PROM_PORT=$(pt_free_port)
 	export PROM_PORT PROM="http://127.0.0.1:$PROM_PORT"
@@ -47,6 +43,7 @@ EOF
 	}
 	PROM_COMM=$(cat "/proc/$PROM_PID/comm")
 	export PROM_COMM
+	pt_who prom --host "$PROM_COMM"
 	local i
 	for i in $(seq 1 150); do
 		[ "$(pt_curl_status "$PROM/-/ready")" = 200 ] && break
@@ -56,11 +53,8 @@ EOF
 }
 
 teardown_file() {
-	local rc=0
 	[ -n "${PROM_PID:-}" ] && pt_stop_pid "$PROM_PID" 15
-	pt_podtap_stop || rc=1
-	pt_cleanup
-	return $rc
+	pt_podtap_teardown
 }
 
 # promql QUERY: the single value of an instant query ("" when no series).
@@ -125,22 +119,19 @@ wait_promql() {
 }
 
 @test "Prometheus' own Go HTTP server is seen as a host series" {
-	local -a l
 	local c0 c1 i
 	[[ "$PROM_COMM" == pt-pr-* ]]
-	mapfile -t l < <(pt_host_labels "$PROM_COMM")
-	l+=(http_request_method=GET http_response_status_code=200 http_route=/api/v1/query url_scheme=http)
 	# The earlier tests' queries may still be on their way through the
 	# ring buffer: start from a count that has settled.
-	c0=$(pt_metric "${PT_HIST}_count" "${l[@]}")
+	c0=$(pt_count prom GET 200 /api/v1/query)
 	for i in 1 2 3 4 5 6 7 8 9 10; do
 		sleep 0.5
-		c1=$(pt_metric "${PT_HIST}_count" "${l[@]}")
+		c1=$(pt_count prom GET 200 /api/v1/query)
 		[ "$c1" = "$c0" ] && break
 		c0=$c1
 	done
 	for i in 1 2 3 4; do
 		promql 'vector(1)' >/dev/null
 	done
-	pt_wait_metric $((c0 + 4)) "${PT_HIST}_count" "${l[@]}"
+	pt_expect_count $((c0 + 4)) prom GET 200 /api/v1/query
 }

@@ -15,8 +15,7 @@ PYENV_PY=/root/.pyenv/versions/3.11.7/bin/python3.11
 WORKLOAD="$PT_FIXTURES/pyworkload.py"
 
 setup_file() {
-	pt_init
-	pt_require_podtap
+	pt_podtap_setup
 	pt_otlp_require
 	if [ ! -x "$PYENV_PY" ]; then
 		pt_fail "the pyenv Python $PYENV_PY is missing"
@@ -27,6 +26,7 @@ setup_file() {
 
 	pt_pod_create secure tls-1 web
 	export TLS_SCOPE=$PT_POD_SCOPE
+	pt_who tls secure tls-1 web
 	pt_pod_create calls caller-1 caller
 	export CALLER_SCOPE=$PT_POD_SCOPE
 
@@ -34,58 +34,21 @@ setup_file() {
 	pt_otlp_podtap_start "OTEL_EXPORTER_OTLP_ENDPOINT=$OTLP_URL" \
 		NODE_NAME=python-node
 
-	TLS_PORT=$(pt_free_port)
-	CALLER_PORT=$(pt_free_port)
-	export TLS_PORT CALLER_PORT
-	TLS_PID=$(pt_gunicorn_start "$PT_TMP/logs/tls.log" "$TLS_PORT" \
-		--cgroup "$TLS_SCOPE" -- -w 2 --certfile "$PT_TMP/cert.pem" \
-		--keyfile "$PT_TMP/key.pem")
-	CALLER_PID=$(pt_gunicorn_start "$PT_TMP/logs/caller.log" "$CALLER_PORT" \
-		--cgroup "$CALLER_SCOPE" -- -w 1 --threads 2)
-	export TLS_PID CALLER_PID
-	export TLS="https://127.0.0.1:$TLS_PORT" CALLER="http://127.0.0.1:$CALLER_PORT"
+	pt_gunicorn_app TLS tls --cgroup "$TLS_SCOPE" -- -w 2 \
+		--certfile "$PT_TMP/cert.pem" --keyfile "$PT_TMP/key.pem"
+	pt_gunicorn_app CALLER caller --cgroup "$CALLER_SCOPE" -- -w 1 --threads 2
 }
 
 teardown_file() {
-	local rc=0
-	pt_podtap_stop || rc=1
-	pt_cleanup
-	return $rc
-}
-
-# srv NS POD CONTAINER METHOD STATUS ROUTE [SCHEME]: a server series' labels.
-srv() {
-	pt_pod_labels "$1" "$2" "$3"
-	printf '%s\n' "http_request_method=$4" "http_response_status_code=$5" \
-		"http_route=$6" "url_scheme=${7:-https}"
-}
-
-# expect_srv N NS POD CONTAINER METHOD STATUS ROUTE [SCHEME]
-expect_srv() {
-	local n=$1
-	local -a l
-	shift
-	mapfile -t l < <(srv "$@")
-	pt_wait_metric "$n" "${PT_HIST}_count" "${l[@]}"
-}
-
-# srv_count NS POD CONTAINER METHOD STATUS ROUTE [SCHEME]: its count now.
-srv_count() {
-	local -a l
-	mapfile -t l < <(srv "$@")
-	pt_metric "${PT_HIST}_count" "${l[@]}"
+	pt_podtap_teardown
 }
 
 # expect_cli N NS POD CONTAINER STATUS ROUTE ADDRESS PORT: a client series
 # (GET, https) has exactly N requests.
 expect_cli() {
-	local n=$1
 	local -a l
-	mapfile -t l < <(pt_pod_labels "$2" "$3" "$4")
-	pt_wait_metric "$n" http_client_request_duration_seconds_count "${l[@]}" \
-		http_request_method=GET "http_response_status_code=$5" \
-		"http_route=$6" url_scheme=https "server_address=$7" \
-		"server_port=$8"
+	mapfile -t l < <(pt_client_labels "$2" "$3" "$4" GET "$5" "$6" https "$7" "$8")
+	pt_wait_metric "$1" http_client_request_duration_seconds_count "${l[@]}"
 }
 
 parse_errors() { pt_metric_sum podtap_http_parse_errors_total; }
@@ -156,11 +119,11 @@ pt_wait_ge_info() {
 		pt_expect_eq "statuses" "200 x9, 404 x1, 500 x2" \
 			"$(sort "$PT_TMP/tls.codes" | uniq -c | awk '{ printf "%s%s x%s", s, $2, $1; s = ", " }')"
 
-		expect_srv $((6 * try)) secure tls-1 web GET 200 /
-		expect_srv $((3 * try)) secure tls-1 web GET 200 '/users/{id}'
-		expect_srv $((2 * try)) secure tls-1 web GET 500 /error
-		expect_srv "$try" secure tls-1 web POST 201 /items
-		expect_srv "$try" secure tls-1 web GET 404 /nothing-here
+		pt_expect_count $((6 * try)) tls GET 200 / https
+		pt_expect_count $((3 * try)) tls GET 200 '/users/{id}' https
+		pt_expect_count $((2 * try)) tls GET 500 /error https
+		pt_expect_count "$try" tls POST 201 /items https
+		pt_expect_count "$try" tls GET 404 /nothing-here https
 		# Nothing of this pod is counted as plain http.
 		pt_expect_eq "http series of the TLS pod" 0 \
 			"$(pt_metric_sum "${PT_HIST}_count" k8s_pod_name=tls-1 url_scheme=http)"
@@ -192,7 +155,7 @@ pt_wait_ge_info() {
 
 @test "a Flask handler calling an HTTPS service with requests: client metrics and a CLIENT span" {
 	local i err0
-	err0=$(srv_count secure tls-1 web GET 500 /error)
+	err0=$(pt_count tls GET 500 /error https)
 	for i in 1 2 3; do
 		[ "$(pt_curl_status "$CALLER/call?url=$TLS/users/$i&verify=0" -A "py-call-$BATS_TEST_NUMBER")" = 200 ]
 	done
@@ -200,7 +163,7 @@ pt_wait_ge_info() {
 	expect_cli 3 calls caller-1 caller 200 '/users/{id}' 127.0.0.1 "$TLS_PORT"
 	expect_cli 1 calls caller-1 caller 500 /error localhost "$TLS_PORT"
 	# Both ends: the TLS pod served it too.
-	expect_srv "$((err0 + 1))" secure tls-1 web GET 500 /error
+	pt_expect_count "$((err0 + 1))" tls GET 500 /error https
 	# One CLIENT span per call, https, each the child of the SERVER span of
 	# the request that made it.
 	pt_otlp_wait_count 3 "client and pod(\"caller-1\") and a(\"server.port\") == $TLS_PORT and a(\"http.response.status_code\") == 200" || {
@@ -452,7 +415,7 @@ wait_no_unused_uprobes() {
 @test "thousands of short-lived Python processes, and processes dying while hooked: no leak of links, table entries or memory" {
 	local links0 rss0 rss1 pid go rest pids p tracked dead=0 w f n
 	links0=$(pt_metric podtap_uprobe_links)
-	rss0=$(awk '/VmRSS/ { print $2 }' "/proc/$PODTAP_PID/status")
+	rss0=$(pt_vmrss_kib "$PODTAP_PID")
 	# 2000 forks of a tracked process (kernel-side inheritance and exit).
 	pt_pod_create py churn-1 app
 	read -r pid go rest < <(run_workload "$PT_TMP/logs/churn.log" \
@@ -483,9 +446,9 @@ wait_no_unused_uprobes() {
 			{ pt_fail "$f (mapped by TLS worker $w) has no uprobe any more"; return 1; }
 	done
 	# ... and still seen in plaintext.
-	n=$(srv_count secure tls-1 web GET 200 /)
+	n=$(pt_count tls GET 200 / https)
 	[ "$(pt_curl_status "$TLS/" -k)" = 200 ]
-	expect_srv $((n + 1)) secure tls-1 web GET 200 /
+	pt_expect_count $((n + 1)) tls GET 200 / https
 	# Every entry of the kernel's Python process table is a live process,
 	# and the daemon tracks as many. Other Python processes on the node may
 	# start or end between the two reads, so they are compared until they
@@ -514,7 +477,7 @@ wait_no_unused_uprobes() {
 		[ -z "$dead" ] && break
 	done
 	pt_expect_eq "dead processes left in podtap_py_procs" "" "$(echo $dead)"
-	rss1=$(awk '/VmRSS/ { print $2 }' "/proc/$PODTAP_PID/status")
+	rss1=$(pt_vmrss_kib "$PODTAP_PID")
 	pt_log "podtap RSS: $rss0 KiB before, $rss1 KiB after"
 	[ "$rss1" -lt $((rss0 + 8192)) ]
 }

@@ -10,8 +10,7 @@
 load 'lib/common'
 
 setup_file() {
-	pt_init
-	pt_require_podtap
+	pt_podtap_setup
 	pt_podtap_start --no-python-hooks
 	SERVER_PORT=$(pt_free_port)
 	SERVER_PID=$(pt_spawn "$PT_TMP/logs/server.log" -- "$PT_PY" -c '
@@ -31,18 +30,7 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_foreve
 }
 
 teardown_file() {
-	local rc=0
-	pt_podtap_stop || rc=1
-	pt_cleanup
-	return $rc
-}
-
-# client_labels POD: the labels of pod batch/POD's client series.
-client_labels() {
-	pt_pod_labels batch "$1" job
-	printf '%s\n' http_request_method=GET http_response_status_code=200 \
-		http_route=/job url_scheme=http server_address=127.0.0.1 \
-		"server_port=$SERVER_PORT"
+	pt_podtap_teardown
 }
 
 @test "50 pods each run a client for 3 requests, then their cgroup and log directory go, all before podtap reads an event: 150 of 150 keep their pod" {
@@ -79,7 +67,8 @@ client_labels() {
 	for pod in "${pods[@]}"; do
 		pt_expect_eq "requests of batch/$pod" 3 \
 			"$(pt_mq get "$f" http_client_request_duration_seconds_count \
-				$(client_labels "$pod"))"
+				$(pt_client_labels batch "$pod" job GET 200 /job http \
+					127.0.0.1 "$SERVER_PORT"))"
 	done
 	# And none of it went to a host series named by the client's comm.
 	pt_wait_metric 0 http_client_request_duration_seconds_count \

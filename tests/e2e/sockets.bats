@@ -20,23 +20,12 @@
 load 'lib/common'
 
 setup_file() {
-	pt_init
-	pt_require_podtap
+	pt_podtap_setup
 	pt_podtap_start --no-python-hooks
 }
 
 teardown_file() {
-	local rc=0
-	pt_podtap_stop || rc=1
-	pt_cleanup
-	return $rc
-}
-
-# server_count NS POD C METHOD STATUS ROUTE: the server series' _count.
-server_labels() {
-	pt_pod_labels "$1" "$2" "$3"
-	printf '%s\n' "http_request_method=$4" "http_response_status_code=$5" \
-		"http_route=$6" url_scheme=http
+	pt_podtap_teardown
 }
 
 # curl_n N URL: N requests, one connection each; all must answer 200.
@@ -60,7 +49,7 @@ curl_n() {
 	pt_wait_port "$port" 10 "$pid"
 	curl_n 25 "http://127.0.0.1:$port/index.html"
 	pt_wait_metric 25 "${PT_HIST}_count" \
-		$(server_labels static bb-1 httpd GET 200 /index.html)
+		$(pt_srv_labels static bb-1 httpd GET 200 /index.html)
 	pt_stop_pid "$pid"
 }
 
@@ -88,7 +77,7 @@ S(("127.0.0.1", int(sys.argv[1])), H).serve_forever()' "$port")
 	pt_wait_port "$port" 10 "$pid"
 	curl_n 20 "http://127.0.0.1:$port/forked"
 	pt_wait_metric 20 "${PT_HIST}_count" \
-		$(server_labels fork srv-1 forking GET 200 /forked)
+		$(pt_srv_labels fork srv-1 forking GET 200 /forked)
 	pt_stop_pid "$pid"
 }
 
@@ -128,7 +117,7 @@ while True:
 	pt_wait_port "$port" 10 "$pid"
 	curl_n 15 "http://127.0.0.1:$port/passed"
 	pt_wait_metric 15 "${PT_HIST}_count" \
-		$(server_labels pass fd-1 passer GET 200 /passed)
+		$(pt_srv_labels pass fd-1 passer GET 200 /passed)
 	pt_stop_pid "$pid"
 }
 
@@ -170,7 +159,7 @@ while True:
 	for i in $(seq 1 10); do urls+=("http://127.0.0.1:$port/dup"); done
 	curl -sS -o /dev/null --max-time 10 "${urls[@]}"
 	pt_wait_metric 10 "${PT_HIST}_count" \
-		$(server_labels dup dup-1 dupper GET 200 /dup)
+		$(pt_srv_labels dup dup-1 dupper GET 200 /dup)
 	pt_stop_pid "$pid"
 }
 
@@ -210,12 +199,12 @@ while True:
 		"http://127.0.0.1:$port/b" "http://127.0.0.1:$port/c"
 	for i in a b c; do
 		pt_wait_metric 1 "${PT_HIST}_count" \
-			$(server_labels peek pk-1 peeker GET 200 "/$i")
+			$(pt_srv_labels peek pk-1 peeker GET 200 "/$i")
 	done
 	# /a and /c well under 0.25 s, /b over it (and under 1 s).
-	pt_expect_metric 1 "${PT_HIST}_bucket" $(server_labels peek pk-1 peeker GET 200 /a) le=0.25
-	pt_expect_metric 1 "${PT_HIST}_bucket" $(server_labels peek pk-1 peeker GET 200 /c) le=0.25
-	pt_expect_metric 0 "${PT_HIST}_bucket" $(server_labels peek pk-1 peeker GET 200 /b) le=0.25
-	pt_expect_metric 1 "${PT_HIST}_bucket" $(server_labels peek pk-1 peeker GET 200 /b) le=1
+	pt_expect_metric 1 "${PT_HIST}_bucket" $(pt_srv_labels peek pk-1 peeker GET 200 /a) le=0.25
+	pt_expect_metric 1 "${PT_HIST}_bucket" $(pt_srv_labels peek pk-1 peeker GET 200 /c) le=0.25
+	pt_expect_metric 0 "${PT_HIST}_bucket" $(pt_srv_labels peek pk-1 peeker GET 200 /b) le=0.25
+	pt_expect_metric 1 "${PT_HIST}_bucket" $(pt_srv_labels peek pk-1 peeker GET 200 /b) le=1
 	pt_stop_pid "$pid"
 }

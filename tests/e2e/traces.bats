@@ -33,12 +33,10 @@ load 'lib/otlp'
 NS=trace-shop
 
 setup_file() {
-	local v
-	pt_init
-	pt_require_podtap
+	pt_podtap_setup
 	pt_otlp_require
 	# The apps must not inherit OTEL_* from whoever runs the tests.
-	for v in $(compgen -e | grep -E '^OTEL_' || true); do unset "$v"; done
+	pt_otlp_clear_env
 
 	pt_pod_create "$NS" front-1 front
 	export A_SCOPE=$PT_POD_SCOPE A_UID=$PT_POD_UID
@@ -46,19 +44,11 @@ setup_file() {
 	export B_SCOPE=$PT_POD_SCOPE B_UID=$PT_POD_UID
 	pt_pod_create "$NS" mid-3 mid
 	export C_SCOPE=$PT_POD_SCOPE C_UID=$PT_POD_UID
-	A_PORT=$(pt_free_port)
-	B_PORT=$(pt_free_port)
-	C_PORT=$(pt_free_port)
-	export A_PORT B_PORT C_PORT
-	A_PID=$(pt_gunicorn_start "$PT_TMP/logs/front.log" "$A_PORT" \
-		--cgroup "$A_SCOPE" -- -w 2)
-	B_PID=$(pt_gunicorn_start "$PT_TMP/logs/back.log" "$B_PORT" \
-		--cgroup "$B_SCOPE" --env OTEL_SERVICE_NAME=backend-svc -- -w 2)
-	C_PID=$(pt_gunicorn_start "$PT_TMP/logs/mid.log" "$C_PORT" \
-		--cgroup "$C_SCOPE" -- -w 1 --threads 4 --keep-alive 10)
-	export A_PID B_PID C_PID
-	export A="http://127.0.0.1:$A_PORT" B="http://127.0.0.1:$B_PORT"
-	export C="http://127.0.0.1:$C_PORT"
+	pt_gunicorn_app A front --cgroup "$A_SCOPE" -- -w 2
+	pt_gunicorn_app B back --cgroup "$B_SCOPE" \
+		--env OTEL_SERVICE_NAME=backend-svc -- -w 2
+	pt_gunicorn_app C mid --cgroup "$C_SCOPE" -- -w 1 --threads 4 \
+		--keep-alive 10
 	NODE="e2e-node-$(pt_rand_hex 6)"
 	export NODE
 }
@@ -70,7 +60,7 @@ teardown_file() {
 setup() {
 	# Processes recorded from here on are this test's (podtap, receivers,
 	# hey); teardown stops them, whatever the outcome.
-	PT_MARK=$(wc -l <"$PT_TMP/pids")
+	pt_test_mark
 	UA="podtap-e2e-traces/$BATS_TEST_NUMBER-$(pt_rand_hex 8)"
 	SA="server and pod(\"front-1\") and ua(\"$UA\")"
 	PODTAP_PID=""
@@ -78,10 +68,7 @@ setup() {
 }
 
 teardown() {
-	local p
-	for p in $(tail -n +"$((PT_MARK + 1))" "$PT_TMP/pids" | tac); do
-		pt_stop_pid "$p" 8
-	done
+	pt_test_stop
 }
 
 # podtap_otlp [K=V...] [-- FLAGS...]: podtap exporting to the current
@@ -106,16 +93,6 @@ expect_req() {
 	shift
 	got=$(req "$@")
 	pt_expect_eq "status of $*" "$want" "$got"
-}
-
-# hey_ok N OUTPUT_FILE STATUS: hey reported exactly N responses, all STATUS.
-hey_ok() {
-	if ! grep -Eq "^\s*\[$3\]\s+$1 responses" "$2" ||
-		[ "$(grep -Ec '^\s*\[[0-9]+\]' "$2")" != 1 ]; then
-		pt_fail "hey did not get exactly $1 x $3:"
-		cat "$2" >&2
-		return 1
-	fi
 }
 
 # one EXPR: the one span matching EXPR (fails unless there is exactly one).
@@ -210,10 +187,7 @@ check_a_server() {
 # a_client_labels STATUS ROUTE: the full label set of pod A's client series
 # towards pod B.
 a_client_labels() {
-	pt_pod_labels "$NS" front-1 front
-	printf '%s\n' http_request_method=GET "http_response_status_code=$1" \
-		"http_route=$2" url_scheme=http server_address=127.0.0.1 \
-		"server_port=$B_PORT"
+	pt_client_labels "$NS" front-1 front GET "$1" "$2" http 127.0.0.1 "$B_PORT"
 }
 
 # ---------------------------------------------------------------------------
@@ -531,7 +505,7 @@ a_client_labels() {
 	pt_otlp_start
 	podtap_otlp
 	hey -n 2000 -c 8 "$A/users/9" >"$PT_TMP/hey.txt"
-	hey_ok 2000 "$PT_TMP/hey.txt" 200
+	pt_hey_ok 2000 "$PT_TMP/hey.txt" 200
 	PT_OTLP_WAIT_S=30 pt_otlp_wait_count 2000 'server and pod("front-1")'
 	PT_OTLP_WAIT_S=30 pt_otlp_wait_count 2000 "client and host and a(\"server.port\") == $A_PORT"
 	pt_expect_eq "distinct span ids" 2000 \
@@ -684,7 +658,7 @@ a_client_labels() {
 	pt_otlp_start
 	podtap_otlp OTEL_TRACES_SAMPLER=traceidratio OTEL_TRACES_SAMPLER_ARG=0.25
 	hey -n 4000 -c 8 "$A/users/5" >"$PT_TMP/hey.txt"
-	hey_ok 4000 "$PT_TMP/hey.txt" 200
+	pt_hey_ok 4000 "$PT_TMP/hey.txt" 200
 	mapfile -t l < <(pt_pod_labels "$NS" front-1 front)
 	PT_WAIT_S=30 pt_wait_metric 4000 "${PT_HIST}_count" "${l[@]}" \
 		http_request_method=GET http_response_status_code=200 \
@@ -1095,7 +1069,7 @@ json_list() {
 	done
 	pt_log "/metrics polled $polls times, $slow not answered within 1 s"
 	pt_alive "$hpid" && { pt_fail "hey still running after 90 s"; return 1; }
-	hey_ok 1500 "$PT_TMP/logs/hey.log" 200
+	pt_hey_ok 1500 "$PT_TMP/logs/hey.log" 200
 	[ "$slow" = 0 ]
 	mapfile -t l < <(pt_pod_labels "$NS" front-1 front)
 	pt_wait_metric 1500 "${PT_HIST}_count" "${l[@]}" http_request_method=GET \
@@ -1162,14 +1136,14 @@ while True:
 	podtap_otlp -- --otlp-queue-size 64
 	mapfile -t l < <(pt_pod_labels "$NS" front-1 front)
 	hey -n 1000 -c 4 "$A/" >"$PT_TMP/hey1.txt"
-	hey_ok 1000 "$PT_TMP/hey1.txt" 200
+	pt_hey_ok 1000 "$PT_TMP/hey1.txt" 200
 	PT_WAIT_S=20 pt_wait_metric 1000 "${PT_HIST}_count" "${l[@]}" \
 		http_request_method=GET http_response_status_code=200 http_route=/ \
 		url_scheme=http
 	sleep 1
 	r1=$(pt_vmrss_kib "$PODTAP_PID")
 	hey -n 1000 -c 4 "$A/" >"$PT_TMP/hey2.txt"
-	hey_ok 1000 "$PT_TMP/hey2.txt" 200
+	pt_hey_ok 1000 "$PT_TMP/hey2.txt" 200
 	PT_WAIT_S=20 pt_wait_metric 2000 "${PT_HIST}_count" "${l[@]}" \
 		http_request_method=GET http_response_status_code=200 http_route=/ \
 		url_scheme=http

@@ -137,12 +137,32 @@ pt_wait_port() {
 	return 1
 }
 
+# pt_hold_port PORT SECONDS: a process (recorded, log holder.log) that
+# listens on 127.0.0.1:PORT, accepting nothing, for SECONDS: a port in
+# use. Waits until it listens; prints its pid.
+pt_hold_port() {
+	local pid
+	pid=$(pt_spawn "$PT_TMP/logs/holder.log" -- "$PT_PY" -c '
+import socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen()
+time.sleep(int(sys.argv[2]))' "$1" "$2") || return 1
+	pt_wait_port "$1" 10 "$pid" || return 1
+	echo "$pid"
+}
+
 # pt_alive PID: true while PID exists and is not a zombie.
 pt_alive() {
 	local st
 	st=$(awk '{ sub(/^.*\) /, ""); print $1 }' "/proc/$1/stat" 2>/dev/null) ||
 		return 1
 	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+
+# pt_vmrss_kib PID: resident set size of PID in KiB.
+pt_vmrss_kib() {
+	awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
 }
 
 # pt_children PID: direct children's pids.
@@ -210,6 +230,21 @@ pt_spawn() {
 	echo "$pid"
 }
 
+# pt_test_mark (in setup) and pt_test_stop (in teardown): for suites that
+# share what setup_file starts and start more per test (a podtap, a
+# receiver, clients): pt_test_stop stops the processes recorded since
+# pt_test_mark, last started first, whatever the test's outcome.
+pt_test_mark() {
+	PT_MARK=$(wc -l <"$PT_TMP/pids")
+}
+
+pt_test_stop() {
+	local p
+	for p in $(tail -n +"$((PT_MARK + 1))" "$PT_TMP/pids" | tac); do
+		pt_stop_pid "$p" 8
+	done
+}
+
 # pt_cleanup: stops every recorded process (last started first), empties and
 # removes recorded cgroups (deepest first) and then the shared parents no
 # suite uses any more, unmounts, releases the ports, removes PT_TMP.
@@ -253,13 +288,6 @@ pt_cleanup() {
 	return 0
 }
 
-# pt_curl_status URL [curl args...]: prints the HTTP status of one request.
-pt_curl_status() {
-	local url=$1
-	shift
-	curl -sS -o /dev/null -w '%{http_code}' --max-time 10 "$@" "$url" || true
-}
-
 # pt_expect_eq WHAT EXPECTED GOT
 pt_expect_eq() {
 	if [ "$2" != "$3" ]; then
@@ -271,3 +299,4 @@ pt_expect_eq() {
 source "$PT_LIB_DIR/pods.bash"
 source "$PT_LIB_DIR/podtap.bash"
 source "$PT_LIB_DIR/metrics.bash"
+source "$PT_LIB_DIR/clients.bash"

@@ -45,10 +45,10 @@ pt_metric_sum() {
 	pt_mq sum "$f" "$@"
 }
 
-# Labels of a server series: pt_srv_labels POD_VAR_PREFIX is awkward in bash,
-# so tests build arrays themselves; these build the common parts, with the
-# node name podtap was started with (pt_podtap_start) and no owning
-# workload (a test that has the kubelet name one adds it).
+# Label sets, printed one label a line (for mapfile, or $(...) word
+# splitting where no value has a space), with the node name podtap was
+# started with (pt_podtap_start) and no owning workload (a test that has
+# the kubelet name one adds it).
 # pt_pod_labels NS POD CONTAINER -> k8s labels + service_name (one per line)
 pt_pod_labels() {
 	printf '%s\n' "k8s_namespace_name=$1" "k8s_pod_name=$2" \
@@ -61,6 +61,95 @@ pt_host_labels() {
 	printf '%s\n' "k8s_namespace_name=" "k8s_pod_name=" \
 		"k8s_container_name=" "service_name=$1" \
 		"k8s_node_name=${PODTAP_NODE_NAME:-}"
+}
+
+# pt_req_labels METHOD STATUS ROUTE SCHEME -> the request's labels
+pt_req_labels() {
+	printf '%s\n' "http_request_method=$1" "http_response_status_code=$2" \
+		"http_route=$3" "url_scheme=$4"
+}
+
+# pt_srv_labels NS POD CONTAINER METHOD STATUS ROUTE [SCHEME] -> the full
+# label set of a pod's server series (SCHEME: default http)
+pt_srv_labels() {
+	pt_pod_labels "$1" "$2" "$3"
+	pt_req_labels "$4" "$5" "$6" "${7:-http}"
+}
+
+# pt_client_labels NS POD CONTAINER METHOD STATUS ROUTE SCHEME ADDRESS PORT
+# -> the full label set of a pod's client series towards ADDRESS:PORT
+pt_client_labels() {
+	pt_pod_labels "$1" "$2" "$3"
+	pt_req_labels "$4" "$5" "$6" "$7"
+	printf '%s\n' "server_address=$8" "server_port=$9"
+}
+
+# The apps of a suite, by a short name of its own (WHO: web, api, host, ...)
+# given once, in setup_file, and kept in $PT_TMP/who (so every test sees
+# it); the node name is read when a series is asked for.
+#   pt_who WHO NS POD CONTAINER      pod NS/POD's container CONTAINER
+#   pt_who WHO --host COMM           a process in no pod, of comm COMM
+pt_who() {
+	mkdir -p "$PT_TMP/who" || return 1
+	printf '%s\n' "${@:2}" >"$PT_TMP/who/$1"
+}
+
+# pt_sel WHO METHOD STATUS ROUTE [SCHEME] -> the full label set of WHO's
+# server series (SCHEME: default http)
+pt_sel() {
+	local -a w
+	if [ ! -s "$PT_TMP/who/$1" ]; then
+		pt_fail "pt_sel: no app $1 (pt_who)"
+		return 1
+	fi
+	mapfile -t w <"$PT_TMP/who/$1"
+	if [ "${w[0]}" = --host ]; then
+		pt_host_labels "${w[1]}"
+		pt_req_labels "$2" "$3" "$4" "${5:-http}"
+	else
+		pt_srv_labels "${w[@]}" "$2" "$3" "$4" "${5:-http}"
+	fi
+}
+
+# pt_count WHO METHOD STATUS ROUTE [SCHEME]: the _count of that server
+# series now (0 if there is none).
+pt_count() {
+	local sel
+	local -a l
+	sel=$(pt_sel "$@") || return 1
+	mapfile -t l <<<"$sel"
+	pt_metric "${PT_HIST}_count" "${l[@]}"
+}
+
+# pt_expect_count N WHO METHOD STATUS ROUTE [SCHEME]: waits until its
+# _count is exactly N and stays there (pt_wait_metric).
+pt_expect_count() {
+	local n=$1 sel
+	local -a l
+	shift
+	sel=$(pt_sel "$@") || return 1
+	mapfile -t l <<<"$sel"
+	pt_wait_metric "$n" "${PT_HIST}_count" "${l[@]}"
+}
+
+# pt_series WHO...: every _count series of each WHO, with values, from one
+# scrape: a pod's by its pod name, a host process's by its comm.
+pt_series() {
+	local f who
+	local -a w
+	f=$(pt_scrape) || return 1
+	for who in "$@"; do
+		if [ ! -s "$PT_TMP/who/$who" ]; then
+			pt_fail "pt_series: no app $who (pt_who)"
+			return 1
+		fi
+		mapfile -t w <"$PT_TMP/who/$who"
+		if [ "${w[0]}" = --host ]; then
+			pt_mq series "$f" "${PT_HIST}_count" k8s_pod_name= "service_name=${w[1]}"
+		else
+			pt_mq series "$f" "${PT_HIST}_count" "k8s_pod_name=${w[1]}"
+		fi
+	done
 }
 
 # pt_wait_metric EXPECTED NAME [l=v...]: polls (up to PT_WAIT_S, default

@@ -109,6 +109,13 @@ pt_otlp_stop() {
 	return 0
 }
 
+# pt_otlp_clear_env: unsets every OTEL_* variable of this shell (what the
+# suite was started with must not reach podtap or the apps).
+pt_otlp_clear_env() {
+	local v
+	for v in $(compgen -e | grep -E '^OTEL_' || true); do unset "$v"; done
+}
+
 # pt_otlp_podtap_start [K=V...] [-- PODTAP FLAGS...]: pt_podtap_start with
 # the environment K=V... (OTEL_*, NODE_NAME, PODTAP_*). Any OTEL_* variable
 # of the calling environment is left out, and none of K=V stays set in the
@@ -117,7 +124,7 @@ pt_otlp_stop() {
 pt_otlp_podtap_start() {
 	local kv rc=0 v
 	local -a names=()
-	for v in $(compgen -e | grep -E '^OTEL_' || true); do unset "$v"; done
+	pt_otlp_clear_env
 	while [ $# -gt 0 ] && [ "$1" != -- ]; do
 		kv=$1
 		shift
@@ -302,9 +309,4 @@ pt_otlp_expect_true() {
 		echo "--- the span: $span" >&2
 		return 1
 	fi
-}
-
-# pt_vmrss_kib PID: resident set size of PID in KiB.
-pt_vmrss_kib() {
-	awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
 }

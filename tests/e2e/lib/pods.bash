@@ -194,6 +194,25 @@ pt_gunicorn_start() {
 	echo "$pid"
 }
 
+# pt_gunicorn_app VAR NAME [--port P] [--cgroup DIR] [--env K=V]...
+#     [-- GUNICORN ARGS]:
+# the fixture app on 127.0.0.1:P (default: a free port from pt_free_port;
+# pt_gunicorn_start with the other arguments, log $PT_TMP/logs/NAME.log);
+# exports VAR_PORT, VAR_PID (the master's) and VAR, its URL:
+# https://127.0.0.1:P when GUNICORN ARGS have --certfile (gunicorn serves
+# TLS itself), else http://127.0.0.1:P.
+pt_gunicorn_app() {
+	local var=$1 name=$2 port="" pid a scheme=http
+	shift 2
+	if [ "${1:-}" = --port ]; then port=$2; shift 2; fi
+	for a in "$@"; do
+		[ "$a" = --certfile ] && scheme=https
+	done
+	[ -n "$port" ] || port=$(pt_free_port) || return 1
+	pid=$(pt_gunicorn_start "$PT_TMP/logs/$name.log" "$port" "$@") || return 1
+	export "${var}_PORT=$port" "${var}_PID=$pid" "$var=$scheme://127.0.0.1:$port"
+}
+
 # pt_worker_pids MASTER: the gunicorn master's workers.
 pt_worker_pids() {
 	pt_children "$1"

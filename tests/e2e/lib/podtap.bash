@@ -132,6 +132,24 @@ pt_podtap_stop() {
 	PODTAP_PID=""
 }
 
+# pt_podtap_setup: the start of a suite's setup_file (or of setup, for a
+# suite whose tests each make their own): pt_init, and a built podtap.
+pt_podtap_setup() {
+	pt_init || return 1
+	pt_require_podtap
+}
+
+# pt_podtap_teardown: the end of teardown_file (or teardown): stops podtap
+# if it runs (pt_podtap_stop: exit status 0, pins removed), then removes
+# everything recorded (pt_cleanup) whatever the stop said; fails if the
+# stop did.
+pt_podtap_teardown() {
+	local rc=0
+	pt_podtap_stop || rc=1
+	pt_cleanup
+	return $rc
+}
+
 # pt_podtap_alive: podtap still runs and answers /healthz with 200.
 pt_podtap_alive() {
 	if ! pt_alive "$PODTAP_PID"; then
