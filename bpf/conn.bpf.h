@@ -77,6 +77,20 @@ struct {
 	__type(value, __s32);
 } podtap_ssl_fds SEC(".maps");
 
+/*
+ * The socket whose TLS records a Python thread read last, for SSL objects
+ * on memory BIOs (asyncio's SSLObject: uvicorn --ssl-*, aiohttp, httpx):
+ * their SSL calls make no socket syscall, but the event loop reads the
+ * records and hands them to the SSL object in one callback, on one thread.
+ * The thread's next SSL call takes it (podtap_py.bpf.c: tls_exit).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, PODTAP_MAX_TLS_RECVS);
+	__type(key, __u64);   /* pid_tgid */
+	__type(value, __s32); /* the socket's fd */
+} podtap_tls_recvs SEC(".maps");
+
 /* Python processes whose SSL calls are captured: set by the daemon when it
  * finds one, inherited on fork, removed on exit. */
 struct {
@@ -125,6 +139,14 @@ static __always_inline void count_drop(__u32 reason)
 static __always_inline bool traced_task(void)
 {
 	return (bpf_get_current_pid_tgid() >> 32) != self_tgid;
+}
+
+/* A process whose SSL calls are hooked (podtap_py_procs). */
+static __always_inline bool python_task(void)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	return bpf_map_lookup_elem(&podtap_py_procs, &tgid) != NULL;
 }
 
 /* Wake the reader only once enough has piled up; the daemon polls on a

@@ -28,6 +28,7 @@
 #define PODTAP_MAX_TLS_CALLS 16384 /* podtap_tls_calls: SSL calls in flight */
 #define PODTAP_MAX_SSL_FDS 65536   /* podtap_ssl_fds: SSL object -> socket */
 #define PODTAP_MAX_GC_RUNS 4096    /* podtap_gc_runs: collections in progress */
+#define PODTAP_MAX_TLS_RECVS 16384 /* podtap_tls_recvs: TLS records just read */
 
 enum podtap_event_kind {
 	PODTAP_EV_DATA = 1,     /* bytes read from or written to a socket */

@@ -79,6 +79,22 @@ static __always_inline void stash_args(int fd, __u64 ptr, __u32 iovcnt,
 		count_drop(PODTAP_DROP_ARGS_FULL);
 }
 
+/* TLS records a Python thread just read into buf: its next SSL call on a
+ * memory BIO is this socket's (podtap_tls_recvs). A record starts with
+ * its content type (20..23) and the major version 3. */
+static __always_inline void note_tls_recv(int fd, __u64 buf, long n)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u8 hdr[2];
+	__s32 v = fd;
+
+	if (n < 5 || !python_task() ||
+	    bpf_probe_read_user(hdr, sizeof(hdr), (void *)buf) ||
+	    hdr[0] < 20 || hdr[0] > 23 || hdr[1] != 3)
+		return;
+	bpf_map_update_elem(&podtap_tls_recvs, &id, &v, BPF_ANY);
+}
+
 static __always_inline void data_exit(long ret, __u8 dir)
 {
 	__u64 id = bpf_get_current_pid_tgid();
@@ -98,9 +114,11 @@ static __always_inline void data_exit(long ret, __u8 dir)
 	st = bpf_map_lookup_elem(&podtap_conns, &key);
 	sock.id = args.sock_id;
 	sock.fd = args.fd;
-	if (st)
-		emit_data(sock, st, dir, ret, args.shape, args.ptr,
-			  args.iovcnt);
+	if (!st)
+		return;
+	emit_data(sock, st, dir, ret, args.shape, args.ptr, args.iovcnt);
+	if (dir == PODTAP_DIR_INGRESS && args.shape == IO_BUF)
+		note_tls_recv(args.fd, args.ptr, ret);
 }
 
 /* --- reads ------------------------------------------------------------ */

@@ -35,13 +35,6 @@ struct {
 	__type(value, struct gc_run);
 } podtap_gc_runs SEC(".maps");
 
-static __always_inline bool python_task(void)
-{
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-
-	return bpf_map_lookup_elem(&podtap_py_procs, &tgid) != NULL;
-}
-
 /* --- TLS -------------------------------------------------------------- */
 
 static __always_inline void tls_enter(__u64 ssl, __u64 buf, __u64 count_ptr,
@@ -58,18 +51,32 @@ static __always_inline void tls_enter(__u64 ssl, __u64 buf, __u64 count_ptr,
 		count_drop(PODTAP_DROP_TLS_CALLS_FULL);
 }
 
-/* The socket of an SSL call: the one its syscalls used, else the one last
- * seen under the same SSL object. */
+/*
+ * The socket of an SSL call: the one its syscalls used; else, for a
+ * handshake, the one whose records this thread just read (a memory BIO's
+ * new connection: an SSL object's address may be a freed one's); else the
+ * one last seen under the same SSL object; else the records just read
+ * again. A socket found by records read is remembered for the object.
+ */
 static __always_inline int tls_socket(const struct tls_call *call)
 {
-	struct ssl_key key = { .tgid = bpf_get_current_pid_tgid() >> 32,
-			       .ssl = call->ssl };
-	__s32 *fd;
+	__u64 id = bpf_get_current_pid_tgid();
+	struct ssl_key key = { .tgid = id >> 32, .ssl = call->ssl };
+	__s32 *fdp = bpf_map_lookup_elem(&podtap_tls_recvs, &id);
+	__s32 recv_fd = fdp ? *fdp : -1;
 
+	if (fdp)
+		bpf_map_delete_elem(&podtap_tls_recvs, &id); /* taken */
 	if (call->fd >= 0)
 		return call->fd;
-	fd = bpf_map_lookup_elem(&podtap_ssl_fds, &key);
-	return fd ? *fd : -1;
+	if (call->dir != TLS_HANDSHAKE || recv_fd < 0) {
+		fdp = bpf_map_lookup_elem(&podtap_ssl_fds, &key);
+		if (fdp)
+			return *fdp;
+	}
+	if (recv_fd >= 0)
+		bpf_map_update_elem(&podtap_ssl_fds, &key, &recv_fd, BPF_ANY);
+	return recv_fd;
 }
 
 static __always_inline void tls_exit(long ret)
@@ -86,8 +93,14 @@ static __always_inline void tls_exit(long ret)
 		return;
 	call = *c;
 	bpf_map_delete_elem(&podtap_tls_calls, &id);
-	if (call.dir == TLS_HANDSHAKE)
+	if (call.dir == TLS_HANDSHAKE) {
+		/* On a memory BIO, the syscalls that would have turned the
+		 * connection into a TLS one (tls_syscall) are not inside. */
+		fd = tls_socket(&call);
+		if (fd >= 0 && (st = lookup_conn(fd, &sock)) && !st->tls)
+			conn_make_tls(sock, st);
 		return;
+	}
 	if (call.count_ptr) {
 		/* SSL_read_ex/SSL_write_ex return 1 and store the count. */
 		if (ret == 1 && bpf_probe_read_user(&count, sizeof(count),
