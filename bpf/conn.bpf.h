@@ -370,6 +370,49 @@ static __always_inline __u64 copy_iov(char *dst, __u64 iovp, __u32 iovcnt,
 	return off;
 }
 
+#define WORD(a, b, c, d) ((a) | (b) << 8 | (c) << 16 | (__u32)(d) << 24)
+
+/* The bytes p[0, captured) of a lost event start a request line: the
+ * first word of a method (and its space, when it is that short). */
+static __always_inline bool starts_request(const char *p, __u64 captured)
+{
+	__u32 w;
+
+	if (captured < 4)
+		return false;
+	__builtin_memcpy(&w, p, sizeof(w));
+	switch (w) {
+	case WORD('G', 'E', 'T', ' '):
+	case WORD('P', 'U', 'T', ' '):
+	case WORD('P', 'O', 'S', 'T'):
+	case WORD('H', 'E', 'A', 'D'):
+	case WORD('D', 'E', 'L', 'E'):
+	case WORD('P', 'A', 'T', 'C'):
+	case WORD('O', 'P', 'T', 'I'):
+	case WORD('C', 'O', 'N', 'N'):
+	case WORD('T', 'R', 'A', 'C'):
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* A DATA event the ring had no room for: counted, and so is the request it
+ * began, if it began one in its connection's request direction, so that
+ * every request podtap could not measure is accounted for. */
+static __always_inline void count_lost_data(const struct conn_state *st,
+					    __u8 dir, const char *payload,
+					    __u64 captured)
+{
+	count_drop(PODTAP_DROP_RINGBUF_FULL);
+	if (!starts_request(payload, captured))
+		return;
+	if (st->role == PODTAP_ROLE_SERVER && dir == PODTAP_DIR_INGRESS)
+		count_drop(PODTAP_DROP_REQUEST_SERVER);
+	else if (st->role == PODTAP_ROLE_CLIENT && dir == PODTAP_DIR_EGRESS)
+		count_drop(PODTAP_DROP_REQUEST_CLIENT);
+}
+
 /* A DATA event for `count` bytes moved on connection st (socket sock), with
  * a bounded prefix copied from user memory. */
 static __always_inline void emit_data(struct sock_ref sock,
@@ -414,7 +457,7 @@ static __always_inline void emit_data(struct sock_ref sock,
 	size = sizeof(*ev) + captured;
 	verifier_mask(size, PAYLOAD_LEN_MASK);
 	if (bpf_ringbuf_output(&podtap_events, s, size, wakeup_flags()))
-		count_drop(PODTAP_DROP_RINGBUF_FULL);
+		count_lost_data(st, dir, payload, captured);
 }
 
 #endif /* PODTAP_CONN_BPF_H */

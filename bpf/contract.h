@@ -77,7 +77,12 @@ enum podtap_drop_reason {
 					* (memory BIO, or no I/O seen yet) */
 	PODTAP_DROP_TLS_CALLS_FULL = 6,/* in-flight SSL call table full */
 	PODTAP_DROP_PY_PROCS_FULL = 7, /* Python process table full */
-	PODTAP_DROP__COUNT = 8,
+	/* Not events but requests: of the DATA events lost for want of room
+	 * in the ring buffer, those that began with a request line, read by
+	 * a server or written by a client. */
+	PODTAP_DROP_REQUEST_SERVER = 8,
+	PODTAP_DROP_REQUEST_CLIENT = 9,
+	PODTAP_DROP__COUNT = 10,
 };
 
 /* Payload of OPEN events, read from the socket itself (so it is there for

@@ -52,6 +52,7 @@ struct result {
 	int n;
 	struct http_exchange ex[MAX_EX];
 	int errs[HTTP_ERR__COUNT];
+	int unmeasured[HTTP_UNMEASURED__COUNT]; /* checked where asked */
 	enum http_conn_protocol proto;
 	enum http_role role;
 };
@@ -72,8 +73,18 @@ static void on_error(void *ctx, enum http_parse_error err)
 	r->errs[err]++;
 }
 
-static const struct http_conn_callbacks cbs = { .on_exchange = on_exchange,
-						.on_error = on_error };
+static void on_unmeasured(void *ctx, enum http_unmeasured why)
+{
+	struct result *r = ctx;
+
+	r->unmeasured[why]++;
+}
+
+static const struct http_conn_callbacks cbs = {
+	.on_exchange = on_exchange,
+	.on_error = on_error,
+	.on_unmeasured = on_unmeasured,
+};
 
 static uint64_t rng;
 
@@ -1499,6 +1510,74 @@ static void test_lost_framing_upload(void)
 	CASE("lost framing, upload", HTTP_ROLE_SERVER, items, &w);
 }
 
+/* Every request sent is measured or accounted for: the requests of the
+ * cases above that were not measured, by reason, in every split. */
+static void check_unmeasured(const char *name, const struct item *items,
+			     size_t n, int measured, int forgotten, int head,
+			     int overflow)
+{
+	struct result *r = malloc(sizeof(*r));
+
+	for (uint64_t s = 0; s <= SEEDS; s++) {
+		run(HTTP_ROLE_SERVER, items, n, s ? SPLIT_RANDOM : SPLIT_WHOLE,
+		    s, r);
+		CHECK_INT(r->n, measured);
+		CHECK_INT(r->unmeasured[HTTP_UNMEASURED_FORGOTTEN], forgotten);
+		CHECK_INT(r->unmeasured[HTTP_UNMEASURED_HEAD], head);
+		CHECK_INT(r->unmeasured[HTTP_UNMEASURED_OVERFLOW], overflow);
+		if (check_case_failed) {
+			fprintf(stderr, "  ^ in %s, seed %llu\n", name,
+				(unsigned long long)s);
+			break;
+		}
+	}
+	free(r);
+}
+
+static void test_unmeasured_accounting(void)
+{
+	/* 6 requests: /1 /3 /5 measured; /2's head past the capture; /4
+	 * waiting when the head after it went unseen; that head */
+	const struct item not_captured[] = {
+		I(IN, 100, "GET /1 HTTP/1.1\r\n\r\n"),
+		I(OUT, 200, OK_0),
+		I(IN, 300, "GET /2 HTTP/1.1\r\nHost: e\r\nCookie: abc",
+		  .uncaptured = 5000),
+		I(OUT, 400, OK_0),
+		I(IN, 500, "GET /3 HTTP/1.1\r\n\r\n"),
+		I(OUT, 600, OK_2),
+		I(IN, 700, "POST /4 HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc",
+		  .uncaptured = 300),
+		I(OUT, 800, OK_0),
+		I(IN, 900, "GET /5 HTTP/1.1\r\n\r\n"),
+		I(OUT, 1000, OK_2),
+	};
+	/* 3 pipelined, then a malformed header in the 4th: all 4 lost */
+	const struct item malformed[] = {
+		I(IN, 100, "GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n"
+			   "GET /3 HTTP/1.1\r\n\r\nGET /4 HTTP/1.1\r\n"
+			   "Bad Header\r\n\r\n"),
+		I(OUT, 200, OK_2),
+		I(IN, 300, "GET /5 HTTP/1.1\r\n\r\n", .whole = true),
+		I(OUT, 400, OK_2, .whole = true),
+	};
+	/* a request the kernel lost whole: the kernel's count, not ours */
+	const struct item lost[] = {
+		I(IN, 100, "GET /1 HTTP/1.1\r\n\r\n", .dropped = true),
+		I(OUT, 200, OK_2),
+		I(IN, 300, "GET /2 HTTP/1.1\r\n\r\n", .whole = true),
+		I(OUT, 400, OK_2, .whole = true),
+	};
+
+	check_unmeasured("head not captured", not_captured,
+			 sizeof(not_captured) / sizeof(not_captured[0]), 3, 1,
+			 2, 0);
+	check_unmeasured("malformed", malformed,
+			 sizeof(malformed) / sizeof(malformed[0]), 1, 3, 1, 0);
+	check_unmeasured("lost", lost, sizeof(lost) / sizeof(lost[0]), 1, 0, 0,
+			 0);
+}
+
 static void test_unmatched_response(void)
 {
 	const struct item items[] = {
@@ -2427,6 +2506,7 @@ int main(void)
 	RUN(test_chunk_errors);
 	RUN(test_chunk_framing_unseen);
 	RUN(test_chunked_framing_sweep);
+	RUN(test_unmeasured_accounting);
 	RUN(test_lost_framing_ends_at_last_chunk);
 	RUN(test_lost_framing_then_next_response);
 	RUN(test_lost_framing_upload);

@@ -35,6 +35,8 @@ const char *capture_drop_reason_name(int reason)
 	case PODTAP_DROP_TLS_NO_SOCKET: return "tls_socket_unknown";
 	case PODTAP_DROP_TLS_CALLS_FULL: return "tls_call_table_full";
 	case PODTAP_DROP_PY_PROCS_FULL: return "python_process_table_full";
+	case PODTAP_DROP_REQUEST_SERVER: return "request_lost_server";
+	case PODTAP_DROP_REQUEST_CLIENT: return "request_lost_client";
 	default: return "unknown";
 	}
 }

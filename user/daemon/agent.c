@@ -120,10 +120,20 @@ static void on_parse_error(void *ctx, enum http_parse_error err)
 			1);
 }
 
+static void on_unmeasured(void *ctx, enum http_unmeasured why)
+{
+	struct exchange_ctx *x = ctx;
+	bool client = http_conn_role(x->conn->http) == HTTP_ROLE_CLIENT;
+
+	if (why >= 0 && why < HTTP_UNMEASURED__COUNT)
+		atomic_fetch_add(&x->agent->stats.unmeasured[client][why], 1);
+}
+
 static const struct http_conn_callbacks callbacks = {
 	.on_exchange = on_exchange,
 	.on_error = on_parse_error,
 	.on_request = on_request,
+	.on_unmeasured = on_unmeasured,
 };
 
 static enum stats_incomplete incomplete_reason(enum conn_end why)

@@ -28,9 +28,43 @@ static void by_label(struct prom_writer *out, const char *name,
 	prom_sample(out, name, &l, 1, (double)v);
 }
 
+static const char *const sides[STATS_SIDES] = { "server", "client" };
+
+/* Requests sent that podtap did not measure, beside the incomplete ones:
+ * those in events the kernel's ring had no room for, and those the parser
+ * had to give up. */
+static void render_unmeasured(const struct stats *s,
+			      const struct stats_snapshot *snap,
+			      struct prom_writer *out)
+{
+	static const char name[] = "podtap_http_requests_unmeasured_total";
+	static const int ring[STATS_SIDES] = { PODTAP_DROP_REQUEST_SERVER,
+					       PODTAP_DROP_REQUEST_CLIENT };
+
+	prom_family(out, name, "counter",
+		    "HTTP requests sent that were neither counted nor timed, "
+		    "beside podtap_http_exchanges_incomplete_total, by side "
+		    "and reason (ring_buffer_full: the event that began it was "
+		    "lost, the ring buffer full; forgotten: waiting for its "
+		    "answer when the stream lost its place; head_unreadable: "
+		    "its head not captured, cut by lost bytes or malformed; "
+		    "pipeline_overflow: too many waiting).");
+	for (int side = 0; side < STATS_SIDES; side++) {
+		struct prom_label l[] = { { "side", sides[side] },
+					  { "reason", "ring_buffer_full" } };
+
+		prom_sample(out, name, l, 2,
+			    (double)snap->kernel_drops[ring[side]]);
+		for (int r = 0; r < HTTP_UNMEASURED__COUNT; r++) {
+			l[1].value = http_unmeasured_name(r);
+			prom_sample(out, name, l, 2,
+				    (double)atomic_load(&s->unmeasured[side][r]));
+		}
+	}
+}
+
 static void render_incomplete(const struct stats *s, struct prom_writer *out)
 {
-	static const char *const sides[STATS_SIDES] = { "server", "client" };
 	static const char *const reasons[INCOMPLETE__COUNT] = {
 		[INCOMPLETE_CLOSED] = "closed",
 		[INCOMPLETE_CLOSE_LOST] = "close_lost",
@@ -172,7 +206,8 @@ void stats_render(const struct stats *s, const struct stats_snapshot *snap,
 
 	prom_family(out, "podtap_kernel_drops_total", "counter",
 		    "Data the kernel side could not deliver, by reason.");
-	for (int r = 0; r < PODTAP_DROP__COUNT; r++)
+	/* (the reasons past these count requests: render_unmeasured) */
+	for (int r = 0; r < PODTAP_DROP_REQUEST_SERVER; r++)
 		by_label(out, "podtap_kernel_drops_total", "reason",
 			 capture_drop_reason_name(r), snap->kernel_drops[r]);
 
@@ -203,6 +238,7 @@ void stats_render(const struct stats *s, const struct stats_snapshot *snap,
 	by_label(out, "podtap_http_exchanges_total", "side", "client",
 		 s->exchanges_client);
 	render_incomplete(s, out);
+	render_unmeasured(s, snap, out);
 
 	if (snap->traces) {
 		render_spans(&snap->spans, out);

@@ -46,6 +46,7 @@ struct stats {
 	_Atomic uint64_t exchanges_server;
 	_Atomic uint64_t exchanges_client;
 	_Atomic uint64_t incomplete[STATS_SIDES][INCOMPLETE__COUNT];
+	_Atomic uint64_t unmeasured[STATS_SIDES][HTTP_UNMEASURED__COUNT];
 	_Atomic uint64_t series_expired_pod;  /* series of gone pods */
 	_Atomic uint64_t series_expired_host; /* of host processes */
 	_Atomic uint64_t start_time_s;

@@ -518,6 +518,13 @@ static void emit_error(struct http_conn *c, enum http_parse_error err)
 		c->cb->on_error(c->ctx, err);
 }
 
+static void emit_unmeasured(struct http_conn *c, enum http_unmeasured why,
+			    unsigned int n)
+{
+	for (unsigned int i = 0; c->cb && c->cb->on_unmeasured && i < n; i++)
+		c->cb->on_unmeasured(c->ctx, why);
+}
+
 static struct dir *request_dir(struct http_conn *c)
 {
 	return &c->dir[c->role == HTTP_ROLE_SERVER ? HTTP_DIR_INGRESS
@@ -620,6 +627,7 @@ static void queue_request(struct http_conn *c, const struct dir *d,
 		req = calloc(1, sizeof(*req));
 	if (!req) {
 		emit_error(c, HTTP_ERR_PIPELINE_OVERFLOW);
+		emit_unmeasured(c, HTTP_UNMEASURED_OVERFLOW, 1);
 		if (c->q_len)
 			queue_at(c, c->q_len - 1)->dropped_after++;
 		else
@@ -768,11 +776,13 @@ static void desync(struct http_conn *c, struct dir *d,
 
 	emit_error(c, err);
 	resync(d);
+	emit_unmeasured(c, HTTP_UNMEASURED_FORGOTTEN, c->q_len);
 	queue_clear(c);
 	if (rsp != d && in_body(rsp)) {
 		rsp->resync_after = true;
 	} else {
 		resync(rsp);
+		emit_unmeasured(c, HTTP_UNMEASURED_FORGOTTEN, c->answering);
 		unbind(c);
 	}
 }
@@ -938,6 +948,12 @@ static void head_failed(struct http_conn *c, struct dir *d,
 {
 	bool began_earlier = d->head_event != d->events;
 
+	/* A request was there: its start line was read, or the bytes where
+	 * one starts were not copied (a lost start is the kernel's count). */
+	if (is_request_dir(c, d) && c->role != HTTP_ROLE_UNKNOWN &&
+	    (d->committed || err == HTTP_ERR_HEAD_NOT_CAPTURED ||
+	     (err == HTTP_ERR_HEAD_TOO_LARGE && d->origin == HO_SYNC)))
+		emit_unmeasured(c, HTTP_UNMEASURED_HEAD, 1);
 	if (d->committed || d->origin == HO_SYNC)
 		desync(c, d, err);
 	else
@@ -1488,6 +1504,19 @@ enum http_conn_protocol http_conn_protocol(const struct http_conn *conn)
 enum http_role http_conn_role(const struct http_conn *conn)
 {
 	return conn ? conn->role : HTTP_ROLE_UNKNOWN;
+}
+
+const char *http_unmeasured_name(enum http_unmeasured why)
+{
+	static const char *const names[HTTP_UNMEASURED__COUNT] = {
+		[HTTP_UNMEASURED_FORGOTTEN] = "forgotten",
+		[HTTP_UNMEASURED_HEAD] = "head_unreadable",
+		[HTTP_UNMEASURED_OVERFLOW] = "pipeline_overflow",
+	};
+
+	if ((unsigned int)why >= HTTP_UNMEASURED__COUNT)
+		return "unknown";
+	return names[why];
 }
 
 const char *http_parse_error_name(enum http_parse_error err)

@@ -61,6 +61,22 @@ enum http_parse_error {
 	HTTP_ERR__COUNT,
 };
 
+/*
+ * Why a request that was sent will not be measured, once the parser knows
+ * it (one call per request): what podtap_http_requests_unmeasured_total
+ * counts beside the incomplete exchanges (HTTP_ERR_INCOMPLETE) and the
+ * requests in events the kernel lost.
+ */
+enum http_unmeasured {
+	HTTP_UNMEASURED_FORGOTTEN = 0, /* waiting for its answer when the
+					* stream lost its place: answers can
+					* no longer be matched */
+	HTTP_UNMEASURED_HEAD,          /* its head not captured, lost after
+					* its start line, or unparsable */
+	HTTP_UNMEASURED_OVERFLOW,      /* > HTTP_PIPELINE_MAX waiting */
+	HTTP_UNMEASURED__COUNT,
+};
+
 /* Request headers podtap reads for traces, NUL-terminated and cut to fit;
  * "" when absent. */
 struct http_request_headers {
@@ -109,6 +125,8 @@ struct http_conn_callbacks {
 	 * head byte): the time to note what only the caller knows then, such
 	 * as the thread that read or wrote it. Optional. */
 	void (*on_request)(void *ctx, struct http_request *req);
+	/* A request will not be measured, and why. Optional. */
+	void (*on_unmeasured)(void *ctx, enum http_unmeasured why);
 };
 
 struct http_conn;
@@ -145,5 +163,6 @@ enum http_conn_protocol http_conn_protocol(const struct http_conn *conn);
 enum http_role http_conn_role(const struct http_conn *conn);
 
 const char *http_parse_error_name(enum http_parse_error err);
+const char *http_unmeasured_name(enum http_unmeasured why);
 
 #endif /* PODTAP_HTTP_PARSER_H */
