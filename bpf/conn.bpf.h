@@ -20,7 +20,10 @@ const volatile __u64 wakeup_min_bytes = 0;  /* batch wakeups below this */
 enum io_shape {
 	IO_BUF = 0, /* read/write/recvfrom/sendto/SSL_*: one buffer */
 	IO_IOV = 1, /* readv/writev/recvmsg/sendmsg: an iovec array */
-	IO_NONE = 2,/* sendfile: bytes move, but not through user memory */
+	IO_NONE = 2,/* sendfile, splice to a socket: bytes move, but not
+		     * through user memory */
+	IO_NONE_IN = 3,/* splice from a socket: bytes read, none through user
+			* memory */
 };
 
 /* An SSL_read/SSL_write/SSL_do_handshake call in progress on a thread.

@@ -110,6 +110,8 @@ static __always_inline void data_exit(long ret, __u8 dir)
 	bpf_map_delete_elem(&podtap_inflight, &id);
 	if (ret <= 0)
 		return;
+	if (args.shape == IO_NONE_IN)
+		dir = PODTAP_DIR_INGRESS;
 	key.sock_id = args.sock_id;
 	st = bpf_map_lookup_elem(&podtap_conns, &key);
 	sock.id = args.sock_id;
@@ -263,6 +265,25 @@ SEC("tracepoint/syscalls/sys_exit_sendfile64")
 int podtap_exit_sendfile(struct trace_event_raw_sys_exit *ctx)
 {
 	data_exit(ctx->ret, PODTAP_DIR_EGRESS);
+	return 0;
+}
+
+/* splice(fd_in, off_in, fd_out, off_out, len, flags) moves bytes between a
+ * pipe and a socket without user memory (proxies, servers of files): as
+ * with sendfile only the count is known, and the position advances. One
+ * end is a pipe, so at most one of the two is stashed. */
+SEC("tracepoint/syscalls/sys_enter_splice")
+int podtap_enter_splice(struct trace_event_raw_sys_enter *ctx)
+{
+	stash_args(ctx->args[2], 0, 0, IO_NONE);
+	stash_args(ctx->args[0], 0, 0, IO_NONE_IN);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_splice")
+int podtap_exit_splice(struct trace_event_raw_sys_exit *ctx)
+{
+	data_exit(ctx->ret, PODTAP_DIR_EGRESS); /* IO_NONE_IN: ingress */
 	return 0;
 }
 

@@ -16,6 +16,8 @@
 #   pod asgi/uvs-1 "uvicorn"   uvicorn --ssl-keyfile/--ssl-certfile
 #   pod tls/gu-1 "web"         gunicorn serving HTTPS itself
 #   pod calls/caller-1 "caller"  the asyncio clients
+#   pod files/splice-1 "files"   tests/fixtures/splice_server.py: bodies by
+#                                splice(2)
 
 load 'lib/common'
 
@@ -55,6 +57,9 @@ setup_file() {
 	pt_who gu tls gu-1 web
 	pt_pod_create calls caller-1 caller
 	export CALLER_SCOPE=$PT_POD_SCOPE
+	pt_pod_create files splice-1 files
+	export SPLICE_SCOPE=$PT_POD_SCOPE
+	pt_who splice files splice-1 files
 
 	pt_podtap_start
 
@@ -116,6 +121,13 @@ setup_file() {
 	pt_wait_port "$UVS_PORT" 20 "$cg" || return 1
 	export UV="http://127.0.0.1:$UV_PORT" UVS="https://127.0.0.1:$UVS_PORT"
 	export UVS_PORT
+
+	SPLICE_PORT=$(pt_free_port)
+	cg=$(pt_spawn "$PT_TMP/logs/splice.log" --cgroup "$SPLICE_SCOPE" -- \
+		/usr/bin/python3 "$PT_FIXTURES/splice_server.py" "$SPLICE_PORT") ||
+		return 1
+	pt_wait_port "$SPLICE_PORT" 20 "$cg" || return 1
+	export SPLICE="http://127.0.0.1:$SPLICE_PORT"
 }
 
 teardown_file() {
@@ -185,6 +197,11 @@ bucket() {
 		'/chunks/{id}' http 127.0.0.1 "$WEB_PORT")
 	pt_wait_metric 6 http_client_request_duration_seconds_count "${cli[@]}"
 	pt_expect_count $((up0 + 6)) web GET 200 '/chunks/{id}'
+}
+
+@test "bodies sent with splice(2), three on one connection: counted, the stream in step" {
+	fetch 200 "$SPLICE/spliced/100000" "$SPLICE/spliced/5" "$SPLICE/spliced/300000"
+	pt_expect_count 3 splice GET 200 '/spliced/{id}'
 }
 
 # upload URL STATUS: POSTs the 300 kB body chunked (curl sends it in
