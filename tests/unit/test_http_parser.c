@@ -1093,24 +1093,25 @@ static void test_malformed_responses(void)
 	}
 }
 
+static const struct item head_not_captured[] = {
+	I(IN, 100, "GET /1 HTTP/1.1\r\n\r\n"),
+	I(OUT, 200, OK_0),
+	/* the head goes on past the capture size */
+	I(IN, 300, "GET /2 HTTP/1.1\r\nHost: e\r\nCookie: abc",
+	  .uncaptured = 5000),
+	I(OUT, 400, OK_0),
+	I(IN, 500, "GET /3 HTTP/1.1\r\n\r\n"),
+	I(OUT, 600, OK_2),
+	/* a request that starts in uncaptured bytes, after a body */
+	I(IN, 700, "POST /4 HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc",
+	  .uncaptured = 300),
+	I(OUT, 800, OK_0),
+	I(IN, 900, "GET /5 HTTP/1.1\r\n\r\n"),
+	I(OUT, 1000, OK_2),
+};
+
 static void test_head_not_captured(void)
 {
-	const struct item items[] = {
-		I(IN, 100, "GET /1 HTTP/1.1\r\n\r\n"),
-		I(OUT, 200, OK_0),
-		/* the head goes on past the capture size */
-		I(IN, 300, "GET /2 HTTP/1.1\r\nHost: e\r\nCookie: abc",
-		  .uncaptured = 5000),
-		I(OUT, 400, OK_0),
-		I(IN, 500, "GET /3 HTTP/1.1\r\n\r\n"),
-		I(OUT, 600, OK_2),
-		/* a request that starts in uncaptured bytes, after a body */
-		I(IN, 700, "POST /4 HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc",
-		  .uncaptured = 300),
-		I(OUT, 800, OK_0),
-		I(IN, 900, "GET /5 HTTP/1.1\r\n\r\n"),
-		I(OUT, 1000, OK_2),
-	};
 	const struct want_ex ex[] = {
 		{ "GET", "/1", 200, 100, 200, 0, 0 },
 		{ "GET", "/3", 200, 500, 600, 0, 2 },
@@ -1123,7 +1124,7 @@ static void test_head_not_captured(void)
 		  [HTTP_ERR_UNMATCHED_RESPONSE] = 2 },
 	};
 
-	CASE("head not captured", HTTP_ROLE_SERVER, items, &w);
+	CASE("head not captured", HTTP_ROLE_SERVER, head_not_captured, &w);
 }
 
 static void test_body_not_captured(void)
@@ -1536,22 +1537,6 @@ static void check_unmeasured(const char *name, const struct item *items,
 
 static void test_unmeasured_accounting(void)
 {
-	/* 6 requests: /1 /3 /5 measured; /2's head past the capture; /4
-	 * waiting when the head after it went unseen; that head */
-	const struct item not_captured[] = {
-		I(IN, 100, "GET /1 HTTP/1.1\r\n\r\n"),
-		I(OUT, 200, OK_0),
-		I(IN, 300, "GET /2 HTTP/1.1\r\nHost: e\r\nCookie: abc",
-		  .uncaptured = 5000),
-		I(OUT, 400, OK_0),
-		I(IN, 500, "GET /3 HTTP/1.1\r\n\r\n"),
-		I(OUT, 600, OK_2),
-		I(IN, 700, "POST /4 HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc",
-		  .uncaptured = 300),
-		I(OUT, 800, OK_0),
-		I(IN, 900, "GET /5 HTTP/1.1\r\n\r\n"),
-		I(OUT, 1000, OK_2),
-	};
 	/* 3 pipelined, then a malformed header in the 4th: all 4 lost */
 	const struct item malformed[] = {
 		I(IN, 100, "GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n"
@@ -1569,9 +1554,12 @@ static void test_unmeasured_accounting(void)
 		I(OUT, 400, OK_2, .whole = true),
 	};
 
-	check_unmeasured("head not captured", not_captured,
-			 sizeof(not_captured) / sizeof(not_captured[0]), 3, 1,
-			 2, 0);
+	/* test_head_not_captured's 6 requests: /1 /3 /5 measured; /2's head
+	 * past the capture; /4 waiting when the head after it went unseen;
+	 * that head */
+	check_unmeasured("head not captured", head_not_captured,
+			 sizeof(head_not_captured) / sizeof(head_not_captured[0]),
+			 3, 1, 2, 0);
 	check_unmeasured("malformed", malformed,
 			 sizeof(malformed) / sizeof(malformed[0]), 1, 3, 1, 0);
 	check_unmeasured("lost", lost, sizeof(lost) / sizeof(lost[0]), 1, 0, 0,
