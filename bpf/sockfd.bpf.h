@@ -9,22 +9,26 @@
 #define PODTAP_S_IFMT 00170000
 #define PODTAP_S_IFSOCK 0140000
 
-/* The current task's file for fd, or NULL. */
+/*
+ * The current task's file for fd, or NULL. This runs on every read and
+ * write of every process on the node, sockets or not: the task's BTF
+ * pointer lets task->files->fdt be walked by plain loads (the verifier
+ * makes them faulting-safe) instead of a helper call per pointer; only the
+ * slot of the fd array, indexed, needs one.
+ */
 static __always_inline struct file *fd_file(int fd)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct file **fds;
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct files_struct *files = task->files;
+	struct fdtable *fdt;
 	struct file *file = NULL;
-	unsigned int max_fds;
 
-	if (fd < 0 || !fdt)
+	if (fd < 0 || !files)
 		return NULL;
-	max_fds = BPF_CORE_READ(fdt, max_fds);
-	if ((unsigned int)fd >= max_fds)
+	fdt = files->fdt;
+	if (!fdt || (unsigned int)fd >= fdt->max_fds)
 		return NULL;
-	fds = BPF_CORE_READ(fdt, fd);
-	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]))
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fdt->fd[fd]))
 		return NULL;
 	return file;
 }

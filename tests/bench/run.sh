@@ -23,6 +23,8 @@
 # seconds apart), so a machine that speeds up or slows down during the run
 # (other work on its 2 cores) moves a and b alike.
 #
+# Then a process that does no HTTP (dd of 64-byte blocks), timed without
+# and with podtap, round by round.
 # Prints throughput and p99 latency as ratios to (a) (f: to e); podtap's CPU seconds
 # per 10k requests (utime+stime from /proc/PID/stat), its peak RSS (VmHWM),
 # requests sent (hey's count) against requests podtap counted (delta of the
@@ -234,6 +236,33 @@ for r in $(seq 0 $((ROUNDS - 1))); do
 done
 stop_receiver
 
+# A process that does no HTTP pays too: every read and write of every
+# process on the node runs podtap's tracepoints, which must tell that the
+# fd is no socket. dd moving 64-byte blocks from /dev/zero to /dev/null
+# (two syscalls per block), timed without and with podtap, interleaved.
+DD_BLOCKS=${BENCH_DD_BLOCKS:-1000000}
+dd_seconds() {
+	local t0 t1
+	t0=$(date +%s%N)
+	dd if=/dev/zero of=/dev/null bs=64 count="$DD_BLOCKS" 2>/dev/null ||
+		die "dd failed"
+	t1=$(date +%s%N)
+	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f\n", (b - a) / 1e9 }'
+}
+: >"$PT_TMP/dd"
+echo "non-HTTP process (dd bs=64, $DD_BLOCKS blocks):"
+for r in $(seq 1 "$ROUNDS"); do
+	plain=$(dd_seconds)
+	pt_podtap_start --no-pin || die "podtap did not start"
+	probed=$(dd_seconds)
+	pt_podtap_stop || die "podtap did not stop cleanly"
+	echo "$plain $probed" >>"$PT_TMP/dd"
+	echo "  round $r: ${plain} s without, ${probed} s with podtap"
+done
+# Throughput with podtap over without: time without / time with.
+DD_RATIO=$(awk '{ printf "%.3f\n", ($2 > 0) ? $1 / $2 : 0 }' "$PT_TMP/dd" |
+	median | xargs printf '%.3f')
+
 col_median() { awk -v c="$2" '{ print $c }' "$PT_TMP/$1" | median; }
 RPS_a=$(col_median a 1) RPS_b=$(col_median b 1) RPS_c=$(col_median c 1)
 P99_a=$(col_median a 2) P99_b=$(col_median b 2) P99_c=$(col_median c 2)
@@ -304,6 +333,7 @@ TLS_CPU_10K=$(awk -v t="$TLS_CPU_TICKS" -v hz="$CLK_TCK" -v n="$TLS_SENT" \
 echo "https (f): podtap CPU ${TLS_CPU_10K} s per 10k requests; sent $TLS_SENT, counted $TLS_COUNTED, kernel drops $TLS_DROPS"
 echo "throughput over HTTPS with podtap, f/e: $TP_F"
 [ "$ERRORS" -gt 0 ] && echo "note: hey reported $ERRORS client errors over all runs"
+echo "non-HTTP process (dd bs=64) with podtap / without: $DD_RATIO (median of per-round ratios)"
 echo
 pass() { if "$@"; then echo PASS; else echo MISS; fi; }
 echo "target throughput ratio b/a >= 0.97: $(pass awk -v r="$TP_B" 'BEGIN { exit !(r >= 0.97) }') ($TP_B)"
@@ -311,4 +341,5 @@ echo "target counted == sent, 0 drops:    $(pass test "$COUNTED" -eq "$SENT" -a 
 echo "target https ratio f/e >= 0.95:     $(pass awk -v r="$TP_F" 'BEGIN { exit !(r >= 0.95) }') ($TP_F)"
 echo "target https counted == sent:       $(pass test "$TLS_COUNTED" -eq "$TLS_SENT" -a "$TLS_DROPS" -eq 0) ($TLS_COUNTED/$TLS_SENT, $TLS_DROPS drops)"
 echo "target podtap RSS < 30 MiB:         $(pass awk -v k="$HWM_KB" 'BEGIN { exit !(k < 30 * 1024) }') (${RSS_MIB} MiB)"
+echo "target non-HTTP ratio dd >= 0.90:   $(pass awk -v r="$DD_RATIO" 'BEGIN { exit !(r >= 0.90) }') ($DD_RATIO)"
 exit 0
