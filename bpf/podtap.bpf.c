@@ -27,7 +27,9 @@ struct syscall_args {
 	__u32 iovcnt;
 	__s32 fd;
 	__u8 shape;    /* enum io_shape */
-	__u8 pad[7];
+	__u8 note_only;/* an ignored connection: nothing is sent, but TLS
+			* records read may still be noted (note_tls_recv) */
+	__u8 pad[6];
 };
 
 /* Arguments of in-flight socket syscalls, by thread. */
@@ -72,8 +74,17 @@ static __always_inline void stash_args(int fd, __u64 ptr, __u32 iovcnt,
 	if (!traced_task())
 		return;
 	st = lookup_conn(fd, &sock);
-	if (!st || tls_syscall(sock, st) || st->ignored)
+	if (!st || tls_syscall(sock, st))
 		return;
+	/* Userspace sets a connection aside once its first bytes are not
+	 * HTTP, a ClientHello among them, maybe before the handshake's
+	 * answer is read: a Python process's reads of such a socket are still
+	 * looked at for TLS records, for asyncio's SSL objects. */
+	if (st->ignored) {
+		if (shape != IO_BUF || !python_task())
+			return;
+		a.note_only = 1;
+	}
 	a.sock_id = sock.id;
 	if (bpf_map_update_elem(&podtap_inflight, &id, &a, BPF_ANY))
 		count_drop(PODTAP_DROP_ARGS_FULL);
@@ -118,7 +129,9 @@ static __always_inline void data_exit(long ret, __u8 dir)
 	sock.fd = args.fd;
 	if (!st)
 		return;
-	emit_data(sock, st, dir, ret, args.shape, args.ptr, args.iovcnt);
+	if (!args.note_only)
+		emit_data(sock, st, dir, ret, args.shape, args.ptr,
+			  args.iovcnt);
 	if (dir == PODTAP_DIR_INGRESS && args.shape == IO_BUF)
 		note_tls_recv(args.fd, args.ptr, ret);
 }
