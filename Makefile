@@ -247,7 +247,11 @@ KERNEL_PKGS ?= linux-image-6.1.0-*-cloud-amd64 linux-image-6.12.*-cloud-amd64
 test-kernels: deps $(OUTPUT)/podtap $(OUTPUT)/tests/bpf_load
 	$(Q)KCHECK_KERNELS='$(KERNEL_PKGS)' tests/kernels/run.sh
 
+# What only the benchmark uses: a non-HTTP TCP stream of small sends.
+BENCH_PKGS := iperf3
+
 bench: deps $(OUTPUT)/podtap
+	$(call apt_install,$(BENCH_PKGS))
 	$(Q)tests/bench/run.sh
 
 # --- running --------------------------------------------------------------

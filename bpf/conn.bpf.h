@@ -20,10 +20,8 @@ const volatile __u64 wakeup_min_bytes = 0;  /* batch wakeups below this */
 enum io_shape {
 	IO_BUF = 0, /* read/write/recvfrom/sendto/SSL_*: one buffer */
 	IO_IOV = 1, /* readv/writev/recvmsg/sendmsg: an iovec array */
-	IO_NONE = 2,/* sendfile, splice to a socket: bytes move, but not
-		     * through user memory */
-	IO_NONE_IN = 3,/* splice from a socket: bytes read, none through user
-			* memory */
+	IO_NONE = 2,/* sendfile, splice: bytes move, but not through user
+		     * memory */
 };
 
 /* An SSL_read/SSL_write/SSL_do_handshake call in progress on a thread.
@@ -257,23 +255,23 @@ static __always_inline struct sock_ref fd_sock_ref(int fd)
 	return sock;
 }
 
-/* The connection behind *sock (filled in from fd), created on first sight
- * of a socket that was opened before we attached (or by a syscall we do
- * not trace). NULL when fd is no socket. */
+/* The connection of a socket, created on first sight of a socket that was
+ * opened before we attached (or by a syscall we do not trace). */
+static __always_inline struct conn_state *conn_of(struct sock_ref sock)
+{
+	struct conn_key key = { .sock_id = sock.id };
+	struct conn_state *st = bpf_map_lookup_elem(&podtap_conns, &key);
+
+	return st ? st : new_conn(sock, PODTAP_ROLE_UNKNOWN);
+}
+
+/* The connection behind *sock (filled in from fd); NULL when fd is no
+ * socket. */
 static __always_inline struct conn_state *lookup_conn(int fd,
 						      struct sock_ref *sock)
 {
-	struct conn_key key;
-	struct conn_state *st;
-
 	*sock = fd_sock_ref(fd);
-	if (!sock->id)
-		return NULL;
-	key.sock_id = sock->id;
-	st = bpf_map_lookup_elem(&podtap_conns, &key);
-	if (st)
-		return st;
-	return new_conn(*sock, PODTAP_ROLE_UNKNOWN);
+	return sock->id ? conn_of(*sock) : NULL;
 }
 
 /* From here on the connection's stream is the plaintext of its SSL calls:

@@ -24,7 +24,6 @@
 /* Map sizes (max_entries). The daemon's tables mirror the first two. */
 #define PODTAP_MAX_CONNS 65536     /* podtap_conns, and the daemon's conn_table */
 #define PODTAP_MAX_PY_PROCS 32768  /* podtap_py_procs: Python processes hooked */
-#define PODTAP_MAX_INFLIGHT 16384  /* podtap_inflight: socket syscalls in flight */
 #define PODTAP_MAX_TLS_CALLS 16384 /* podtap_tls_calls: SSL calls in flight */
 #define PODTAP_MAX_SSL_FDS 65536   /* podtap_ssl_fds: SSL object -> socket */
 #define PODTAP_MAX_GC_RUNS 4096    /* podtap_gc_runs: collections in progress */
@@ -69,20 +68,19 @@ enum podtap_role {
 /* Reasons the kernel side lost something; index into the drops map. */
 enum podtap_drop_reason {
 	PODTAP_DROP_RINGBUF_FULL = 0,  /* no room in the ring buffer */
-	PODTAP_DROP_ARGS_FULL = 1,     /* in-flight syscall table full */
-	PODTAP_DROP_CONNS_FULL = 2,    /* connection table full */
-	PODTAP_DROP_READ_FAILED = 3,   /* user memory could not be read */
-	PODTAP_DROP_IOV_TRUNCATED = 4, /* more iovecs than PODTAP_IOV_MAX */
-	PODTAP_DROP_TLS_NO_SOCKET = 5, /* SSL call whose socket is unknown
+	PODTAP_DROP_CONNS_FULL = 1,    /* connection table full */
+	PODTAP_DROP_READ_FAILED = 2,   /* user memory could not be read */
+	PODTAP_DROP_IOV_TRUNCATED = 3, /* more iovecs than PODTAP_IOV_MAX */
+	PODTAP_DROP_TLS_NO_SOCKET = 4, /* SSL call whose socket is unknown
 					* (memory BIO, or no I/O seen yet) */
-	PODTAP_DROP_TLS_CALLS_FULL = 6,/* in-flight SSL call table full */
-	PODTAP_DROP_PY_PROCS_FULL = 7, /* Python process table full */
+	PODTAP_DROP_TLS_CALLS_FULL = 5,/* in-flight SSL call table full */
+	PODTAP_DROP_PY_PROCS_FULL = 6, /* Python process table full */
 	/* Not events but requests: of the DATA events lost for want of room
 	 * in the ring buffer, those that began with a request line, read by
 	 * a server or written by a client. */
-	PODTAP_DROP_REQUEST_SERVER = 8,
-	PODTAP_DROP_REQUEST_CLIENT = 9,
-	PODTAP_DROP__COUNT = 10,
+	PODTAP_DROP_REQUEST_SERVER = 7,
+	PODTAP_DROP_REQUEST_CLIENT = 8,
+	PODTAP_DROP__COUNT = 9,
 };
 
 /* Payload of OPEN events, read from the socket itself (so it is there for

@@ -1,12 +1,17 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Socket I/O capture on syscall tracepoints.
+ * Socket I/O capture on the raw syscall tracepoints.
  *
- * Enter stubs stash the syscall's arguments (fd, buffer or iovec array) for
- * socket fds only; exit stubs, once the byte count is known, copy a bounded
- * prefix of the bytes into a ring-buffer event with the connection's
- * generation and stream position. Everything else (HTTP parsing, pods,
- * metrics) happens in userspace. Nothing here needs kprobes or fentry.
+ * One program sees the end of every syscall of every process on the node:
+ * once the byte count or result is known, handles those that move socket
+ * bytes or make connections, and copies a bounded prefix of the bytes into
+ * a ring-buffer event with the connection's generation and stream
+ * position. The syscall's arguments are still in the saved user registers
+ * at exit, so nothing is kept from its enter: a syscall podtap does not
+ * read costs a compare, and a read or write of a file that is no socket
+ * one walk of the task's fd table. close is seen at its enter, before the
+ * fd is gone. Everything else (HTTP parsing, pods, metrics) happens in
+ * userspace. Nothing here needs kprobes or fentry.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
@@ -20,25 +25,6 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #define EINPROGRESS 115
 #define MSG_PEEK 2
-
-struct syscall_args {
-	__u64 ptr;     /* buffer or struct iovec * */
-	__u64 sock_id; /* the connection, found at enter */
-	__u32 iovcnt;
-	__s32 fd;
-	__u8 shape;    /* enum io_shape */
-	__u8 note_only;/* an ignored connection: nothing is sent, but TLS
-			* records read may still be noted (note_tls_recv) */
-	__u8 pad[6];
-};
-
-/* Arguments of in-flight socket syscalls, by thread. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, PODTAP_MAX_INFLIGHT);
-	__type(key, __u64);
-	__type(value, struct syscall_args);
-} podtap_inflight SEC(".maps");
 
 /*
  * Socket I/O inside an SSL call is ciphertext: it names the SSL object's
@@ -62,34 +48,6 @@ static __always_inline bool tls_syscall(struct sock_ref sock,
 	return true;
 }
 
-static __always_inline void stash_args(int fd, __u64 ptr, __u32 iovcnt,
-				       __u8 shape)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	struct syscall_args a = { .ptr = ptr, .iovcnt = iovcnt, .fd = fd,
-				  .shape = shape };
-	struct conn_state *st;
-	struct sock_ref sock;
-
-	if (!traced_task())
-		return;
-	st = lookup_conn(fd, &sock);
-	if (!st || tls_syscall(sock, st))
-		return;
-	/* Userspace sets a connection aside once its first bytes are not
-	 * HTTP, a ClientHello among them, maybe before the handshake's
-	 * answer is read: a Python process's reads of such a socket are still
-	 * looked at for TLS records, for asyncio's SSL objects. */
-	if (st->ignored) {
-		if (shape != IO_BUF || !python_task())
-			return;
-		a.note_only = 1;
-	}
-	a.sock_id = sock.id;
-	if (bpf_map_update_elem(&podtap_inflight, &id, &a, BPF_ANY))
-		count_drop(PODTAP_DROP_ARGS_FULL);
-}
-
 /* TLS records a Python thread just read into buf: its next SSL call on a
  * memory BIO is this socket's (podtap_tls_recvs). A record starts with
  * its content type (20..23) and the major version 3. */
@@ -99,269 +57,211 @@ static __always_inline void note_tls_recv(int fd, __u64 buf, long n)
 	__u8 hdr[2];
 	__s32 v = fd;
 
-	if (n < 5 || !python_task() ||
-	    bpf_probe_read_user(hdr, sizeof(hdr), (void *)buf) ||
-	    hdr[0] < 20 || hdr[0] > 23 || hdr[1] != 3)
+	/* The bytes first: HTTP fails at once, without a table lookup. */
+	if (n < 5 || bpf_probe_read_user(hdr, sizeof(hdr), (void *)buf) ||
+	    hdr[0] < 20 || hdr[0] > 23 || hdr[1] != 3 || !python_task())
 		return;
 	bpf_map_update_elem(&podtap_tls_recvs, &id, &v, BPF_ANY);
 }
 
-static __always_inline void data_exit(long ret, __u8 dir)
+/*
+ * ret > 0 bytes moved through fd: the connection's event, unless fd is no
+ * socket, the bytes are an SSL call's ciphertext, or userspace set the
+ * connection aside as not HTTP. A Python process's reads of such a
+ * connection are still looked at for TLS records, for asyncio's SSL
+ * objects (userspace may set it aside on the ClientHello, before the
+ * handshake's answer is read).
+ */
+static __always_inline void socket_io(int fd, __u8 dir, __u8 shape,
+				      __u64 ptr, __u32 iovcnt, long ret)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct syscall_args *a = bpf_map_lookup_elem(&podtap_inflight, &id);
-	struct syscall_args args;
-	struct conn_key key;
+	struct sock_ref sock = fd_sock_ref(fd);
 	struct conn_state *st;
-	struct sock_ref sock;
 
-	if (!a)
+	/* The fd is checked first: most syscalls are on files. */
+	if (!sock.id || !traced_task())
 		return;
-	args = *a;
-	bpf_map_delete_elem(&podtap_inflight, &id);
-	if (ret <= 0)
+	st = conn_of(sock);
+	if (!st || tls_syscall(sock, st))
 		return;
-	if (args.shape == IO_NONE_IN)
-		dir = PODTAP_DIR_INGRESS;
-	key.sock_id = args.sock_id;
-	st = bpf_map_lookup_elem(&podtap_conns, &key);
-	sock.id = args.sock_id;
-	sock.fd = args.fd;
-	if (!st)
-		return;
-	if (!args.note_only)
-		emit_data(sock, st, dir, ret, args.shape, args.ptr,
-			  args.iovcnt);
-	if (dir == PODTAP_DIR_INGRESS && args.shape == IO_BUF)
-		note_tls_recv(args.fd, args.ptr, ret);
+	if (!st->ignored)
+		emit_data(sock, st, dir, ret, shape, ptr, iovcnt);
+	if (dir == PODTAP_DIR_INGRESS && shape == IO_BUF)
+		note_tls_recv(fd, ptr, ret);
 }
 
-/* --- reads ------------------------------------------------------------ */
+/* --- syscall numbers and arguments, per architecture ----------------- */
 
-SEC("tracepoint/syscalls/sys_enter_read")
-int podtap_enter_read(struct trace_event_raw_sys_enter *ctx)
+#if defined(__TARGET_ARCH_x86)
+/* arch/x86/entry/syscalls/syscall_64.tbl */
+enum {
+	NR_read = 0, NR_write = 1, NR_close = 3, NR_readv = 19,
+	NR_writev = 20, NR_sendfile = 40, NR_connect = 42, NR_accept = 43,
+	NR_sendto = 44, NR_recvfrom = 45, NR_sendmsg = 46, NR_recvmsg = 47,
+	NR_splice = 275, NR_accept4 = 288,
+};
+#define syscall_nr(regs) ((regs)->orig_ax)
+#define TS_COMPAT 0x0002
+/* A 32-bit process's syscall numbers are another table's; like the perf
+ * syscall tracepoints, podtap leaves such processes alone. */
+static __always_inline bool compat_syscall(void)
 {
-	stash_args(ctx->args[0], ctx->args[1], 0, IO_BUF);
-	return 0;
+	return bpf_get_current_task_btf()->thread_info.status & TS_COMPAT;
 }
-
-SEC("tracepoint/syscalls/sys_exit_read")
-int podtap_exit_read(struct trace_event_raw_sys_exit *ctx)
+#elif defined(__TARGET_ARCH_arm64)
+/* include/uapi/asm-generic/unistd.h */
+enum {
+	NR_close = 57, NR_read = 63, NR_write = 64, NR_readv = 65,
+	NR_writev = 66, NR_sendfile = 71, NR_splice = 76, NR_accept = 202,
+	NR_connect = 203, NR_sendto = 206, NR_recvfrom = 207,
+	NR_sendmsg = 211, NR_recvmsg = 212, NR_accept4 = 242,
+};
+#define syscall_nr(regs) ((regs)->syscallno)
+#define TIF_32BIT 22
+static __always_inline bool compat_syscall(void)
 {
-	data_exit(ctx->ret, PODTAP_DIR_INGRESS);
-	return 0;
+	return bpf_get_current_task_btf()->thread_info.flags &
+	       (1UL << TIF_32BIT);
 }
+#else
+#error "podtap: syscall numbers for this architecture are not known"
+#endif
 
-/* A peek (a proxy's protocol sniffing) leaves the bytes to be read again:
- * it neither moves the stream nor is data. */
-SEC("tracepoint/syscalls/sys_enter_recvfrom")
-int podtap_enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
-{
-	if (!(ctx->args[3] & MSG_PEEK))
-		stash_args(ctx->args[0], ctx->args[1], 0, IO_BUF);
-	return 0;
-}
+/* The saved registers of a syscall hold its arguments at exit too (arm64
+ * keeps the first in orig_x0, which libbpf's macros read). */
+#define ARG1(regs) PT_REGS_PARM1_SYSCALL(regs)
+#define ARG2(regs) PT_REGS_PARM2_SYSCALL(regs)
+#define ARG3(regs) PT_REGS_PARM3_SYSCALL(regs)
+#define ARG4(regs) PT_REGS_PARM4_SYSCALL(regs)
 
-SEC("tracepoint/syscalls/sys_exit_recvfrom")
-int podtap_exit_recvfrom(struct trace_event_raw_sys_exit *ctx)
-{
-	data_exit(ctx->ret, PODTAP_DIR_INGRESS);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_readv")
-int podtap_enter_readv(struct trace_event_raw_sys_enter *ctx)
-{
-	stash_args(ctx->args[0], ctx->args[1], ctx->args[2], IO_IOV);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_readv")
-int podtap_exit_readv(struct trace_event_raw_sys_exit *ctx)
-{
-	data_exit(ctx->ret, PODTAP_DIR_INGRESS);
-	return 0;
-}
-
-static __always_inline void stash_msghdr(int fd, __u64 msgp)
-{
-	struct user_msghdr msg;
-
-	if (bpf_probe_read_user(&msg, sizeof(msg), (void *)msgp))
-		return;
-	stash_args(fd, (__u64)msg.msg_iov, msg.msg_iovlen, IO_IOV);
-}
-
-SEC("tracepoint/syscalls/sys_enter_recvmsg")
-int podtap_enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
-{
-	if (!(ctx->args[2] & MSG_PEEK))
-		stash_msghdr(ctx->args[0], ctx->args[1]);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_recvmsg")
-int podtap_exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
-{
-	data_exit(ctx->ret, PODTAP_DIR_INGRESS);
-	return 0;
-}
-
-/* --- writes ----------------------------------------------------------- */
-
-SEC("tracepoint/syscalls/sys_enter_write")
-int podtap_enter_write(struct trace_event_raw_sys_enter *ctx)
-{
-	stash_args(ctx->args[0], ctx->args[1], 0, IO_BUF);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_write")
-int podtap_exit_write(struct trace_event_raw_sys_exit *ctx)
-{
-	data_exit(ctx->ret, PODTAP_DIR_EGRESS);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_sendto")
-int podtap_enter_sendto(struct trace_event_raw_sys_enter *ctx)
-{
-	stash_args(ctx->args[0], ctx->args[1], 0, IO_BUF);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_sendto")
-int podtap_exit_sendto(struct trace_event_raw_sys_exit *ctx)
-{
-	data_exit(ctx->ret, PODTAP_DIR_EGRESS);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_writev")
-int podtap_enter_writev(struct trace_event_raw_sys_enter *ctx)
-{
-	stash_args(ctx->args[0], ctx->args[1], ctx->args[2], IO_IOV);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_writev")
-int podtap_exit_writev(struct trace_event_raw_sys_exit *ctx)
-{
-	data_exit(ctx->ret, PODTAP_DIR_EGRESS);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_sendmsg")
-int podtap_enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
-{
-	stash_msghdr(ctx->args[0], ctx->args[1]);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_sendmsg")
-int podtap_exit_sendmsg(struct trace_event_raw_sys_exit *ctx)
-{
-	data_exit(ctx->ret, PODTAP_DIR_EGRESS);
-	return 0;
-}
-
-/* sendfile moves response bodies (static files) without user memory: only
- * the count is known, but the stream position must still advance. */
-SEC("tracepoint/syscalls/sys_enter_sendfile64")
-int podtap_enter_sendfile(struct trace_event_raw_sys_enter *ctx)
-{
-	stash_args(ctx->args[0], 0, 0, IO_NONE);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_sendfile64")
-int podtap_exit_sendfile(struct trace_event_raw_sys_exit *ctx)
-{
-	data_exit(ctx->ret, PODTAP_DIR_EGRESS);
-	return 0;
-}
-
-/* splice(fd_in, off_in, fd_out, off_out, len, flags) moves bytes between a
- * pipe and a socket without user memory (proxies, servers of files): as
- * with sendfile only the count is known, and the position advances. One
- * end is a pipe, so at most one of the two is stashed. */
-SEC("tracepoint/syscalls/sys_enter_splice")
-int podtap_enter_splice(struct trace_event_raw_sys_enter *ctx)
-{
-	stash_args(ctx->args[2], 0, 0, IO_NONE);
-	stash_args(ctx->args[0], 0, 0, IO_NONE_IN);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_splice")
-int podtap_exit_splice(struct trace_event_raw_sys_exit *ctx)
-{
-	data_exit(ctx->ret, PODTAP_DIR_EGRESS); /* IO_NONE_IN: ingress */
-	return 0;
-}
-
-/* --- connection lifecycle -------------------------------------------- */
+/* --- the syscalls ----------------------------------------------------- */
 
 /* A socket that accept() or connect() made: a new connection. */
 static __always_inline void opened(int fd, __u8 role)
 {
 	struct sock_ref sock = fd_sock_ref(fd);
 
-	if (sock.id)
+	if (sock.id && traced_task())
 		new_conn(sock, role);
 }
 
-static __always_inline void accepted(long ret)
+SEC("tp_btf/sys_exit")
+int BPF_PROG(podtap_sys_exit, struct pt_regs *regs, long ret)
 {
-	if (ret >= 0 && traced_task())
-		opened(ret, PODTAP_ROLE_SERVER);
-}
-
-SEC("tracepoint/syscalls/sys_exit_accept")
-int podtap_exit_accept(struct trace_event_raw_sys_exit *ctx)
-{
-	accepted(ctx->ret);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_accept4")
-int podtap_exit_accept4(struct trace_event_raw_sys_exit *ctx)
-{
-	accepted(ctx->ret);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_connect")
-int podtap_enter_connect(struct trace_event_raw_sys_enter *ctx)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	struct syscall_args a = { .fd = ctx->args[0], .shape = IO_NONE };
-
-	if (!traced_task())
-		return 0;
-	if (bpf_map_update_elem(&podtap_inflight, &id, &a, BPF_ANY))
-		count_drop(PODTAP_DROP_ARGS_FULL);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_connect")
-int podtap_exit_connect(struct trace_event_raw_sys_exit *ctx)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	struct syscall_args *a = bpf_map_lookup_elem(&podtap_inflight, &id);
+	long nr = syscall_nr(regs);
+	struct user_msghdr msg;
+	__u64 ptr = 0;
+	__u32 iovcnt = 0;
+	__u8 dir, shape;
 	int fd;
 
-	if (!a)
+	/* Failures move nothing; a non-blocking connect reports EINPROGRESS
+	 * and finishes later. */
+	if (ret < 0 && !(nr == NR_connect && ret == -EINPROGRESS))
 		return 0;
-	fd = a->fd;
-	bpf_map_delete_elem(&podtap_inflight, &id);
-	/* Non-blocking connects report EINPROGRESS and finish later. */
-	if (ctx->ret != 0 && ctx->ret != -EINPROGRESS)
+	switch (nr) {
+	case NR_read:
+	case NR_write:
+	case NR_recvfrom:
+	case NR_sendto:
+	case NR_readv:
+	case NR_writev:
+	case NR_recvmsg:
+	case NR_sendmsg:
+	case NR_sendfile:
+	case NR_splice:
+	case NR_accept:
+	case NR_accept4:
+	case NR_connect:
+		break;
+	default:
 		return 0;
-	opened(fd, PODTAP_ROLE_CLIENT);
+	}
+	if (compat_syscall())
+		return 0;
+
+	switch (nr) {
+	case NR_accept:
+	case NR_accept4:
+		opened(ret, PODTAP_ROLE_SERVER);
+		return 0;
+	case NR_connect:
+		opened(ARG1(regs), PODTAP_ROLE_CLIENT);
+		return 0;
+	}
+	if (ret == 0)
+		return 0;
+
+	fd = ARG1(regs);
+	dir = PODTAP_DIR_INGRESS;
+	shape = IO_BUF;
+	switch (nr) {
+	case NR_write:
+	case NR_sendto:
+		dir = PODTAP_DIR_EGRESS;
+		/* fallthrough */
+	case NR_read:
+		ptr = ARG2(regs);
+		break;
+	/* A peek (a proxy's protocol sniffing) leaves the bytes to be read
+	 * again: it neither moves the stream nor is data. */
+	case NR_recvfrom:
+		if (ARG4(regs) & MSG_PEEK)
+			return 0;
+		ptr = ARG2(regs);
+		break;
+	case NR_writev:
+		dir = PODTAP_DIR_EGRESS;
+		/* fallthrough */
+	case NR_readv:
+		shape = IO_IOV;
+		ptr = ARG2(regs);
+		iovcnt = ARG3(regs);
+		break;
+	case NR_recvmsg:
+		if (ARG3(regs) & MSG_PEEK)
+			return 0;
+		/* fallthrough */
+	case NR_sendmsg:
+		if (nr == NR_sendmsg)
+			dir = PODTAP_DIR_EGRESS;
+		if (bpf_probe_read_user(&msg, sizeof(msg), (void *)ARG2(regs)))
+			return 0;
+		shape = IO_IOV;
+		ptr = (__u64)msg.msg_iov;
+		iovcnt = msg.msg_iovlen;
+		break;
+	/* sendfile moves response bodies (static files) without user memory:
+	 * only the count is known, but the stream position must still
+	 * advance. */
+	case NR_sendfile:
+		dir = PODTAP_DIR_EGRESS;
+		shape = IO_NONE;
+		break;
+	/* splice(fd_in, off_in, fd_out, off_out, len, flags) moves bytes
+	 * between a pipe and a socket (proxies, servers of files): as with
+	 * sendfile only the count is known. One end is a pipe. */
+	case NR_splice:
+		shape = IO_NONE;
+		fd = ARG3(regs);
+		dir = PODTAP_DIR_EGRESS;
+		if (!fd_socket(fd)) {
+			fd = ARG1(regs);
+			dir = PODTAP_DIR_INGRESS;
+		}
+		break;
+	}
+	socket_io(fd, dir, shape, ptr, iovcnt, ret);
 	return 0;
 }
 
+/*
+ * A connection ends at the close of its socket's last reference, seen
+ * before the fd is gone. A perf syscall tracepoint, not the raw sys_enter:
+ * it runs a program for close alone, where a raw program would run for
+ * every syscall (and the kernel checks the enabled syscalls for
+ * podtap_py's mmap tracepoint anyway).
+ */
 SEC("tracepoint/syscalls/sys_enter_close")
 int podtap_enter_close(struct trace_event_raw_sys_enter *ctx)
 {

@@ -149,7 +149,7 @@ else
 fi
 if [ -n "$pin" ]; then
 	check "podtap pins its maps and programs" \
-		test -e "$pin/maps/podtap_events" -a -e "$pin/progs/podtap_exit_read"
+		test -e "$pin/maps/podtap_events" -a -e "$pin/progs/podtap_sys_exit"
 fi
 
 # The servers: each writes its port once it listens.

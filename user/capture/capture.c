@@ -28,7 +28,6 @@ const char *capture_drop_reason_name(int reason)
 {
 	switch (reason) {
 	case PODTAP_DROP_RINGBUF_FULL: return "ringbuf_full";
-	case PODTAP_DROP_ARGS_FULL: return "inflight_table_full";
 	case PODTAP_DROP_CONNS_FULL: return "conn_table_full";
 	case PODTAP_DROP_READ_FAILED: return "user_read_failed";
 	case PODTAP_DROP_IOV_TRUNCATED: return "iov_truncated";
