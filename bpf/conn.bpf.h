@@ -110,11 +110,13 @@ struct {
 } podtap_drops SEC(".maps");
 
 /* Scratch space for building an event: per CPU (max_entries is set to the
- * number of CPUs at load), and twice the payload bound so that a variable
- * offset plus a bounded length provably stays inside it. Not a per-CPU map
- * because per-CPU values are limited to 32 KiB. */
+ * number of CPUs at load), and three times the payload bound so that a
+ * variable offset (an iovec's, masked to the payload bound) plus a length
+ * masked to twice it provably stays inside, whatever register the
+ * compiler spilled the length through. Not a per-CPU map because per-CPU
+ * values are limited to 32 KiB. */
 struct event_scratch {
-	__u8 data[sizeof(struct podtap_event) + 2 * PODTAP_PAYLOAD_MAX];
+	__u8 data[sizeof(struct podtap_event) + 3 * PODTAP_PAYLOAD_MAX];
 };
 
 struct {
@@ -308,7 +310,7 @@ static __always_inline void conn_make_tls(struct sock_ref sock,
 
 /* Masks that keep every value the C code allows: a copy's size is at most
  * PODTAP_PAYLOAD_MAX, and an event is at most its header plus that; both
- * masks stay inside the scratch buffer (twice the payload bound). */
+ * masks stay inside the scratch buffer, also added together. */
 #define PAYLOAD_LEN_MASK (2 * PODTAP_PAYLOAD_MAX - 1)
 #define PAYLOAD_OFF_MASK (PODTAP_PAYLOAD_MAX - 1)
 _Static_assert((PODTAP_PAYLOAD_MAX & (PODTAP_PAYLOAD_MAX - 1)) == 0,
@@ -317,6 +319,9 @@ _Static_assert(sizeof(struct podtap_event) + PODTAP_PAYLOAD_MAX <=
 		       PAYLOAD_LEN_MASK &&
 	       PAYLOAD_LEN_MASK < sizeof(struct event_scratch),
 	       "an event's size mask must keep whole events in the scratch");
+_Static_assert(sizeof(struct podtap_event) + PAYLOAD_OFF_MASK +
+		       PAYLOAD_LEN_MASK <= sizeof(struct event_scratch),
+	       "an iovec's masked offset and length must stay in the scratch");
 
 static __always_inline __u64 copy_buf(char *dst, __u64 src, __u64 len)
 {

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 # Helpers of the benchmark's sections (sourced by run.sh).
 
@@ -46,9 +47,23 @@ bpf_stats() {
 	sysctl -qw "kernel.bpf_stats_enabled=$([ "$1" = on ] && echo 1 || echo 0)"
 }
 
+# add_to VAR N: VAR += N, for variables named at run time.
+add_to() {
+	printf -v "$1" %d $(( ${!1:-0} + $2 ))
+}
+
 # target NAME OK DETAIL: one PASS/MISS line. OK is an awk condition.
 target() {
 	local verdict=MISS
 	awk "BEGIN { exit !($2) }" && verdict=PASS
 	printf 'target %-44s %s (%s)\n' "$1:" "$verdict" "$3"
+}
+
+# note_rss: podtap's peak RSS so far (VmHWM), kept in HWM_KB if larger.
+HWM_KB=0
+note_rss() {
+	local hwm
+	hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$PODTAP_PID/status")
+	[ "${hwm:-0}" -gt "$HWM_KB" ] && HWM_KB=$hwm
+	return 0
 }

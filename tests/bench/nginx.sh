@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 # nginx at wrk's maximum rate (sourced by run.sh).
 #
@@ -117,14 +118,17 @@ nginx_mode() {
 	sleep 0.3
 	c1=$(nginx_counted "$size") || die "scrape failed"
 	d1=$(pt_metric_sum podtap_kernel_drops_total) || die "scrape failed"
+	note_rss
 	pt_podtap_stop || die "podtap did not stop cleanly"
 	if [ "$mode" = stats ]; then
 		echo "$(( (n1 - n0) / (served > 0 ? served : 1) ))" >"$PT_TMP/nginx.$size.ns"
 		return 0
 	fi
 	echo "${res%% *}" >>"$PT_TMP/nginx.$size.podtap"
-	(( NGINX_SENT_$size += served, NGINX_COUNTED_$size += c1 - c0,
-	   NGINX_DROPS_$size += d1 - d0, NGINX_TICKS_$size += t1 - t0 ))
+	add_to "NGINX_SENT_$size" "$served"
+	add_to "NGINX_COUNTED_$size" $((c1 - c0))
+	add_to "NGINX_DROPS_$size" $((d1 - d0))
+	add_to "NGINX_TICKS_$size" $((t1 - t0))
 }
 
 bench_nginx() {
@@ -134,8 +138,10 @@ bench_nginx() {
 	for size in "${NGINX_SIZES[@]}"; do
 		: >"$PT_TMP/nginx.$size.none"
 		: >"$PT_TMP/nginx.$size.podtap"
-		(( NGINX_SENT_$size = 0, NGINX_COUNTED_$size = 0,
-		   NGINX_DROPS_$size = 0, NGINX_TICKS_$size = 0 ))
+		printf -v "NGINX_SENT_$size" 0
+		printf -v "NGINX_COUNTED_$size" 0
+		printf -v "NGINX_DROPS_$size" 0
+		printf -v "NGINX_TICKS_$size" 0
 	done
 	for r in $(seq 1 "$ROUNDS"); do
 		echo " round $r:"

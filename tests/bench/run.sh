@@ -3,343 +3,94 @@
 #
 # podtap overhead benchmark (make bench; not part of make test).
 #
-# A hello-world Flask app under Debian's gunicorn (sync workers) in a
-# simulated pod is loaded with hey over loopback, three ways:
-#   a  no probe
-#   b  podtap running (the app itself unchanged)
-#   c  in-process prometheus_client instrumentation (before/after_request
-#      Histogram, multiprocess mode, as prometheus-flask-exporter does), no
-#      podtap
-#   d  podtap exporting every exchange as a span (OTEL_TRACES_SAMPLER=
-#      always_on) over OTLP/HTTP to the local test receiver (Node,
-#      tests/otlp/receiver.js, decoding with the official schema); spans
-#      include hey's own CLIENT spans, so about two per request
-#   e  the same app served over HTTPS by gunicorn itself (--certfile,
-#      certificate made at run time), no probe
-#   f  e with podtap running: requests seen in plaintext through its
-#      SSL_read/SSL_write uprobes
-# The modes are interleaved (order rotated each round) and each ratio is the
-# median over the rounds of that round's own ratio (b/a, c/a measured
-# seconds apart), so a machine that speeds up or slows down during the run
-# (other work on its 2 cores) moves a and b alike.
+# Each section measures a workload without and with podtap, side by side in
+# one run (modes alternated, ratios per round, median over the rounds):
+#   gunicorn.sh  gunicorn + Flask hello: podtap, in-process
+#                prometheus_client, spans at always_on, HTTPS
+#   nginx.sh     nginx at wrk's maximum rate, 5 B and 16 KiB bodies, with
+#                podtap's in-kernel time per request (bpf_stats)
+#   non_http.sh  file I/O (dd bs=64) and a small-send TCP stream (iperf3)
+# Then the figures, and PASS/MISS per target. Exits non-zero only when a
+# tool fails, never on a missed target. Run it on a quiet machine: other
+# work on the same cores moves the figures.
 #
-# Then a process that does no HTTP (dd of 64-byte blocks), timed without
-# and with podtap, round by round.
-# Prints throughput and p99 latency as ratios to (a) (f: to e); podtap's CPU seconds
-# per 10k requests (utime+stime from /proc/PID/stat), its peak RSS (VmHWM),
-# requests sent (hey's count) against requests podtap counted (delta of the
-# pod's _count series) and kernel drops (podtap_kernel_drops_total delta);
-# then PASS/MISS per target. Exits non-zero only when a tool fails, never on
-# a missed target.
-#
-# Environment: BENCH_DURATION (default 6s), BENCH_CONCURRENCY (16),
-# BENCH_ROUNDS (5), BENCH_WORKERS (2), PODTAP_BIN (build/podtap).
+# Environment: BENCH_DURATION (default 6s), BENCH_ROUNDS (5),
+# BENCH_SECTIONS ("gunicorn nginx non_http"), BENCH_CONCURRENCY (16, hey),
+# BENCH_WORKERS (2, gunicorn), BENCH_NGINX_CONNECTIONS (32, wrk),
+# BENCH_DD_BLOCKS (1000000), BENCH_IPERF_SECONDS (3), PODTAP_BIN
+# (build/podtap).
 
 set -u -o pipefail
 
 DURATION=${BENCH_DURATION:-6s}
-CONC=${BENCH_CONCURRENCY:-16}
 ROUNDS=${BENCH_ROUNDS:-5}
-WORKERS=${BENCH_WORKERS:-2}
+SECTIONS=${BENCH_SECTIONS:-gunicorn nginx non_http}
 
+BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 # The e2e helpers: temp dir, pods, gunicorn and podtap start/stop, cleanup.
 # shellcheck source=../e2e/lib/common.bash
-source "$(cd "$(dirname "$0")/../e2e/lib" && pwd)/common.bash"
-
-die() {
-	echo "bench: $*" >&2
-	exit 2
-}
-
-for tool in hey curl "$PT_GUNICORN" "$PT_PY"; do
-	command -v "$tool" >/dev/null || die "$tool not found"
+source "$BENCH_DIR/../e2e/lib/common.bash"
+# shellcheck source=lib.sh
+source "$BENCH_DIR/lib.sh"
+for section in $SECTIONS; do
+	[ -f "$BENCH_DIR/$section.sh" ] || die "no section $section"
+	# shellcheck disable=SC1090
+	source "$BENCH_DIR/$section.sh"
 done
+
 pt_init || die "setup failed"
-trap 'stop_receiver; pt_cleanup' EXIT
+trap 'bpf_stats off; [ "$(type -t stop_receiver)" = function ] && stop_receiver; pt_cleanup' EXIT
 trap 'exit 130' INT TERM
 pt_require_podtap || die "build podtap first (make)"
+command -v bpftool >/dev/null && command -v jq >/dev/null ||
+	die "bpftool and jq are needed"
 
-pt_pod_create bench hello-0 hello || die "cannot create the pod cgroup"
-SCOPE=$PT_POD_SCOPE
-LABELS=(k8s_namespace_name=bench k8s_pod_name=hello-0 k8s_container_name=hello service_name=hello)
-PORT_PLAIN=$(pt_free_port) || die "no port"
-PORT_PROM=$(pt_free_port) || die "no port"
-PORT_TLS=$(pt_free_port) || die "no port"
-openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost \
-	-keyout "$PT_TMP/key.pem" -out "$PT_TMP/cert.pem" 2>/dev/null ||
-	die "openssl could not make a certificate"
-mkdir -p "$PT_TMP/prom-multiproc"
-
-pt_gunicorn_start "$PT_TMP/logs/plain.log" "$PORT_PLAIN" \
-	--cgroup "$SCOPE" --env PODTAP_APP_MODE=hello -- -w "$WORKERS" >/dev/null ||
-	die "gunicorn (plain) did not start"
-pt_gunicorn_start "$PT_TMP/logs/prom.log" "$PORT_PROM" \
-	--cgroup "$SCOPE" --env PODTAP_APP_MODE=hello --env PODTAP_APP_PROM=1 \
-	--env "PROMETHEUS_MULTIPROC_DIR=$PT_TMP/prom-multiproc" \
-	-- -w "$WORKERS" >/dev/null || die "gunicorn (prometheus_client) did not start"
-pt_gunicorn_start "$PT_TMP/logs/tls.log" "$PORT_TLS" \
-	--cgroup "$SCOPE" --env PODTAP_APP_MODE=hello -- -w "$WORKERS" \
-	--certfile "$PT_TMP/cert.pem" --keyfile "$PT_TMP/key.pem" >/dev/null ||
-	die "gunicorn (TLS) did not start"
-
-# Sanity: both apps answer, the instrumented one exposes its histogram.
-[ "$(curl -s "http://127.0.0.1:$PORT_PLAIN/")" = "Hello, World!" ] ||
-	die "hello app does not answer"
-[ "$(curl -s "http://127.0.0.1:$PORT_PROM/")" = "Hello, World!" ] ||
-	die "instrumented hello app does not answer"
-[ "$(curl -sk "https://127.0.0.1:$PORT_TLS/")" = "Hello, World!" ] ||
-	die "TLS hello app does not answer"
-curl -s "http://127.0.0.1:$PORT_PROM/metrics" |
-	grep -q '^flask_http_request_duration_seconds_count' ||
-	die "instrumented app exposes no histogram"
-
-# cpu_ticks PID: utime + stime in clock ticks.
-cpu_ticks() {
-	awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
-}
-
-# hey_run URL OUT: the measured load run; prints "rps p99_s responses errors".
-hey_run() {
-	hey -z "$DURATION" -c "$CONC" "$1" >"$2" 2>&1 || return 1
-	awk '
-		/Requests\/sec:/ { rps = $2 }
-		/^ *99% in / { p99 = $3 }
-		/^ *\[[0-9]+\][ \t]+[0-9]+ responses/ { resp += $2 }
-		/^Error distribution:/ { inerr = 1; next }
-		inerr && /^ *\[[0-9]+\]/ { gsub(/[\[\]]/, "", $1); err += $1 }
-		END { if (rps == "" || p99 == "") exit 1;
-		      printf "%s %s %d %d\n", rps, p99, resp, err }' "$2"
-}
-
-median() {
-	sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) { print "nan"; exit }
-		if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-
-: >"$PT_TMP/a" ; : >"$PT_TMP/b" ; : >"$PT_TMP/c" ; : >"$PT_TMP/d"
-: >"$PT_TMP/e" ; : >"$PT_TMP/f"
-SENT=0 COUNTED=0 DROPS=0 CPU_TICKS=0 HWM_KB=0 ERRORS=0
-# The same figures for f (HTTPS through uprobes).
-TLS_SENT=0 TLS_COUNTED=0 TLS_DROPS=0 TLS_CPU_TICKS=0
-SPANS=0 SPAN_CPU_TICKS=0 SPAN_DROPS=0 RECV_PID="" RECV_TICKS=0
-
-# The OTLP receiver for mode d: started once, stopped by pid at exit.
-start_receiver() {
-	local port
-	port=$(pt_free_port) || die "no port"
-	node "$PT_REPO/tests/otlp/receiver.js" "$port" --out /dev/null \
-		--pid-file "$PT_TMP/receiver.pid" >"$PT_TMP/logs/receiver.log" 2>&1 &
-	for _ in $(seq 1 50); do
-		[ -s "$PT_TMP/receiver.pid" ] && break
-		sleep 0.1
-	done
-	[ -s "$PT_TMP/receiver.pid" ] || die "OTLP receiver did not start"
-	RECV_PID=$(cat "$PT_TMP/receiver.pid")
-	RECV_URL="http://127.0.0.1:$port"
-}
-stop_receiver() {
-	[ -n "$RECV_PID" ] && kill "$RECV_PID" 2>/dev/null && wait "$RECV_PID" 2>/dev/null
-	RECV_PID=""
-}
-CLK_TCK=$(getconf CLK_TCK)
-
-run_mode() {
-	local mode=$1 url res c0 c1 d0 d1 t0 t1 hwm
-	case $mode in
-	a) url="http://127.0.0.1:$PORT_PLAIN/" ;;
-	b) url="http://127.0.0.1:$PORT_PLAIN/"
-	   pt_podtap_start --no-pin || die "podtap did not start"
-	   ;;
-	c) url="http://127.0.0.1:$PORT_PROM/" ;;
-	d) url="http://127.0.0.1:$PORT_PLAIN/"
-	   OTEL_EXPORTER_OTLP_ENDPOINT=$RECV_URL OTEL_TRACES_SAMPLER=always_on \
-		pt_podtap_start --no-pin || die "podtap did not start"
-	   ;;
-	e) url="https://127.0.0.1:$PORT_TLS/" ;;
-	f) url="https://127.0.0.1:$PORT_TLS/"
-	   pt_podtap_start --no-pin || die "podtap did not start"
-	   ;;
-	esac
-	local scheme=http
-	[ "$mode" = f ] && scheme=https
-	# Warm-up (before podtap's counters are read, so it is not counted).
-	hey -n 200 -c 4 "$url" >/dev/null 2>&1 || die "hey failed"
-	if [ "$mode" = d ]; then
-		sleep 0.5
-		s0=$(pt_metric_sum podtap_spans_exported_total) || die "scrape failed"
-		t0=$(cpu_ticks "$PODTAP_PID")
-		r0=$(cpu_ticks "$RECV_PID")
-	fi
-	if [ "$mode" = b ] || [ "$mode" = f ]; then
-		sleep 0.3
-		c0=$(pt_metric_sum "${PT_HIST}_count" "${LABELS[@]}" "url_scheme=$scheme") || die "scrape failed"
-		d0=$(pt_metric_sum podtap_kernel_drops_total) || die "scrape failed"
-		t0=$(cpu_ticks "$PODTAP_PID")
-	fi
-	res=$(hey_run "$url" "$PT_TMP/hey.$mode.out") ||
-		{ cat "$PT_TMP/hey.$mode.out" >&2; die "hey failed"; }
-	echo "$res" >>"$PT_TMP/$mode"
-	if [ "$mode" = d ]; then
-		t1=$(cpu_ticks "$PODTAP_PID")
-		sleep 1 # the last batch (200 ms batching) reaches the receiver
-		RECV_TICKS=$((RECV_TICKS + $(cpu_ticks "$RECV_PID") - r0))
-		s1=$(pt_metric_sum podtap_spans_exported_total) || die "scrape failed"
-		SPANS=$((SPANS + s1 - s0))
-		SPAN_CPU_TICKS=$((SPAN_CPU_TICKS + t1 - t0))
-		SPAN_DROPS=$((SPAN_DROPS + $(pt_metric_sum podtap_spans_dropped_total)))
-		pt_podtap_stop || die "podtap did not stop cleanly"
-	fi
-	if [ "$mode" = b ] || [ "$mode" = f ]; then
-		t1=$(cpu_ticks "$PODTAP_PID")
-		# Let the last events through, then read the counters.
-		local want _
-		want=$(( c0 + $(echo "$res" | awk '{ print $3 }') ))
-		for _ in $(seq 1 30); do
-			c1=$(pt_metric_sum "${PT_HIST}_count" "${LABELS[@]}" "url_scheme=$scheme") || die "scrape failed"
-			[ "$c1" -ge "$want" ] && break
-			sleep 0.1
-		done
-		sleep 0.3
-		c1=$(pt_metric_sum "${PT_HIST}_count" "${LABELS[@]}" "url_scheme=$scheme") || die "scrape failed"
-		d1=$(pt_metric_sum podtap_kernel_drops_total) || die "scrape failed"
-		hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$PODTAP_PID/status")
-		[ "$hwm" -gt "$HWM_KB" ] && HWM_KB=$hwm
-		if [ "$mode" = b ]; then
-			SENT=$((SENT + $(echo "$res" | awk '{ print $3 }')))
-			COUNTED=$((COUNTED + c1 - c0))
-			DROPS=$((DROPS + d1 - d0))
-			CPU_TICKS=$((CPU_TICKS + t1 - t0))
-		else
-			TLS_SENT=$((TLS_SENT + $(echo "$res" | awk '{ print $3 }')))
-			TLS_COUNTED=$((TLS_COUNTED + c1 - c0))
-			TLS_DROPS=$((TLS_DROPS + d1 - d0))
-			TLS_CPU_TICKS=$((TLS_CPU_TICKS + t1 - t0))
-		fi
-		pt_podtap_stop || die "podtap did not stop cleanly"
-	fi
-	ERRORS=$((ERRORS + $(echo "$res" | awk '{ print $4 }')))
-	printf '  %s  %8.0f req/s  p99 %7.2f ms  (%d responses)\n' "$mode" \
-		"$(echo "$res" | awk '{ print $1 }')" \
-		"$(echo "$res" | awk '{ print $2 * 1000 }')" \
-		"$(echo "$res" | awk '{ print $3 }')"
-}
-
-echo "podtap bench: hey -z $DURATION -c $CONC, gunicorn -w $WORKERS sync, $ROUNDS rounds"
+echo "podtap bench: $ROUNDS rounds of each section ($SECTIONS)"
 echo "(load average now: $(cut -d' ' -f1-3 /proc/loadavg); other work skews the figures)"
-start_receiver
-MODES=(a b c d e f)
-for r in $(seq 0 $((ROUNDS - 1))); do
-	echo "round $((r + 1)):"
-	for k in 0 1 2 3 4 5; do
-		run_mode "${MODES[$(( (r + k) % 6 ))]}"
-	done
+for section in $SECTIONS; do
+	echo
+	"bench_$section"
 done
-stop_receiver
 
-# A process that does no HTTP pays too: every read and write of every
-# process on the node runs podtap's tracepoints, which must tell that the
-# fd is no socket. dd moving 64-byte blocks from /dev/zero to /dev/null
-# (two syscalls per block), timed without and with podtap, interleaved.
-DD_BLOCKS=${BENCH_DD_BLOCKS:-1000000}
-dd_seconds() {
-	local t0 t1
-	t0=$(date +%s%N)
-	dd if=/dev/zero of=/dev/null bs=64 count="$DD_BLOCKS" 2>/dev/null ||
-		die "dd failed"
-	t1=$(date +%s%N)
-	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f\n", (b - a) / 1e9 }'
-}
-: >"$PT_TMP/dd"
-echo "non-HTTP process (dd bs=64, $DD_BLOCKS blocks):"
-for r in $(seq 1 "$ROUNDS"); do
-	plain=$(dd_seconds)
-	pt_podtap_start --no-pin || die "podtap did not start"
-	probed=$(dd_seconds)
-	pt_podtap_stop || die "podtap did not stop cleanly"
-	echo "$plain $probed" >>"$PT_TMP/dd"
-	echo "  round $r: ${plain} s without, ${probed} s with podtap"
+echo
+for section in $SECTIONS; do
+	"${section}_report"
+	echo
 done
-# Throughput with podtap over without: time without / time with.
-DD_RATIO=$(awk '{ printf "%.3f\n", ($2 > 0) ? $1 / $2 : 0 }' "$PT_TMP/dd" |
-	median | xargs printf '%.3f')
-
-col_median() { awk -v c="$2" '{ print $c }' "$PT_TMP/$1" | median; }
-RPS_a=$(col_median a 1) RPS_b=$(col_median b 1) RPS_c=$(col_median c 1)
-P99_a=$(col_median a 2) P99_b=$(col_median b 2) P99_c=$(col_median c 2)
-ratio() { awk -v x="$1" -v y="$2" 'BEGIN { printf "%.3f", (y > 0) ? x / y : 0 }'; }
-# round_ratios MODE COL [BASE]: that mode's figure over BASE's (default
-# a), round by round.
-round_ratios() {
-	paste -d ' ' "$PT_TMP/$1" "$PT_TMP/${3:-a}" |
-		awk -v c="$2" '{ printf "%.3f\n", ($(c + 4) > 0) ? $c / $(c + 4) : 0 }'
-}
-TP_B=$(round_ratios b 1 | median | xargs printf '%.3f')
-TP_C=$(round_ratios c 1 | median | xargs printf '%.3f')
-TP_D=$(round_ratios d 1 | median | xargs printf '%.3f')
-TP_F=$(round_ratios f 1 e | median | xargs printf '%.3f')
-P99R_F=$(round_ratios f 2 e | median | xargs printf '%.3f')
-RPS_e=$(col_median e 1) P99_e=$(col_median e 2)
-RPS_f=$(col_median f 1) P99_f=$(col_median f 2)
-RPS_d=$(col_median d 1) P99_d=$(col_median d 2)
-P99R_D=$(round_ratios d 2 | median | xargs printf '%.3f')
-P99R_B=$(round_ratios b 2 | median | xargs printf '%.3f')
-P99R_C=$(round_ratios c 2 | median | xargs printf '%.3f')
-CPU_S=$(awk -v t="$CPU_TICKS" -v hz="$CLK_TCK" 'BEGIN { printf "%.3f", t / hz }')
-CPU_10K=$(awk -v t="$CPU_TICKS" -v hz="$CLK_TCK" -v n="$SENT" \
-	'BEGIN { printf "%.3f", (n > 0) ? t / hz / (n / 10000) : 0 }')
 RSS_MIB=$(awk -v k="$HWM_KB" 'BEGIN { printf "%.1f", k / 1024 }')
-
-# spread MODE: (max - min) / median of that mode's req/s, in percent: how
-# much the machine's noise alone moves a figure in this run.
-spread() {
-	awk '{ print $1 }' "$PT_TMP/$1" | sort -g | awk '{ v[NR] = $1 } END {
-		m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2;
-		printf "%.1f%%", (m > 0) ? (v[NR] - v[1]) / m * 100 : 0 }'
-}
-
+echo "podtap peak RSS (VmHWM) over every podtap run: $RSS_MIB MiB"
 echo
-printf '%-22s %10s %8s %10s %8s %10s\n' "mode (median)" "req/s" "ratio" "p99 ms" "ratio" "spread"
-printf '%-22s %10.0f %8s %10.2f %8s %10s\n' "a no probe" "$RPS_a" 1.000 \
-	"$(awk -v v="$P99_a" 'BEGIN { print v * 1000 }')" 1.000 "$(spread a)"
-printf '%-22s %10.0f %8s %10.2f %8s %10s\n' "b podtap" "$RPS_b" "$TP_B" \
-	"$(awk -v v="$P99_b" 'BEGIN { print v * 1000 }')" "$P99R_B" "$(spread b)"
-printf '%-22s %10.0f %8s %10.2f %8s %10s\n' "c prometheus_client" "$RPS_c" "$TP_C" \
-	"$(awk -v v="$P99_c" 'BEGIN { print v * 1000 }')" "$P99R_C" "$(spread c)"
-printf '%-22s %10.0f %8s %10.2f %8s %10s\n' "d podtap + spans" "$RPS_d" "$TP_D" \
-	"$(awk -v v="$P99_d" 'BEGIN { print v * 1000 }')" "$P99R_D" "$(spread d)"
-printf '%-22s %10.0f %8s %10.2f %8s %10s\n' "e https, no probe" "$RPS_e" "(base)" \
-	"$(awk -v v="$P99_e" 'BEGIN { print v * 1000 }')" "(base)" "$(spread e)"
-printf '%-22s %10.0f %8s %10.2f %8s %10s\n' "f https + podtap" "$RPS_f" "$TP_F" \
-	"$(awk -v v="$P99_f" 'BEGIN { print v * 1000 }')" "$P99R_F" "$(spread f)"
-echo "(f's ratios are to e, the same HTTPS app without podtap)"
-# shellcheck disable=SC2046 # one line of figures
-echo "ratios: median of per-round ratios to a; throughput b/a per round:" \
-	$(round_ratios b 1) "; c/a:" $(round_ratios c 1)
-echo "spread: (max - min) / median req/s of a mode over the rounds (drift and"
-echo "noise of this machine during the run)"
-echo
-echo "podtap CPU: ${CPU_S} s over $SENT requests = ${CPU_10K} s per 10k requests"
-echo "podtap max RSS (VmHWM): ${RSS_MIB} MiB"
-echo "requests sent (hey): $SENT   counted by podtap: $COUNTED   kernel drops: $DROPS"
-SPAN_CPU_10K=$(awk -v t="$SPAN_CPU_TICKS" -v hz="$CLK_TCK" -v n="$SPANS" \
-	'BEGIN { printf "%.3f", (n > 0) ? t / hz / (n / 10000) : 0 }')
-RECV_CPU_10K=$(awk -v t="$RECV_TICKS" -v hz="$CLK_TCK" -v n="$SPANS" \
-	'BEGIN { printf "%.3f", (n > 0) ? t / hz / (n / 10000) : 0 }')
-echo "spans (d, always_on): $SPANS exported, $SPAN_DROPS dropped; podtap CPU ${SPAN_CPU_10K} s per 10k spans"
-echo "  (the local test receiver, on the same 2 cores, used ${RECV_CPU_10K} s per 10k spans)"
-echo "throughput with spans exported, d/a: $TP_D"
-TLS_CPU_10K=$(awk -v t="$TLS_CPU_TICKS" -v hz="$CLK_TCK" -v n="$TLS_SENT" \
-	'BEGIN { printf "%.3f", (n > 0) ? t / hz / (n / 10000) : 0 }')
-echo "https (f): podtap CPU ${TLS_CPU_10K} s per 10k requests; sent $TLS_SENT, counted $TLS_COUNTED, kernel drops $TLS_DROPS"
-echo "throughput over HTTPS with podtap, f/e: $TP_F"
-[ "$ERRORS" -gt 0 ] && echo "note: hey reported $ERRORS client errors over all runs"
-echo "non-HTTP process (dd bs=64) with podtap / without: $DD_RATIO (median of per-round ratios)"
-echo
-pass() { if "$@"; then echo PASS; else echo MISS; fi; }
-echo "target throughput ratio b/a >= 0.97: $(pass awk -v r="$TP_B" 'BEGIN { exit !(r >= 0.97) }') ($TP_B)"
-echo "target counted == sent, 0 drops:    $(pass test "$COUNTED" -eq "$SENT" -a "$DROPS" -eq 0) ($COUNTED/$SENT, $DROPS drops)"
-echo "target https ratio f/e >= 0.95:     $(pass awk -v r="$TP_F" 'BEGIN { exit !(r >= 0.95) }') ($TP_F)"
-echo "target https counted == sent:       $(pass test "$TLS_COUNTED" -eq "$TLS_SENT" -a "$TLS_DROPS" -eq 0) ($TLS_COUNTED/$TLS_SENT, $TLS_DROPS drops)"
-echo "target podtap RSS < 30 MiB:         $(pass awk -v k="$HWM_KB" 'BEGIN { exit !(k < 30 * 1024) }') (${RSS_MIB} MiB)"
-echo "target non-HTTP ratio dd >= 0.90:   $(pass awk -v r="$DD_RATIO" 'BEGIN { exit !(r >= 0.90) }') ($DD_RATIO)"
+case " $SECTIONS " in *" gunicorn "*)
+	target "gunicorn b/a (Python hooks on) >= 0.99" "$TP_B >= 0.99" "$TP_B"
+	target "gunicorn https f/e >= 0.97" "$TP_F >= 0.97" "$TP_F"
+	target "gunicorn counted == sent, 0 drops" \
+		"$COUNTED == $SENT && $DROPS == 0 && $TLS_COUNTED == $TLS_SENT && $TLS_DROPS == 0" \
+		"$COUNTED/$SENT, https $TLS_COUNTED/$TLS_SENT, $DROPS+$TLS_DROPS drops"
+	target "podtap <= 0.02 CPU-s per 10k requests" "$CPU_10K <= 0.02" \
+		"gunicorn $CPU_10K"
+	target "podtap <= 0.03 CPU-s per 10k spans" "$SPAN_CPU_10K <= 0.03" \
+		"$SPAN_CPU_10K; $SPAN_DROPS dropped"
+	;;
+esac
+case " $SECTIONS " in *" nginx "*)
+	target "nginx 5 B >= 0.90" "$NGINX_RATIO_5 >= 0.90" "$NGINX_RATIO_5"
+	target "nginx 16 KiB >= 0.90" "$NGINX_RATIO_16384 >= 0.90" "$NGINX_RATIO_16384"
+	target "in-kernel <= 1500 ns per request (5 B)" "$NGINX_NS_5 <= 1500" \
+		"$NGINX_NS_5 ns"
+	target "in-kernel <= 2500 ns per request (16 KiB)" "$NGINX_NS_16384 <= 2500" \
+		"$NGINX_NS_16384 ns"
+	target "nginx: podtap <= 0.02 CPU-s per 10k requests" \
+		"$NGINX_CPU_5 <= 0.02 && $NGINX_CPU_16384 <= 0.02" \
+		"5 B $NGINX_CPU_5, 16 KiB $NGINX_CPU_16384"
+	target "nginx: every request counted, 0 drops" \
+		"$NGINX_COUNTED_5 == $NGINX_SENT_5 && $NGINX_COUNTED_16384 == $NGINX_SENT_16384 && $NGINX_DROPS_5 + $NGINX_DROPS_16384 == 0" \
+		"5 B $NGINX_COUNTED_5/$NGINX_SENT_5, 16 KiB $NGINX_COUNTED_16384/$NGINX_SENT_16384, $((NGINX_DROPS_5 + NGINX_DROPS_16384)) drops"
+	;;
+esac
+case " $SECTIONS " in *" non_http "*)
+	target "file I/O (dd) >= 0.80" "$DD_RATIO >= 0.80" "$DD_RATIO"
+	target "non-HTTP TCP (iperf3) >= 0.97" "$IPERF_RATIO >= 0.97" "$IPERF_RATIO"
+	;;
+esac
+target "peak RSS <= 15 MiB" "$HWM_KB <= 15 * 1024" "$RSS_MIB MiB"
 exit 0
