@@ -104,9 +104,15 @@ enum trace_header {
 	TH_X_B3_SPANID, TH_X_B3_SAMPLED, TH_X_B3_FLAGS, TRACE_HEADERS,
 };
 
-static const char *const trace_header_names[TRACE_HEADERS] = {
-	"host", "user-agent", "traceparent", "b3", "x-b3-traceid",
-	"x-b3-spanid", "x-b3-sampled", "x-b3-flags",
+#define TRACE_HEADER(name) { name, sizeof(name) - 1 }
+static const struct {
+	const char *name;
+	size_t len;
+} trace_header_names[TRACE_HEADERS] = {
+	TRACE_HEADER("host"), TRACE_HEADER("user-agent"),
+	TRACE_HEADER("traceparent"), TRACE_HEADER("b3"),
+	TRACE_HEADER("x-b3-traceid"), TRACE_HEADER("x-b3-spanid"),
+	TRACE_HEADER("x-b3-sampled"), TRACE_HEADER("x-b3-flags"),
 };
 
 /* What a head says, pointing into the head bytes. */
@@ -191,12 +197,17 @@ struct event {
 
 /* ---- characters ---- */
 
+/* RFC 9110 tchar: the bytes of a method and of a field name. */
+static const bool tchar[256] = {
+	['a' ... 'z'] = true, ['A' ... 'Z'] = true, ['0' ... '9'] = true,
+	['!'] = true, ['#'] = true, ['$'] = true, ['%'] = true, ['&'] = true,
+	['\''] = true, ['*'] = true, ['+'] = true, ['-'] = true, ['.'] = true,
+	['^'] = true, ['_'] = true, ['`'] = true, ['|'] = true, ['~'] = true,
+};
+
 static bool is_tchar(uint8_t c)
 {
-	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9'))
-		return true;
-	return c && strchr("!#$%&'*+-.^_`|~", c);
+	return tchar[c];
 }
 
 static bool is_ctl(uint8_t c)
@@ -204,20 +215,35 @@ static bool is_ctl(uint8_t c)
 	return c < 0x20 || c == 0x7f;
 }
 
+/* A control character other than HTAB in [p, e): without an early exit, so
+ * that the compiler can check many bytes at once (values are most of a
+ * head's bytes). */
+static bool has_ctl(const uint8_t *p, const uint8_t *e)
+{
+	unsigned int bad = 0;
+
+	for (; p < e; p++)
+		bad |= (*p < 0x20 && *p != '\t') | (*p == 0x7f);
+	return bad;
+}
+
 static uint8_t lower(uint8_t c)
 {
 	return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
 }
 
-static bool eq_nocase(const uint8_t *s, size_t n, const char *lit)
+/* s[0, n) is lit (lower case, of length n), in any case. */
+static bool eq_nocase_n(const uint8_t *s, size_t n, const char *lit)
 {
-	if (n != strlen(lit))
-		return false;
 	for (size_t i = 0; i < n; i++)
 		if (lower(s[i]) != (uint8_t)lit[i])
 			return false;
 	return true;
 }
+
+/* s[0, n) is the string literal lit, in any case. */
+#define eq_nocase(s, n, lit) \
+	((n) == sizeof(lit) - 1 && eq_nocase_n((s), (n), (lit)))
 
 /* ---- start-line scanner ---- */
 
@@ -415,7 +441,8 @@ static void keep_trace_header(struct head_info *hi, const uint8_t *name,
 			      const uint8_t *ve)
 {
 	for (int h = 0; h < TRACE_HEADERS; h++) {
-		if (!eq_nocase(name, name_len, trace_header_names[h]))
+		if (name_len != trace_header_names[h].len ||
+		    !eq_nocase_n(name, name_len, trace_header_names[h].name))
 			continue;
 		if (h == TH_TRACEPARENT)
 			hi->traceparent_count++;
@@ -447,9 +474,8 @@ static bool parse_field(const uint8_t *line, const uint8_t *eol,
 	v = colon + 1;
 	ve = eol;
 	trim_ows(&v, &ve);
-	for (const uint8_t *p = v; p < ve; p++)
-		if (is_ctl(*p) && *p != '\t')
-			return false;
+	if (has_ctl(v, ve))
+		return false;
 
 	if (eq_nocase(line, name_len, "content-length")) {
 		if (!parse_length(v, ve - v, &n) ||
@@ -996,10 +1022,23 @@ static void read_head(struct http_conn *c, struct dir *d, struct event *ev)
 	size_t n = ev->captured - ev->off;
 
 	for (size_t i = 0; i < n; i++) {
-		if (d->head_len + i == HTTP_HEAD_MAX) {
+		/* A field line's bytes are not checked one by one (the head
+		 * parser reads the fields once the head is whole): on to the
+		 * line's end. Most of a head is field lines. */
+		if (d->scan.phase == SC_FIELD) {
+			const uint8_t *lf = memchr(p + i, '\n', n - i);
+
+			i = lf ? (size_t)(lf - p) : n;
+		}
+		/* The head may not pass HTTP_HEAD_MAX: byte i would be past
+		 * it, or (no line end here) the bytes kept would. */
+		if (i < n ? d->head_len + i >= HTTP_HEAD_MAX
+			  : d->head_len + n > HTTP_HEAD_MAX) {
 			head_failed(c, d, ev, HTTP_ERR_HEAD_TOO_LARGE);
 			return;
 		}
+		if (i == n)
+			break;
 		switch (scan_byte(&d->scan, p[i])) {
 		case SCAN_MORE:
 			break;
