@@ -547,6 +547,8 @@ static int load_capture(void *arg, const struct bpf_load_observer *o)
 	struct capture **keep = arg, *c;
 	int err = capture_open(&c, &opts, on_event, NULL);
 
+	if (!err)
+		err = capture_start_reading(c);
 	if (!err && !*keep)
 		*keep = c;
 	else

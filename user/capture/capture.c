@@ -114,13 +114,6 @@ int capture_open(struct capture **out, const struct capture_opts *opts,
 			  strerror(-err));
 		goto cleanup;
 	}
-	cap->ring = ring_buffer__new(bpf_map__fd(cap->skel->maps.podtap_events),
-				     on_ring_event, cap, NULL);
-	if (!cap->ring) {
-		err = -errno;
-		log_error("cannot open ring buffer: %s", strerror(-err));
-		goto cleanup;
-	}
 	if (opts->pins) {
 		err = pins_add_object(opts->pins, cap->skel->obj);
 		if (err)
@@ -132,6 +125,19 @@ int capture_open(struct capture **out, const struct capture_opts *opts,
 cleanup:
 	capture_close(cap);
 	return err;
+}
+
+int capture_start_reading(struct capture *cap)
+{
+	cap->ring = ring_buffer__new(bpf_map__fd(cap->skel->maps.podtap_events),
+				     on_ring_event, cap, NULL);
+	if (!cap->ring) {
+		int err = -errno;
+
+		log_error("cannot open ring buffer: %s", strerror(-err));
+		return err;
+	}
+	return 0;
 }
 
 int capture_poll(struct capture *cap, int timeout_ms)

@@ -40,6 +40,12 @@ typedef void (*capture_event_fn)(void *ctx, const struct podtap_event *ev,
 int capture_open(struct capture **out, const struct capture_opts *opts,
 		 capture_event_fn fn, void *ctx);
 
+/* Maps the ring buffer for capture_poll. Apart from capture_open so that
+ * the mapping (twice the ring's size in RSS: the kernel maps its pages
+ * twice) comes after every BPF object is loaded, not on top of libbpf's
+ * transient copy of the kernel's BTF. Events wait in the ring meanwhile. */
+int capture_start_reading(struct capture *cap);
+
 /* Waits up to timeout_ms, then drains what is in the ring (wakeups are
  * batched, so a timeout does not mean the ring is empty). Returns the
  * number of events handled or a negative errno. */

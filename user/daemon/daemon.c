@@ -12,6 +12,7 @@
 #include "daemon/daemon.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,6 +152,11 @@ int daemon_run(const struct config *cfg, volatile sig_atomic_t *stop)
 			log_warn("Python hooks off: no HTTPS plaintext and no "
 				 "python_* metrics");
 	}
+	/* libbpf parsed the kernel's BTF (megabytes) for each object and freed
+	 * it; give that back before the ring's mapping adds to the RSS. */
+	malloc_trim(0);
+	if (capture_start_reading(cap))
+		goto cleanup;
 	atomic_store(&ready, true);
 	started = true;
 	log_info("podtap %s attached; capturing HTTP on this node",
