@@ -68,6 +68,36 @@ struct {
 	__type(value, struct tls_call);
 } podtap_tls_calls SEC(".maps");
 
+/*
+ * SSL calls in progress on the node: podtap_tls_calls' entries, and those
+ * of threads that died inside a call or were evicted (a count that never
+ * comes down only costs speed). While it is 0, as on a node without
+ * Python HTTPS, socket syscalls skip the lookup in podtap_tls_calls.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __s64);
+} podtap_tls_active SEC(".maps");
+
+static __always_inline bool tls_calls_active(void)
+{
+	__u32 zero = 0;
+	__s64 *n = bpf_map_lookup_elem(&podtap_tls_active, &zero);
+
+	return n && *n > 0;
+}
+
+static __always_inline void tls_calls_add(__s64 delta)
+{
+	__u32 zero = 0;
+	__s64 *n = bpf_map_lookup_elem(&podtap_tls_active, &zero);
+
+	if (n)
+		__sync_fetch_and_add(n, delta);
+}
+
 /* SSL object -> socket fd, for calls served from OpenSSL's own buffer
  * without a syscall. Refreshed by every syscall made inside a call, so a
  * reused SSL address is remapped on its first I/O. */
@@ -420,8 +450,9 @@ static __always_inline void count_lost_data(const struct conn_state *st,
 }
 
 /* A DATA event for `count` bytes moved on connection st (socket sock), with
- * a bounded prefix copied from user memory. */
-static __always_inline void emit_data(struct sock_ref sock,
+ * a bounded prefix copied from user memory. Returns that copy (in the CPU's
+ * scratch, until the next event), or NULL if nothing was copied. */
+static __always_inline const char *emit_data(struct sock_ref sock,
 				      struct conn_state *st, __u8 dir,
 				      __u64 count, __u8 shape, __u64 ptr,
 				      __u32 iovcnt)
@@ -437,7 +468,7 @@ static __always_inline void emit_data(struct sock_ref sock,
 
 	s = bpf_map_lookup_elem(&podtap_scratch, &cpu);
 	if (!s)
-		return;
+		return NULL;
 	ev = (struct podtap_event *)s->data;
 	payload = (char *)s->data + sizeof(*ev);
 	fill_header(ev, PODTAP_EV_DATA, sock, st->gen, st->role);
@@ -464,6 +495,7 @@ static __always_inline void emit_data(struct sock_ref sock,
 	verifier_mask(size, PAYLOAD_LEN_MASK);
 	if (bpf_ringbuf_output(&podtap_events, s, size, wakeup_flags()))
 		count_lost_data(st, dir, payload, captured);
+	return captured ? payload : NULL;
 }
 
 #endif /* PODTAP_CONN_BPF_H */

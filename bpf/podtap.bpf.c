@@ -34,12 +34,18 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 static __always_inline bool tls_syscall(struct sock_ref sock,
 					struct conn_state *st)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct tls_call *call = bpf_map_lookup_elem(&podtap_tls_calls, &id);
-	struct ssl_key key = { .tgid = id >> 32 };
+	__u64 id;
+	struct tls_call *call;
+	struct ssl_key key;
 
+	if (!tls_calls_active())
+		return st->tls;
+	id = bpf_get_current_pid_tgid();
+	call = bpf_map_lookup_elem(&podtap_tls_calls, &id);
 	if (!call)
 		return st->tls;
+	key.tgid = id >> 32;
+	key.pad = 0;
 	call->fd = sock.fd;
 	key.ssl = call->ssl;
 	bpf_map_update_elem(&podtap_ssl_fds, &key, &sock.fd, BPF_ANY);
@@ -50,16 +56,25 @@ static __always_inline bool tls_syscall(struct sock_ref sock,
 
 /* TLS records a Python thread just read into buf: its next SSL call on a
  * memory BIO is this socket's (podtap_tls_recvs). A record starts with
- * its content type (20..23) and the major version 3. */
-static __always_inline void note_tls_recv(int fd, __u64 buf, long n)
+ * its content type (20..23) and the major version 3. hdr: the first two
+ * bytes read, if the event copied them, else NULL. */
+static __always_inline void note_tls_recv(int fd, __u64 buf, long n,
+					  const char *hdr)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	__u8 hdr[2];
+	__u8 b[2];
 	__s32 v = fd;
 
+	if (n < 5)
+		return;
+	if (hdr) {
+		b[0] = hdr[0];
+		b[1] = hdr[1];
+	} else if (bpf_probe_read_user(b, sizeof(b), (void *)buf)) {
+		return;
+	}
 	/* The bytes first: HTTP fails at once, without a table lookup. */
-	if (n < 5 || bpf_probe_read_user(hdr, sizeof(hdr), (void *)buf) ||
-	    hdr[0] < 20 || hdr[0] > 23 || hdr[1] != 3 || !python_task())
+	if (b[0] < 20 || b[0] > 23 || b[1] != 3 || !python_task())
 		return;
 	bpf_map_update_elem(&podtap_tls_recvs, &id, &v, BPF_ANY);
 }
@@ -76,6 +91,7 @@ static __always_inline void socket_io(int fd, __u8 dir, __u8 shape,
 				      __u64 ptr, __u32 iovcnt, long ret)
 {
 	struct sock_ref sock = fd_sock_ref(fd);
+	const char *copied = NULL;
 	struct conn_state *st;
 
 	/* The fd is checked first: most syscalls are on files. */
@@ -85,9 +101,9 @@ static __always_inline void socket_io(int fd, __u8 dir, __u8 shape,
 	if (!st || tls_syscall(sock, st))
 		return;
 	if (!st->ignored)
-		emit_data(sock, st, dir, ret, shape, ptr, iovcnt);
+		copied = emit_data(sock, st, dir, ret, shape, ptr, iovcnt);
 	if (dir == PODTAP_DIR_INGRESS && shape == IO_BUF)
-		note_tls_recv(fd, ptr, ret);
+		note_tls_recv(fd, ptr, ret, copied);
 }
 
 /* --- syscall numbers and arguments, per architecture ----------------- */

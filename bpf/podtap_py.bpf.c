@@ -47,7 +47,11 @@ static __always_inline void tls_enter(__u64 ssl, __u64 buf, __u64 count_ptr,
 
 	if (!python_task())
 		return;
-	if (bpf_map_update_elem(&podtap_tls_calls, &id, &call, BPF_ANY))
+	/* Counted once per entry: a stale one (its thread died in a call) is
+	 * overwritten, not counted again. */
+	if (!bpf_map_update_elem(&podtap_tls_calls, &id, &call, BPF_NOEXIST))
+		tls_calls_add(1);
+	else if (bpf_map_update_elem(&podtap_tls_calls, &id, &call, BPF_EXIST))
 		count_drop(PODTAP_DROP_TLS_CALLS_FULL);
 }
 
@@ -92,7 +96,8 @@ static __always_inline void tls_exit(long ret)
 	if (!c)
 		return;
 	call = *c;
-	bpf_map_delete_elem(&podtap_tls_calls, &id);
+	if (!bpf_map_delete_elem(&podtap_tls_calls, &id))
+		tls_calls_add(-1);
 	if (call.dir == TLS_HANDSHAKE) {
 		/* On a memory BIO, the syscalls that would have turned the
 		 * connection into a TLS one (tls_syscall) are not inside. */

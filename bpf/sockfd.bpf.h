@@ -33,16 +33,32 @@ static __always_inline struct file *fd_file(int fd)
 	return file;
 }
 
+/*
+ * socket_file_ops, the f_op of every socket's file, as first seen on a
+ * socket. It is static in the kernel, in no BTF, and in kallsyms only with
+ * CONFIG_KALLSYMS_ALL, so it is learned: the first file whose inode says
+ * S_IFSOCK gives it. From then on one load tells a socket from any other
+ * file, where the inode's mode took two.
+ */
+__u64 socket_fops = 0;
+
 /* The socket's struct file behind fd, or NULL when fd is no socket. */
 static __always_inline struct file *fd_socket(int fd)
 {
 	struct file *file = fd_file(fd);
+	__u64 fops;
 	umode_t mode;
 
 	if (!file)
 		return NULL;
+	fops = (__u64)BPF_CORE_READ(file, f_op);
+	if (socket_fops)
+		return fops == socket_fops ? file : NULL;
 	mode = BPF_CORE_READ(file, f_inode, i_mode);
-	return (mode & PODTAP_S_IFMT) == PODTAP_S_IFSOCK ? file : NULL;
+	if ((mode & PODTAP_S_IFMT) != PODTAP_S_IFSOCK)
+		return NULL;
+	socket_fops = fops;
+	return file;
 }
 
 /* Before 6.13 a file counted its references in f_count; since then in
