@@ -182,13 +182,23 @@ static __always_inline bool python_task(void)
 	return bpf_map_lookup_elem(&podtap_py_procs, &tgid) != NULL;
 }
 
-/* Wake the reader only once enough has piled up; the daemon polls on a
- * short timeout, so quiet periods still flow. */
-static __always_inline __u64 wakeup_flags(void)
+/*
+ * Flags for an event of `size` bytes: the reader is woken once per
+ * wakeup_min_bytes (a power of two) of data waiting, by the event that
+ * carries it over a multiple of that; the daemon polls on a short timeout,
+ * so quiet periods still flow. Not on every event past the mark: while the
+ * reader catches up, that was a wakeup request per event, a fifth of the
+ * kernel's time at nginx's rate. Two CPUs racing past one multiple may
+ * both miss it; the next multiple wakes the reader.
+ */
+static __always_inline __u64 wakeup_flags(__u64 size)
 {
+	__u64 before, mask = ~(wakeup_min_bytes - 1);
+
 	if (!wakeup_min_bytes)
 		return 0;
-	if (bpf_ringbuf_query(&podtap_events, BPF_RB_AVAIL_DATA) >= wakeup_min_bytes)
+	before = bpf_ringbuf_query(&podtap_events, BPF_RB_AVAIL_DATA);
+	if ((before & mask) != ((before + size) & mask))
 		return BPF_RB_FORCE_WAKEUP;
 	return BPF_RB_NO_WAKEUP;
 }
@@ -232,7 +242,8 @@ static __always_inline void emit_lifecycle(__u8 kind, struct sock_ref sock,
 	struct podtap_event ev;
 
 	fill_header(&ev, kind, sock, gen, role);
-	if (bpf_ringbuf_output(&podtap_events, &ev, sizeof(ev), wakeup_flags()))
+	if (bpf_ringbuf_output(&podtap_events, &ev, sizeof(ev),
+			       wakeup_flags(sizeof(ev))))
 		count_drop(PODTAP_DROP_RINGBUF_FULL);
 }
 
@@ -249,7 +260,8 @@ static __always_inline void emit_open(struct sock_ref sock, __u64 gen,
 	ev->flags = flags;
 	file_sock_addrs((struct file *)sock.id, addrs);
 	ev->captured = sizeof(*addrs);
-	if (bpf_ringbuf_output(&podtap_events, buf, sizeof(buf), wakeup_flags()))
+	if (bpf_ringbuf_output(&podtap_events, buf, sizeof(buf),
+			       wakeup_flags(sizeof(buf))))
 		count_drop(PODTAP_DROP_RINGBUF_FULL);
 }
 
@@ -493,7 +505,7 @@ static __always_inline const char *emit_data(struct sock_ref sock,
 
 	size = sizeof(*ev) + captured;
 	verifier_mask(size, PAYLOAD_LEN_MASK);
-	if (bpf_ringbuf_output(&podtap_events, s, size, wakeup_flags()))
+	if (bpf_ringbuf_output(&podtap_events, s, size, wakeup_flags(size)))
 		count_lost_data(st, dir, payload, captured);
 	return captured ? payload : NULL;
 }

@@ -203,7 +203,8 @@ static __always_inline void gc_done(void)
 	gc->generation = run->generation;
 	ev->captured = sizeof(*gc);
 	bpf_map_delete_elem(&podtap_gc_runs, &id);
-	if (bpf_ringbuf_output(&podtap_events, buf, sizeof(buf), wakeup_flags()))
+	if (bpf_ringbuf_output(&podtap_events, buf, sizeof(buf),
+			       wakeup_flags(sizeof(buf))))
 		count_drop(PODTAP_DROP_RINGBUF_FULL);
 }
 
@@ -271,7 +272,8 @@ int BPF_PROG(podtap_proc_fork, struct task_struct *parent,
 	fork->parent_pid = parent_tgid;
 	fork->child_pid = child_tgid;
 	ev->captured = sizeof(*fork);
-	if (bpf_ringbuf_output(&podtap_events, buf, sizeof(buf), wakeup_flags()))
+	if (bpf_ringbuf_output(&podtap_events, buf, sizeof(buf),
+			       wakeup_flags(sizeof(buf))))
 		count_drop(PODTAP_DROP_RINGBUF_FULL);
 	return 0;
 }
