@@ -461,13 +461,57 @@ static __always_inline void count_lost_data(const struct conn_state *st,
 		count_drop(PODTAP_DROP_REQUEST_CLIENT);
 }
 
+static __always_inline void fill_data_header(struct podtap_event *ev,
+					     struct sock_ref sock,
+					     struct conn_state *st, __u8 dir,
+					     __u64 count, __u64 pos)
+{
+	fill_header(ev, PODTAP_EV_DATA, sock, st->gen, st->role);
+	ev->direction = dir;
+	ev->flags = st->tls ? PODTAP_EVF_TLS : 0;
+	ev->stream_pos = pos;
+	ev->byte_count = count > 0xffffffffULL ? 0xffffffff : (__u32)count;
+}
+
+/*
+ * A DATA event whose copy is payload_size bytes of one buffer (the
+ * syscall moved at least that many: bulk bytes) is built in a ring slot of
+ * that constant size, with no copy through the scratch, which doubled the
+ * work for the largest events. Returns the bytes copied (first[] gets the
+ * first two), or 0 if the ring had no room or the bytes could not be read
+ * (the scratch path then counts what was lost).
+ */
+static __always_inline __u64 emit_full(struct sock_ref sock,
+				       struct conn_state *st, __u8 dir,
+				       __u64 count, __u64 buf, __u64 pos,
+				       __u8 first[2])
+{
+	struct podtap_event *ev;
+	__u8 *payload;
+
+	ev = bpf_ringbuf_reserve(&podtap_events, sizeof(*ev) + payload_size, 0);
+	if (!ev)
+		return 0;
+	payload = (__u8 *)(ev + 1);
+	if (bpf_probe_read_user(payload, payload_size, (void *)buf)) {
+		bpf_ringbuf_discard(ev, BPF_RB_NO_WAKEUP);
+		return 0;
+	}
+	fill_data_header(ev, sock, st, dir, count, pos);
+	ev->captured = payload_size;
+	first[0] = payload[0];
+	first[1] = payload[1];
+	bpf_ringbuf_submit(ev, wakeup_flags(sizeof(*ev) + payload_size));
+	return payload_size;
+}
+
 /* A DATA event for `count` bytes moved on connection st (socket sock), with
- * a bounded prefix copied from user memory. Returns that copy (in the CPU's
- * scratch, until the next event), or NULL if nothing was copied. */
-static __always_inline const char *emit_data(struct sock_ref sock,
-				      struct conn_state *st, __u8 dir,
-				      __u64 count, __u8 shape, __u64 ptr,
-				      __u32 iovcnt)
+ * a bounded prefix copied from user memory. Returns the number of bytes
+ * copied; first[] gets the first two when there are two. */
+static __always_inline __u64 emit_data(struct sock_ref sock,
+				       struct conn_state *st, __u8 dir,
+				       __u64 count, __u8 shape, __u64 ptr,
+				       __u32 iovcnt, __u8 first[2])
 {
 	struct event_scratch *s;
 	struct podtap_event *ev;
@@ -478,16 +522,18 @@ static __always_inline const char *emit_data(struct sock_ref sock,
 	 * sees the gap instead of misreading the stream. */
 	__u64 pos = __sync_fetch_and_add(&st->pos[dir & 1], count);
 
+	if (shape == IO_BUF && count >= payload_size &&
+	    payload_size <= PODTAP_PAYLOAD_MAX) {
+		captured = emit_full(sock, st, dir, count, ptr, pos, first);
+		if (captured)
+			return captured;
+	}
 	s = bpf_map_lookup_elem(&podtap_scratch, &cpu);
 	if (!s)
-		return NULL;
+		return 0;
 	ev = (struct podtap_event *)s->data;
 	payload = (char *)s->data + sizeof(*ev);
-	fill_header(ev, PODTAP_EV_DATA, sock, st->gen, st->role);
-	ev->direction = dir;
-	ev->flags = st->tls ? PODTAP_EVF_TLS : 0;
-	ev->stream_pos = pos;
-	ev->byte_count = count > 0xffffffffULL ? 0xffffffff : (__u32)count;
+	fill_data_header(ev, sock, st, dir, count, pos);
 
 	limit = payload_size;
 	if (limit > PODTAP_PAYLOAD_MAX)
@@ -507,7 +553,11 @@ static __always_inline const char *emit_data(struct sock_ref sock,
 	verifier_mask(size, PAYLOAD_LEN_MASK);
 	if (bpf_ringbuf_output(&podtap_events, s, size, wakeup_flags(size)))
 		count_lost_data(st, dir, payload, captured);
-	return captured ? payload : NULL;
+	if (captured >= 2) {
+		first[0] = payload[0];
+		first[1] = payload[1];
+	}
+	return captured;
 }
 
 #endif /* PODTAP_CONN_BPF_H */

@@ -56,23 +56,18 @@ static __always_inline bool tls_syscall(struct sock_ref sock,
 
 /* TLS records a Python thread just read into buf: its next SSL call on a
  * memory BIO is this socket's (podtap_tls_recvs). A record starts with
- * its content type (20..23) and the major version 3. hdr: the first two
- * bytes read, if the event copied them, else NULL. */
+ * its content type (20..23) and the major version 3. b: the first two
+ * bytes read, if the event copied them (copied >= 2). */
 static __always_inline void note_tls_recv(int fd, __u64 buf, long n,
-					  const char *hdr)
+					  __u8 b[2], __u64 copied)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	__u8 b[2];
 	__s32 v = fd;
 
 	if (n < 5)
 		return;
-	if (hdr) {
-		b[0] = hdr[0];
-		b[1] = hdr[1];
-	} else if (bpf_probe_read_user(b, sizeof(b), (void *)buf)) {
+	if (copied < 2 && bpf_probe_read_user(b, 2, (void *)buf))
 		return;
-	}
 	/* The bytes first: HTTP fails at once, without a table lookup. */
 	if (b[0] < 20 || b[0] > 23 || b[1] != 3 || !python_task())
 		return;
@@ -91,7 +86,8 @@ static __always_inline void socket_io(int fd, __u8 dir, __u8 shape,
 				      __u64 ptr, __u32 iovcnt, long ret)
 {
 	struct sock_ref sock = fd_sock_ref(fd);
-	const char *copied = NULL;
+	__u8 first[2] = {};
+	__u64 copied = 0;
 	struct conn_state *st;
 
 	/* The fd is checked first: most syscalls are on files. */
@@ -101,9 +97,10 @@ static __always_inline void socket_io(int fd, __u8 dir, __u8 shape,
 	if (!st || tls_syscall(sock, st))
 		return;
 	if (!st->ignored)
-		copied = emit_data(sock, st, dir, ret, shape, ptr, iovcnt);
+		copied = emit_data(sock, st, dir, ret, shape, ptr, iovcnt,
+				   first);
 	if (dir == PODTAP_DIR_INGRESS && shape == IO_BUF)
-		note_tls_recv(fd, ptr, ret, copied);
+		note_tls_recv(fd, ptr, ret, first, copied);
 }
 
 /* --- syscall numbers and arguments, per architecture ----------------- */

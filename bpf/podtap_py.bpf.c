@@ -90,6 +90,7 @@ static __always_inline void tls_exit(long ret)
 	struct tls_call call;
 	struct conn_state *st;
 	struct sock_ref sock;
+	__u8 first[2];
 	__u64 count = 0;
 	int fd;
 
@@ -126,7 +127,7 @@ static __always_inline void tls_exit(long ret)
 		return;
 	if (!st->tls)
 		conn_make_tls(sock, st);
-	emit_data(sock, st, call.dir, count, IO_BUF, call.buf, 0);
+	emit_data(sock, st, call.dir, count, IO_BUF, call.buf, 0, first);
 }
 
 SEC("uprobe")
