@@ -976,6 +976,45 @@ static void test_malformed_requests(void)
 	}
 }
 
+/* Field values are checked for control bytes eight at a time: a control
+ * byte (0x01, 0x1f, 0x7f, a bare CR) at every offset of a 40-byte value is
+ * found, and HTAB and UTF-8 bytes anywhere pass. */
+static void test_control_bytes_in_values(void)
+{
+	static const uint8_t ctl[] = { 0x01, 0x1f, 0x7f, '\r', 0x00 };
+	static const uint8_t fine[] = { '\t', 0x80, 0xc3, 0xff, ' ' };
+	const struct want_ex ok_ex[] = { { "GET", "/v", 200, 100, 200, 0, 2 } };
+	const struct want ok = { HTTP_ROLE_SERVER, HTTP_PROTO_HTTP, 1, ok_ex,
+				 {} };
+	/* the 200 then answers a request that was not understood */
+	const struct want bad = { HTTP_ROLE_SERVER, HTTP_PROTO_HTTP, 0, NULL,
+				  { [HTTP_ERR_MALFORMED_REQUEST] = 1,
+				    [HTTP_ERR_UNMATCHED_RESPONSE] = 1 } };
+
+	for (size_t k = 0; k < 2 * sizeof(ctl); k++) {
+		bool is_bad = k < sizeof(ctl);
+		uint8_t b = is_bad ? ctl[k] : fine[k - sizeof(ctl)];
+
+		for (size_t at = 0; at < 40; at++) {
+			static const char pre[] = "GET /v HTTP/1.1\r\nX-Long: ";
+			const size_t n = sizeof(pre) - 1;
+			char req[128], name[64];
+			struct item items[2];
+
+			/* given by length: 0x00 is one of the bytes */
+			memcpy(req, pre, n);
+			memset(req + n, 'v', 40);
+			req[n + at] = (char)b;
+			memcpy(req + n + 40, "\r\n\r\n", 5);
+			items[0] = I(IN, 100, req, .len = n + 44);
+			items[1] = I(OUT, 200, OK_2);
+			snprintf(name, sizeof(name), "value byte 0x%02x at %zu", b,
+				 at);
+			CASE(name, HTTP_ROLE_SERVER, items, is_bad ? &bad : &ok);
+		}
+	}
+}
+
 /* A head that fails in a later syscall than it began: that syscall starts
  * at a boundary too, and may begin a request of its own. */
 static void test_failure_in_later_syscall(void)
@@ -2480,6 +2519,7 @@ int main(void)
 	RUN(test_server_speaks_first);
 	RUN(test_garbage_after_exchange);
 	RUN(test_malformed_requests);
+	RUN(test_control_bytes_in_values);
 	RUN(test_failure_in_later_syscall);
 	RUN(test_error_during_response_body);
 	RUN(test_malformed_first_request);

@@ -215,16 +215,39 @@ static bool is_ctl(uint8_t c)
 	return c < 0x20 || c == 0x7f;
 }
 
-/* A control character other than HTAB in [p, e): without an early exit, so
- * that the compiler can check many bytes at once (values are most of a
- * head's bytes). */
+static bool is_value_ctl(uint8_t c)
+{
+	return is_ctl(c) && c != '\t';
+}
+
+/*
+ * A control character other than HTAB in [p, e). Eight bytes at a time
+ * (values are most of a head's bytes): a word with no byte below 0x20 and
+ * none 0x7f is clean, which the classic "has a byte less than n" and "has
+ * a zero byte" tests tell exactly; any other word is looked at byte by
+ * byte, so that a HTAB passes.
+ */
 static bool has_ctl(const uint8_t *p, const uint8_t *e)
 {
-	unsigned int bad = 0;
+	const uint64_t ones = 0x0101010101010101ULL;
+	const uint64_t highs = 0x8080808080808080ULL;
 
+	for (; e - p >= 8; p += 8) {
+		uint64_t x, del;
+
+		memcpy(&x, p, sizeof(x));
+		del = x ^ (0x7f * ones);
+		if (!(((x - 0x20 * ones) & ~x & highs) |
+		      ((del - ones) & ~del & highs)))
+			continue;
+		for (int i = 0; i < 8; i++)
+			if (is_value_ctl(p[i]))
+				return true;
+	}
 	for (; p < e; p++)
-		bad |= (*p < 0x20 && *p != '\t') | (*p == 0x7f);
-	return bad;
+		if (is_value_ctl(*p))
+			return true;
+	return false;
 }
 
 static uint8_t lower(uint8_t c)
@@ -365,7 +388,7 @@ static enum scan_result scan_byte(struct scan *s, uint8_t c)
 	case SC_REASON:
 		if (c == '\r' || c == '\n')
 			return end_of_line(s, c);
-		return is_ctl(c) && c != '\t' ? SCAN_BAD : SCAN_MORE;
+		return is_value_ctl(c) ? SCAN_BAD : SCAN_MORE;
 	case SC_LINE_LF:
 		return c == '\n' ? end_of_line(s, c) : SCAN_BAD;
 	case SC_FIELD_START:
@@ -1137,7 +1160,7 @@ static enum frame_result chunk_size_byte(struct dir *d, uint8_t c)
 	case CS_EXT:
 		if (c == '\r' || c == '\n')
 			return chunk_size_eol(d, c);
-		return is_ctl(c) && c != '\t' ? FR_BAD : FR_MORE;
+		return is_value_ctl(c) ? FR_BAD : FR_MORE;
 	case CS_LF:
 		return c == '\n' ? chunk_size_done(d) : FR_BAD;
 	}
