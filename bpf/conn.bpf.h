@@ -292,6 +292,14 @@ static __always_inline struct conn_state *new_conn(struct sock_ref sock,
 }
 
 /* The socket behind fd of the current task (id 0: fd is no socket). */
+static __always_inline struct sock_ref fd_sock_ref_walk(int fd, bool cast)
+{
+	struct sock_ref sock = { .id = (__u64)fd_socket_walk(fd, cast),
+				 .fd = fd };
+
+	return sock;
+}
+
 static __always_inline struct sock_ref fd_sock_ref(int fd)
 {
 	struct sock_ref sock = { .id = (__u64)fd_socket(fd), .fd = fd };

@@ -83,9 +83,10 @@ static __always_inline void note_tls_recv(int fd, __u64 buf, long n,
  * handshake's answer is read).
  */
 static __always_inline void socket_io(int fd, __u8 dir, __u8 shape,
-				      __u64 ptr, __u32 iovcnt, long ret)
+				      __u64 ptr, __u32 iovcnt, long ret,
+				      bool cast)
 {
-	struct sock_ref sock = fd_sock_ref(fd);
+	struct sock_ref sock = fd_sock_ref_walk(fd, cast);
 	__u8 first[2] = {};
 	__u64 copied = 0;
 	struct conn_state *st;
@@ -150,16 +151,17 @@ static __always_inline bool compat_syscall(void)
 /* --- the syscalls ----------------------------------------------------- */
 
 /* A socket that accept() or connect() made: a new connection. */
-static __always_inline void opened(int fd, __u8 role)
+static __always_inline void opened(int fd, __u8 role, bool cast)
 {
-	struct sock_ref sock = fd_sock_ref(fd);
+	struct sock_ref sock = fd_sock_ref_walk(fd, cast);
 
 	if (sock.id && traced_task())
 		new_conn(sock, role);
 }
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(podtap_sys_exit, struct pt_regs *regs, long ret)
+/* The end of a syscall; cast: the fd walk without helper calls
+ * (fd_file_cast), a constant for each of the two programs below. */
+static __always_inline int sys_exit(struct pt_regs *regs, long ret, bool cast)
 {
 	long nr = syscall_nr(regs);
 	struct user_msghdr msg;
@@ -196,10 +198,10 @@ int BPF_PROG(podtap_sys_exit, struct pt_regs *regs, long ret)
 	switch (nr) {
 	case NR_accept:
 	case NR_accept4:
-		opened(ret, PODTAP_ROLE_SERVER);
+		opened(ret, PODTAP_ROLE_SERVER, cast);
 		return 0;
 	case NR_connect:
-		opened(ARG1(regs), PODTAP_ROLE_CLIENT);
+		opened(ARG1(regs), PODTAP_ROLE_CLIENT, cast);
 		return 0;
 	}
 	if (ret == 0)
@@ -258,14 +260,28 @@ int BPF_PROG(podtap_sys_exit, struct pt_regs *regs, long ret)
 		shape = IO_NONE;
 		fd = ARG3(regs);
 		dir = PODTAP_DIR_EGRESS;
-		if (!fd_socket(fd)) {
+		if (!fd_socket_walk(fd, cast)) {
 			fd = ARG1(regs);
 			dir = PODTAP_DIR_INGRESS;
 		}
 		break;
 	}
-	socket_io(fd, dir, shape, ptr, iovcnt, ret);
+	socket_io(fd, dir, shape, ptr, iovcnt, ret, cast);
 	return 0;
+}
+
+/* The daemon loads one of the two: podtap_sys_exit_cast where the kernel
+ * has bpf_rdonly_cast, else podtap_sys_exit. */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(podtap_sys_exit, struct pt_regs *regs, long ret)
+{
+	return sys_exit(regs, ret, false);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(podtap_sys_exit_cast, struct pt_regs *regs, long ret)
+{
+	return sys_exit(regs, ret, true);
 }
 
 /*

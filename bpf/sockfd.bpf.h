@@ -34,6 +34,33 @@ static __always_inline struct file *fd_file(int fd)
 }
 
 /*
+ * The same walk without a helper call, on kernels with the kfunc
+ * bpf_rdonly_cast (6.2 and later; the daemon loads the program that uses
+ * it only there): the fd array's slot and the file are read by plain,
+ * faulting-safe loads through pointers cast to a BTF type. The slot is
+ * read as a list_head's `next`: any type whose first member is a pointer
+ * would do, and list_head's layout never changes.
+ */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
+
+static __always_inline struct file *fd_file_cast(int fd)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct files_struct *files = task->files;
+	struct list_head *slot;
+	struct fdtable *fdt;
+
+	if (fd < 0 || !files)
+		return NULL;
+	fdt = files->fdt;
+	if (!fdt || (unsigned int)fd >= fdt->max_fds)
+		return NULL;
+	slot = bpf_rdonly_cast((void *)fdt->fd + (__u64)fd * sizeof(void *),
+			       bpf_core_type_id_kernel(struct list_head));
+	return (struct file *)slot->next;
+}
+
+/*
  * socket_file_ops, the f_op of every socket's file, as first seen on a
  * socket. It is static in the kernel, in no BTF, and in kallsyms only with
  * CONFIG_KALLSYMS_ALL, so it is learned: the first file whose inode says
@@ -42,23 +69,37 @@ static __always_inline struct file *fd_file(int fd)
  */
 __u64 socket_fops = 0;
 
-/* The socket's struct file behind fd, or NULL when fd is no socket. */
-static __always_inline struct file *fd_socket(int fd)
+/* The socket's struct file behind fd, or NULL when fd is no socket; cast:
+ * walk by fd_file_cast (a constant: each program uses one walk). */
+static __always_inline struct file *fd_socket_walk(int fd, bool cast)
 {
-	struct file *file = fd_file(fd);
+	struct file *file = cast ? fd_file_cast(fd) : fd_file(fd);
 	__u64 fops;
 	umode_t mode;
 
 	if (!file)
 		return NULL;
-	fops = (__u64)BPF_CORE_READ(file, f_op);
+	if (cast) {
+		struct file *f = bpf_rdonly_cast(file,
+						 bpf_core_type_id_kernel(struct file));
+
+		fops = (__u64)f->f_op;
+		mode = socket_fops ? 0 : f->f_inode->i_mode;
+	} else {
+		fops = (__u64)BPF_CORE_READ(file, f_op);
+		mode = socket_fops ? 0 : BPF_CORE_READ(file, f_inode, i_mode);
+	}
 	if (socket_fops)
 		return fops == socket_fops ? file : NULL;
-	mode = BPF_CORE_READ(file, f_inode, i_mode);
 	if ((mode & PODTAP_S_IFMT) != PODTAP_S_IFSOCK)
 		return NULL;
 	socket_fops = fops;
 	return file;
+}
+
+static __always_inline struct file *fd_socket(int fd)
+{
+	return fd_socket_walk(fd, false);
 }
 
 /* Before 6.13 a file counted its references in f_count; since then in

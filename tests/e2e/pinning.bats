@@ -117,9 +117,13 @@ echo "after: $(stat -f -c %T /sys/fs/bpf) $(stat -f -c %T /sys/kernel/tracing)"
 	for n in podtap_conns podtap_events podtap_drops podtap_rodata; do
 		[ -e "$pin/maps/$n" ] || { pt_fail "no pin $pin/maps/$n"; ls -R "$fs" >&2; return 1; }
 	done
-	[ -e "$pin/progs/podtap_sys_exit" ]
+	# One of the two sys_exit programs, as the kernel allows (6.2 and
+	# later: the one without helper calls).
+	local prog=podtap_sys_exit
+	[ -e "$pin/progs/podtap_sys_exit_cast" ] && prog=podtap_sys_exit_cast
+	[ -e "$pin/progs/$prog" ]
 	bpftool map show pinned "$pin/maps/podtap_conns" | grep -q 'name podtap_conns'
-	bpftool prog show pinned "$pin/progs/podtap_sys_exit" | grep -q 'name podtap_sys_exit'
+	bpftool prog show pinned "$pin/progs/$prog" | grep -q "name $prog"
 	PODTAP_PIN=$pin pt_podtap_stop
 	# The three directories podtap made are gone; the mount point stays.
 	[ -d "$fs" ]

@@ -149,7 +149,8 @@ else
 fi
 if [ -n "$pin" ]; then
 	check "podtap pins its maps and programs" \
-		test -e "$pin/maps/podtap_events" -a -e "$pin/progs/podtap_sys_exit"
+		test -e "$pin/maps/podtap_events" -a \( -e "$pin/progs/podtap_sys_exit" \
+		-o -e "$pin/progs/podtap_sys_exit_cast" \)
 fi
 
 # The servers: each writes its port once it listens.

@@ -11,6 +11,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "capture/kernel_btf.h"
 #include "capture/pins.h"
 #include "lib/log.h"
 #include "podtap.skel.h"
@@ -22,6 +23,7 @@ struct capture {
 	void *ctx;
 	int ncpus;
 	uint64_t wakeup_min_bytes;
+	bool fd_walk_cast; /* podtap_sys_exit_cast is the one loaded */
 };
 
 const char *capture_drop_reason_name(int reason)
@@ -68,6 +70,38 @@ static int configure(struct capture *cap, const struct capture_opts *opts)
 	return err;
 }
 
+/* open -> configure -> load, with one of the two sys_exit programs. */
+static int load(struct capture *cap, const struct capture_opts *opts)
+{
+	struct bpf_program *unused;
+	int err;
+
+	cap->skel = podtap__open();
+	if (!cap->skel) {
+		err = -errno;
+		log_error("cannot open BPF object: %s", strerror(-err));
+		return err;
+	}
+	err = configure(cap, opts);
+	unused = cap->fd_walk_cast ? cap->skel->progs.podtap_sys_exit
+				   : cap->skel->progs.podtap_sys_exit_cast;
+	if (!err)
+		err = bpf_program__set_autoload(unused, false);
+	if (err) {
+		log_error("cannot configure BPF object: %s", strerror(-err));
+		return err;
+	}
+	if (opts->observer && opts->observer->before)
+		opts->observer->before(opts->observer->ctx, cap->skel->obj);
+	err = podtap__load(cap->skel);
+	if (opts->observer && opts->observer->after)
+		opts->observer->after(opts->observer->ctx, cap->skel->obj, err);
+	if (err)
+		log_error("cannot load BPF programs: %s (rerun with --verbose "
+			  "for the verifier's log)", strerror(-err));
+	return err;
+}
+
 int capture_open(struct capture **out, const struct capture_opts *opts,
 		 capture_event_fn fn, void *ctx)
 {
@@ -87,27 +121,21 @@ int capture_open(struct capture **out, const struct capture_opts *opts,
 		goto cleanup;
 	}
 
-	cap->skel = podtap__open();
-	if (!cap->skel) {
-		err = -errno;
-		log_error("cannot open BPF object: %s", strerror(-err));
-		goto cleanup;
+	/* The fd walk without helper calls needs bpf_rdonly_cast (6.2 and
+	 * later); where the kernel has it but rejects the program anyway,
+	 * the helper-call walk is loaded instead. */
+	cap->fd_walk_cast = kernel_btf_has_name("bpf_rdonly_cast");
+	err = load(cap, opts);
+	if (err && cap->fd_walk_cast) {
+		log_info("the fd walk by bpf_rdonly_cast did not load; using "
+			 "the one by helper calls");
+		podtap__destroy(cap->skel);
+		cap->skel = NULL;
+		cap->fd_walk_cast = false;
+		err = load(cap, opts);
 	}
-	err = configure(cap, opts);
-	if (err) {
-		log_error("cannot configure BPF object: %s", strerror(-err));
+	if (err)
 		goto cleanup;
-	}
-	if (opts->observer && opts->observer->before)
-		opts->observer->before(opts->observer->ctx, cap->skel->obj);
-	err = podtap__load(cap->skel);
-	if (opts->observer && opts->observer->after)
-		opts->observer->after(opts->observer->ctx, cap->skel->obj, err);
-	if (err) {
-		log_error("cannot load BPF programs: %s (rerun with --verbose "
-			  "for the verifier's log)", strerror(-err));
-		goto cleanup;
-	}
 	err = podtap__attach(cap->skel);
 	if (err) {
 		log_error("cannot attach BPF programs to tracepoints: %s",
