@@ -77,8 +77,6 @@ hey_run() {
 		      printf "%s %s %d %d\n", rps, p99, resp, err }' "$2"
 }
 
-: >"$PT_TMP/a" ; : >"$PT_TMP/b" ; : >"$PT_TMP/c" ; : >"$PT_TMP/d"
-: >"$PT_TMP/e" ; : >"$PT_TMP/f"
 SENT=0 COUNTED=0 DROPS=0 CPU_TICKS=0 ERRORS=0
 # The same figures for f (HTTPS through uprobes).
 TLS_SENT=0 TLS_COUNTED=0 TLS_DROPS=0 TLS_CPU_TICKS=0
@@ -186,6 +184,9 @@ bench_gunicorn() {
 	local r k
 	local -a modes=(a b c d e f)
 	echo "gunicorn + Flask hello: hey -z $DURATION -c $CONC, gunicorn -w $WORKERS sync, $ROUNDS rounds:"
+	for k in "${modes[@]}"; do
+		: >"$PT_TMP/$k" # one line per round: req/s p99 responses errors
+	done
 	gunicorn_setup
 	start_receiver
 	for r in $(seq 0 $((ROUNDS - 1))); do
