@@ -96,8 +96,11 @@ static void attr_list_start(struct attr_pool *p, struct attr_list *l)
 	l->n = 0;
 }
 
+/* key: a literal of ours (clean UTF-8 already) unless `from_user`, as the
+ * keys of OTEL_RESOURCE_ATTRIBUTES are. */
 static Podtap__Otlp__AnyValue *attr_add(struct attr_pool *p,
-					struct attr_list *l, const char *key)
+					struct attr_list *l, const char *key,
+					bool from_user)
 {
 	Podtap__Otlp__KeyValue *kv = &p->kv[p->used];
 	Podtap__Otlp__AnyValue *v = &p->val[p->used];
@@ -105,22 +108,29 @@ static Podtap__Otlp__AnyValue *attr_add(struct attr_pool *p,
 	p->used++;
 	podtap__otlp__key_value__init(kv);
 	podtap__otlp__any_value__init(v);
-	kv->key = pb_str(p, key);
+	kv->key = from_user ? pb_str(p, key) : (char *)key;
 	kv->value = v;
 	l->ptr[l->n++] = kv;
 	return v;
 }
 
-static void attr_str(struct attr_pool *p, struct attr_list *l,
-		     const char *key, const char *val)
+static void attr_str_key(struct attr_pool *p, struct attr_list *l,
+			 const char *key, bool key_from_user, const char *val)
 {
 	Podtap__Otlp__AnyValue *v;
 
 	if (!val[0])
 		return;
-	v = attr_add(p, l, key);
+	v = attr_add(p, l, key, key_from_user);
 	v->value_case = PODTAP__OTLP__ANY_VALUE__VALUE_STRING_VALUE;
 	v->string_value = pb_str(p, val);
+}
+
+/* An attribute under one of our own keys. */
+static void attr_str(struct attr_pool *p, struct attr_list *l,
+		     const char *key, const char *val)
+{
+	attr_str_key(p, l, key, false, val);
 }
 
 static void attr_int(struct attr_pool *p, struct attr_list *l,
@@ -130,7 +140,7 @@ static void attr_int(struct attr_pool *p, struct attr_list *l,
 
 	if (!val)
 		return;
-	v = attr_add(p, l, key);
+	v = attr_add(p, l, key, false);
 	v->value_case = PODTAP__OTLP__ANY_VALUE__VALUE_INT_VALUE;
 	v->int_value = val;
 }
@@ -204,7 +214,8 @@ static void fill_resource(struct attr_pool *p, Podtap__Otlp__Resource *pr,
 	/* OTLP wants keys unique within a resource. */
 	for (unsigned int i = 0; i < resource_n_extra(r); i++)
 		if (r->extra[i].key[0] && !attr_has(&l, r->extra[i].key))
-			attr_str(p, &l, r->extra[i].key, r->extra[i].value);
+			attr_str_key(p, &l, r->extra[i].key, true,
+				     r->extra[i].value);
 
 	podtap__otlp__resource__init(pr);
 	pr->attributes = l.ptr;
