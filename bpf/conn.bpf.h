@@ -307,9 +307,7 @@ static __always_inline struct sock_ref fd_sock_ref_walk(int fd, bool cast)
 
 static __always_inline struct sock_ref fd_sock_ref(int fd)
 {
-	struct sock_ref sock = { .id = (__u64)fd_socket(fd), .fd = fd };
-
-	return sock;
+	return fd_sock_ref_walk(fd, false);
 }
 
 /* The connection of a socket, created on first sight of a socket that was

@@ -61,7 +61,7 @@ static __always_inline bool tls_syscall(struct sock_ref sock,
 static __always_inline void note_tls_recv(int fd, __u64 buf, long n,
 					  __u8 b[2], __u64 copied)
 {
-	__u64 id = bpf_get_current_pid_tgid();
+	__u64 id;
 	__s32 v = fd;
 
 	if (n < 5)
@@ -71,6 +71,7 @@ static __always_inline void note_tls_recv(int fd, __u64 buf, long n,
 	/* The bytes first: HTTP fails at once, without a table lookup. */
 	if (b[0] < 20 || b[0] > 23 || b[1] != 3 || !python_task())
 		return;
+	id = bpf_get_current_pid_tgid();
 	bpf_map_update_elem(&podtap_tls_recvs, &id, &v, BPF_ANY);
 }
 
@@ -109,7 +110,7 @@ static __always_inline void socket_io(int fd, __u8 dir, __u8 shape,
 #if defined(__TARGET_ARCH_x86)
 /* arch/x86/entry/syscalls/syscall_64.tbl */
 enum {
-	NR_read = 0, NR_write = 1, NR_close = 3, NR_readv = 19,
+	NR_read = 0, NR_write = 1, NR_readv = 19,
 	NR_writev = 20, NR_sendfile = 40, NR_connect = 42, NR_accept = 43,
 	NR_sendto = 44, NR_recvfrom = 45, NR_sendmsg = 46, NR_recvmsg = 47,
 	NR_splice = 275, NR_accept4 = 288,
@@ -125,7 +126,7 @@ static __always_inline bool compat_syscall(void)
 #elif defined(__TARGET_ARCH_arm64)
 /* include/uapi/asm-generic/unistd.h */
 enum {
-	NR_close = 57, NR_read = 63, NR_write = 64, NR_readv = 65,
+	NR_read = 63, NR_write = 64, NR_readv = 65,
 	NR_writev = 66, NR_sendfile = 71, NR_splice = 76, NR_accept = 202,
 	NR_connect = 203, NR_sendto = 206, NR_recvfrom = 207,
 	NR_sendmsg = 211, NR_recvmsg = 212, NR_accept4 = 242,

@@ -23,7 +23,6 @@ struct capture {
 	void *ctx;
 	int ncpus;
 	uint64_t wakeup_min_bytes;
-	bool fd_walk_cast; /* podtap_sys_exit_cast is the one loaded */
 };
 
 const char *capture_drop_reason_name(int reason)
@@ -70,8 +69,10 @@ static int configure(struct capture *cap, const struct capture_opts *opts)
 	return err;
 }
 
-/* open -> configure -> load, with one of the two sys_exit programs. */
-static int load(struct capture *cap, const struct capture_opts *opts)
+/* open -> configure -> load, with one of the two sys_exit programs
+ * (fd_walk_cast: podtap_sys_exit_cast). */
+static int load(struct capture *cap, const struct capture_opts *opts,
+		bool fd_walk_cast)
 {
 	struct bpf_program *unused;
 	int err;
@@ -83,7 +84,7 @@ static int load(struct capture *cap, const struct capture_opts *opts)
 		return err;
 	}
 	err = configure(cap, opts);
-	unused = cap->fd_walk_cast ? cap->skel->progs.podtap_sys_exit
+	unused = fd_walk_cast ? cap->skel->progs.podtap_sys_exit
 				   : cap->skel->progs.podtap_sys_exit_cast;
 	if (!err)
 		err = bpf_program__set_autoload(unused, false);
@@ -106,6 +107,7 @@ int capture_open(struct capture **out, const struct capture_opts *opts,
 		 capture_event_fn fn, void *ctx)
 {
 	struct capture *cap;
+	bool fd_walk_cast;
 	int err;
 
 	*out = NULL;
@@ -124,15 +126,14 @@ int capture_open(struct capture **out, const struct capture_opts *opts,
 	/* The fd walk without helper calls needs bpf_rdonly_cast (6.2 and
 	 * later); where the kernel has it but rejects the program anyway,
 	 * the helper-call walk is loaded instead. */
-	cap->fd_walk_cast = kernel_btf_has_name("bpf_rdonly_cast");
-	err = load(cap, opts);
-	if (err && cap->fd_walk_cast) {
+	fd_walk_cast = kernel_btf_has_name("bpf_rdonly_cast");
+	err = load(cap, opts, fd_walk_cast);
+	if (err && fd_walk_cast) {
 		log_info("the fd walk by bpf_rdonly_cast did not load; using "
 			 "the one by helper calls");
 		podtap__destroy(cap->skel);
 		cap->skel = NULL;
-		cap->fd_walk_cast = false;
-		err = load(cap, opts);
+		err = load(cap, opts, false);
 	}
 	if (err)
 		goto cleanup;
