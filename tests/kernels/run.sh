@@ -297,10 +297,10 @@ for k in "${kernels[@]}"; do
 	echo "== kernel check on $pkg $ver (qemu, TCG)"
 	boot "$vmlinuz" "$log" "${KCHECK_LOGLEVEL:-4}"
 	status=$?
-	# One hang in about 40 runs here (soft lockups on both vCPUs, never
-	# reproduced since, also not under host load): TCG's, or a real
-	# deadlock. One more boot tells them apart, at loglevel 7, so a
-	# second hang's log holds the stacks; the first log is kept.
+	# A hang may be TCG's (one was seen, never reproduced: see
+	# README.md) or a real deadlock. One more boot tells them apart, at
+	# loglevel 7, so a second hang's log holds the stacks; the first log
+	# is kept.
 	if [ "$status" = 124 ]; then
 		mv "$log" "$log.hung"
 		echo "# $pkg: the VM did not finish within $TIMEOUT s (console: $log.hung); booting it once more, loglevel=7"
