@@ -10,19 +10,13 @@
 #define PODTAP_CONN_BPF_H
 
 #include "contract.h"
+#include "drops.bpf.h"
+#include "payload.bpf.h"
 #include "sockfd.bpf.h"
 
 /* Set by the daemon between open and load. */
 const volatile __u32 self_tgid = 0;         /* never trace ourselves */
-const volatile __u32 payload_size = 8192;   /* <= PODTAP_PAYLOAD_MAX */
 const volatile __u64 wakeup_min_bytes = 0;  /* batch wakeups below this */
-
-enum io_shape {
-	IO_BUF = 0, /* read/write/recvfrom/sendto/SSL_*: one buffer */
-	IO_IOV = 1, /* readv/writev/recvmsg/sendmsg: an iovec array */
-	IO_NONE = 2,/* sendfile, splice: bytes move, but not through user
-		     * memory */
-};
 
 /* An SSL_read/SSL_write/SSL_do_handshake call in progress on a thread.
  * The socket syscalls the library makes inside it name the socket (fd). */
@@ -131,43 +125,10 @@ struct {
 	__type(value, __u8);
 } podtap_py_procs SEC(".maps");
 
-/* Per-reason drop counters (enum podtap_drop_reason). */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, PODTAP_DROP__COUNT);
-	__type(key, __u32); /* enum podtap_drop_reason: arrays need int keys */
-	__type(value, __u64);
-} podtap_drops SEC(".maps");
-
-/* Scratch space for building an event: per CPU (max_entries is set to the
- * number of CPUs at load), and three times the payload bound so that a
- * variable offset (an iovec's, masked to the payload bound) plus a length
- * masked to twice it provably stays inside, whatever register the
- * compiler spilled the length through. Not a per-CPU map because per-CPU
- * values are limited to 32 KiB. */
-struct event_scratch {
-	__u8 data[sizeof(struct podtap_event) + 3 * PODTAP_PAYLOAD_MAX];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1); /* the daemon sets it to the CPU count */
-	__type(key, __u32);
-	__type(value, struct event_scratch);
-} podtap_scratch SEC(".maps");
-
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 4 << 20);
 } podtap_events SEC(".maps");
-
-static __always_inline void count_drop(__u32 reason)
-{
-	__u64 *n = bpf_map_lookup_elem(&podtap_drops, &reason);
-
-	if (n)
-		*n += 1;
-}
 
 static __always_inline bool traced_task(void)
 {
@@ -286,6 +247,7 @@ static __always_inline struct conn_state *new_conn(struct sock_ref sock,
 	struct conn_key key = { .sock_id = sock.id };
 	struct conn_state st = { .gen = next_gen(),
 				 .ino = BPF_CORE_READ(file, f_inode, i_ino),
+				 .body_from = { NO_BODY, NO_BODY },
 				 .role = role };
 
 	if (bpf_map_update_elem(&podtap_conns, &key, &st, BPF_ANY)) {
@@ -338,95 +300,11 @@ static __always_inline void conn_make_tls(struct sock_ref sock,
 	st->gen = next_gen();
 	st->pos[0] = 0;
 	st->pos[1] = 0;
+	st->body_from[0] = NO_BODY;
+	st->body_from[1] = NO_BODY;
 	st->ignored = 0;
 	st->tls = 1;
 	emit_open(sock, st->gen, st->role, PODTAP_EVF_TLS);
-}
-
-/*
- * Sizes and offsets handed to helpers are proved in bounds where they are
- * used, on the very register the helper gets, with a mask the C code above
- * it already makes a no-op. Older verifiers (5.15, 6.1) need this: they
- * only prune a branch decided by a constant when the constant is the
- * second operand, but clang for BPF v1 has no "<" against an immediate, so
- * `if (count < limit)` becomes `if 8192 > count`. Both sides are then
- * walked, also the impossible one (count > 0xffffffff and count < 8192),
- * where the bounds derived from count are nonsense; and a bound learned on
- * a zero-extended copy of a 32-bit value (the compare clang emits for a
- * __u32) never reaches the register the value is used from. A mask makes
- * any such bounds sane again, so every path verifies. asm keeps clang from
- * dropping a mask it can prove redundant, or applying it to a copy. Hence
- * also __u64 for these values: no zero-extending copies.
- */
-#define verifier_mask(v, mask) \
-	asm volatile("%[val] &= %[m]" : [val] "+r"(v) : [m] "i"(mask))
-
-/* Masks that keep every value the C code allows: a copy's size is at most
- * PODTAP_PAYLOAD_MAX, and an event is at most its header plus that; both
- * masks stay inside the scratch buffer, also added together. */
-#define PAYLOAD_LEN_MASK (2 * PODTAP_PAYLOAD_MAX - 1)
-#define PAYLOAD_OFF_MASK (PODTAP_PAYLOAD_MAX - 1)
-_Static_assert((PODTAP_PAYLOAD_MAX & (PODTAP_PAYLOAD_MAX - 1)) == 0,
-	       "PODTAP_PAYLOAD_MAX must be a power of two");
-_Static_assert(sizeof(struct podtap_event) + PODTAP_PAYLOAD_MAX <=
-		       PAYLOAD_LEN_MASK &&
-	       PAYLOAD_LEN_MASK < sizeof(struct event_scratch),
-	       "an event's size mask must keep whole events in the scratch");
-_Static_assert(sizeof(struct podtap_event) + PAYLOAD_OFF_MASK +
-		       PAYLOAD_LEN_MASK <= sizeof(struct event_scratch),
-	       "an iovec's masked offset and length must stay in the scratch");
-
-static __always_inline __u64 copy_buf(char *dst, __u64 src, __u64 len)
-{
-	if (len > PODTAP_PAYLOAD_MAX)
-		len = PODTAP_PAYLOAD_MAX;
-	verifier_mask(len, PAYLOAD_LEN_MASK);
-	if (bpf_probe_read_user(dst, len, (void *)src)) {
-		count_drop(PODTAP_DROP_READ_FAILED);
-		return 0;
-	}
-	return len;
-}
-
-/* Copies up to `limit` (<= PODTAP_PAYLOAD_MAX) bytes from an iovec array,
- * in order. */
-static __always_inline __u64 copy_iov(char *dst, __u64 iovp, __u32 iovcnt,
-				      __u64 limit)
-{
-	const struct iovec *iov = (const struct iovec *)iovp;
-	__u64 off = 0;
-
-	for (int i = 0; i < PODTAP_IOV_MAX; i++) {
-		struct iovec seg;
-		__u64 len;
-
-		if (i >= iovcnt || off >= limit)
-			break;
-		if (bpf_probe_read_user(&seg, sizeof(seg), &iov[i])) {
-			count_drop(PODTAP_DROP_READ_FAILED);
-			break;
-		}
-		len = seg.iov_len;
-		if (len > limit - off)
-			len = limit - off;
-		/* off < limit <= PODTAP_PAYLOAD_MAX here and len <= limit -
-		 * off: the masks keep both. off + len must fit the scratch,
-		 * which a mask for len alone cannot show (len can be
-		 * PODTAP_PAYLOAD_MAX itself): the compare after it does, on
-		 * bounds the mask made sane. */
-		verifier_mask(off, PAYLOAD_OFF_MASK);
-		verifier_mask(len, PAYLOAD_LEN_MASK);
-		if (len > PODTAP_PAYLOAD_MAX)
-			len = PODTAP_PAYLOAD_MAX;
-		if (bpf_probe_read_user(dst + off, len, seg.iov_base)) {
-			count_drop(PODTAP_DROP_READ_FAILED);
-			break;
-		}
-		off += len;
-	}
-	if (iovcnt > PODTAP_IOV_MAX && off < limit)
-		count_drop(PODTAP_DROP_IOV_TRUNCATED);
-	return off;
 }
 
 #define WORD(a, b, c, d) ((a) | (b) << 8 | (c) << 16 | (__u32)(d) << 24)
@@ -484,78 +362,30 @@ static __always_inline void fill_data_header(struct podtap_event *ev,
 	ev->byte_count = count > 0xffffffffULL ? 0xffffffff : (__u32)count;
 }
 
-/*
- * A DATA event whose copy is payload_size bytes of one buffer (the
- * syscall moved at least that many: bulk bytes) is built in a ring slot of
- * that constant size, with no copy through the scratch, which doubled the
- * work for the largest events. Returns the bytes copied (first[] gets the
- * first two), or 0 if the ring had no room or the bytes could not be read
- * (the scratch path then counts what was lost).
- */
-static __always_inline __u64 emit_full(struct sock_ref sock,
-				       struct conn_state *st, __u8 dir,
-				       __u64 count, __u64 buf, __u64 pos,
-				       __u8 first[2])
-{
-	struct podtap_event *ev;
-	__u8 *payload;
-
-	ev = bpf_ringbuf_reserve(&podtap_events, sizeof(*ev) + payload_size, 0);
-	if (!ev)
-		return 0;
-	payload = (__u8 *)(ev + 1);
-	if (bpf_probe_read_user(payload, payload_size, (void *)buf)) {
-		bpf_ringbuf_discard(ev, BPF_RB_NO_WAKEUP);
-		return 0;
-	}
-	fill_data_header(ev, sock, st, dir, count, pos);
-	ev->captured = payload_size;
-	first[0] = payload[0];
-	first[1] = payload[1];
-	bpf_ringbuf_submit(ev, wakeup_flags(sizeof(*ev) + payload_size));
-	return payload_size;
-}
-
 /* A DATA event for `count` bytes moved on connection st (socket sock), with
- * a bounded prefix copied from user memory. Returns the number of bytes
- * copied; first[] gets the first two when there are two. */
+ * what payload.bpf.h keeps of them copied from user memory. Returns the
+ * number of bytes copied; first[] gets the first two when there are two. */
 static __always_inline __u64 emit_data(struct sock_ref sock,
 				       struct conn_state *st, __u8 dir,
 				       __u64 count, __u8 shape, __u64 ptr,
 				       __u32 iovcnt, __u8 first[2])
 {
-	struct event_scratch *s;
+	struct event_scratch *s = this_scratch();
 	struct podtap_event *ev;
 	char *payload;
-	__u32 cpu = bpf_get_smp_processor_id();
-	__u64 limit, captured = 0, size;
+	__u64 captured, size;
 	/* Positions advance even when the event is lost below, so userspace
 	 * sees the gap instead of misreading the stream. */
 	__u64 pos = __sync_fetch_and_add(&st->pos[dir & 1], count);
 
-	if (shape == IO_BUF && count >= payload_size &&
-	    payload_size <= PODTAP_PAYLOAD_MAX) {
-		captured = emit_full(sock, st, dir, count, ptr, pos, first);
-		if (captured)
-			return captured;
-	}
-	s = bpf_map_lookup_elem(&podtap_scratch, &cpu);
 	if (!s)
 		return 0;
 	ev = (struct podtap_event *)s->data;
-	payload = (char *)s->data + sizeof(*ev);
+	payload = scratch_payload(s);
 	fill_data_header(ev, sock, st, dir, count, pos);
 
-	limit = payload_size;
-	if (limit > PODTAP_PAYLOAD_MAX)
-		limit = PODTAP_PAYLOAD_MAX;
-	if (count < limit)
-		limit = count;
-	verifier_mask(limit, PAYLOAD_LEN_MASK);
-	if (shape == IO_BUF)
-		captured = copy_buf(payload, ptr, limit);
-	else if (shape == IO_IOV)
-		captured = copy_iov(payload, ptr, iovcnt, limit);
+	captured = copy_payload(shape, ptr, iovcnt, st->body_from[dir & 1]);
+	st->body_from[dir & 1] = s->body_from;
 	if (captured > PODTAP_PAYLOAD_MAX)
 		captured = PODTAP_PAYLOAD_MAX;
 	ev->captured = captured;

@@ -126,6 +126,9 @@ struct conn_state {
 	__u64 ino;      /* the socket's inode, as ss -e ("ino:") and
 			 * /proc/PID/fd ("socket:[ino]") show it */
 	__u64 pos[2];   /* bytes so far, per enum podtap_direction */
+	__u64 body_from[2]; /* per direction, the position from which its
+			     * large syscalls are body unless they start a
+			     * head; ~0: not known (bpf/payload.bpf.h) */
 	__u8 role;      /* enum podtap_role */
 	__u8 ignored;   /* set by userspace: not HTTP, send no data */
 	__u8 tls;       /* data comes from SSL_read/SSL_write, not syscalls */
@@ -157,7 +160,7 @@ _Static_assert(sizeof(struct podtap_sock_addrs) == 40, "podtap_sock_addrs");
 _Static_assert(sizeof(struct podtap_fork) == 8, "podtap_fork");
 _Static_assert(sizeof(struct podtap_gc) == 16, "podtap_gc");
 _Static_assert(sizeof(struct conn_key) == 8, "conn_key");
-_Static_assert(sizeof(struct conn_state) == 40, "conn_state");
+_Static_assert(sizeof(struct conn_state) == 56, "conn_state");
 _Static_assert(sizeof(struct podtap_event) == 80, "podtap_event");
 _Static_assert(PODTAP_EV__COUNT == PODTAP_EV_CGROUP_MKDIR + 1,
 	       "event kinds are numbered 1..PODTAP_EV__COUNT-1");

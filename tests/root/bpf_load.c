@@ -32,6 +32,7 @@
 
 #include "capture/capture.h"
 #include "python/python_hooks.h"
+#include "lib/array_size.h"
 #include "lib/log.h"
 #include "capture/preflight.h"
 #include "../unit/check.h"
@@ -539,6 +540,127 @@ static void test_events(void)
 		CHECK(open_c->ev.conn_gen != open_s->ev.conn_gen);
 }
 
+/* --- what is copied of large syscalls (bpf/payload.bpf.h) ------------ */
+
+#define BODY_LEN 3000
+#define PEEK 64     /* BODY_PEEK */
+#define SCAN 1024   /* HEAD_SCAN_MAX */
+
+static const char big_head[] = "POST /up HTTP/1.1\r\nContent-Length: 9000\r\n\r\n";
+
+/* In a child: one TCP connection whose client writes the shapes
+ * test_copy_policy lists; nobody reads (they fit the socket's buffers). */
+static int drive_large_writes(void)
+{
+	struct sockaddr_in addr = { .sin_family = AF_INET,
+				    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t alen = sizeof(addr);
+	int lfd = socket(AF_INET, SOCK_STREAM, 0), pid;
+
+	if (lfd < 0 || bind(lfd, (void *)&addr, sizeof(addr)) ||
+	    listen(lfd, 1) || getsockname(lfd, (void *)&addr, &alen))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		static char buf[2 * SCAN + BODY_LEN], body[BODY_LEN];
+		size_t hl = sizeof(big_head) - 1, n;
+		int c = socket(AF_INET, SOCK_STREAM, 0), s;
+		struct iovec iov[2];
+
+		memset(body, 'x', sizeof(body));
+		if (connect(c, (void *)&addr, sizeof(addr)))
+			_exit(3);
+		s = accept(lfd, NULL, NULL);
+		/* a head and the start of its body in one write */
+		memcpy(buf, big_head, hl);
+		memcpy(buf + hl, body, BODY_LEN);
+		if (write(c, buf, hl + BODY_LEN) < 0)
+			_exit(4);
+		/* the rest of the body (6000 - 1 bytes), then its last byte */
+		if (write(c, body, BODY_LEN) < 0 ||
+		    write(c, body, BODY_LEN - 1) < 0 || write(c, "x", 1) < 0)
+			_exit(5);
+		/* a head longer than the kernel looks into */
+		n = (size_t)snprintf(buf, sizeof(buf),
+				     "POST /long HTTP/1.1\r\nX-Pad: %0*d\r\n"
+				     "Content-Length: %d\r\n\r\n",
+				     SCAN + 10, 0, 2 * BODY_LEN);
+		memcpy(buf + n, body, BODY_LEN);
+		if (write(c, buf, n + BODY_LEN) < 0 ||
+		    write(c, body, BODY_LEN) < 0)
+			_exit(6);
+		/* writev: head and body as two pieces, then body */
+		iov[0] = (struct iovec){ (void *)big_head, hl };
+		iov[1] = (struct iovec){ body, BODY_LEN };
+		if (writev(c, iov, 2) < 0)
+			_exit(7);
+		iov[0] = (struct iovec){ body, BODY_LEN };
+		iov[1] = (struct iovec){ body, BODY_LEN };
+		if (writev(c, iov, 2) < 0)
+			_exit(8);
+		/* body bytes that start like a head (two capitals) */
+		memset(buf, 'X', BODY_LEN);
+		if (write(c, buf, BODY_LEN) < 0)
+			_exit(9);
+		close(c);
+		close(s);
+		_exit(0);
+	}
+	close(lfd);
+	return pid;
+}
+
+static void test_copy_policy(void)
+{
+	size_t hl = sizeof(big_head) - 1;
+	/* For each write: bytes, and bytes copied. */
+	const struct {
+		size_t count, captured;
+	} want[] = {
+		/* the head, and PEEK bytes of body (a chunk-size line) */
+		{ hl + BODY_LEN, hl + PEEK },
+		/* body: PEEK bytes */
+		{ BODY_LEN, PEEK },
+		{ BODY_LEN - 1, PEEK },
+		/* small: whole */
+		{ 1, 1 },
+		/* head end not found: all, as is the body after it */
+		{ 0, 0 },
+		{ BODY_LEN, BODY_LEN },
+		{ hl + BODY_LEN, hl + PEEK },
+		{ 2 * BODY_LEN, PEEK },
+		/* looked at as a head (no blank line): all */
+		{ BODY_LEN, BODY_LEN },
+	};
+	int pid = drive_large_writes(), status, i;
+	struct seen *e;
+
+	CHECK(pid > 0);
+	if (pid <= 0)
+		return;
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	      WEXITSTATUS(status) == 0);
+	for (i = 0; i < 20; i++)
+		capture_poll(cap, 50);
+	for (i = 0; i < (int)ARRAY_SIZE(want); i++) {
+		e = find(pid, PODTAP_EV_DATA, PODTAP_DIR_EGRESS, i);
+		CHECK(e != NULL);
+		if (!e)
+			continue;
+		if (want[i].count) {
+			CHECK_INT(e->ev.byte_count, want[i].count);
+			CHECK_INT(e->ev.captured, want[i].captured);
+		} else {
+			/* the long head and its body's first bytes: all */
+			CHECK(e->ev.byte_count > SCAN + BODY_LEN);
+			CHECK_INT(e->ev.captured, e->ev.byte_count);
+		}
+	}
+	if ((e = find(pid, PODTAP_EV_DATA, PODTAP_DIR_EGRESS, 0)))
+		CHECK(memcmp(e->payload, big_head, hl) == 0 &&
+		      e->payload[hl] == 'x');
+}
+
 static struct object_report capture_report = { .object = "podtap" };
 static struct object_report python_report = { .object = "podtap_py" };
 
@@ -634,6 +756,7 @@ int main(void)
 	printf("ok - load_and_attach\n");
 	check_passed++;
 	RUN(test_events);
+	RUN(test_copy_policy);
 	RUN(test_python_hooks);
 	RUN(test_verifier_budget);
 	capture_close(cap);

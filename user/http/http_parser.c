@@ -1230,6 +1230,22 @@ static void read_chunk_framing(struct http_conn *c, struct dir *d,
 	}
 }
 
+/* The CRLF after chunk data, in bytes of a syscall that were not copied
+ * (the kernel copies a body's first bytes only): nothing else may stand
+ * there, so it is taken as read. The next chunk-size line is then often
+ * the first bytes of the next syscall, which are copied. */
+static void skip_chunk_end(struct dir *d, struct event *ev)
+{
+	uint64_t due = d->line_phase == CE_CR ? 2 : 1;
+	uint64_t take = ev->total - ev->off < due ? ev->total - ev->off : due;
+
+	ev->off += take;
+	if (take == due)
+		start_chunk_size(d);
+	else
+		d->line_phase = CE_LF;
+}
+
 /* ---- chunked bodies whose framing was not seen ---- */
 
 /*
@@ -1399,8 +1415,15 @@ static void step(struct http_conn *c, struct dir *d, struct event *ev)
 	case ST_CLOSE:
 		consume_body(c, d, ev);
 		return;
-	case ST_CHUNK_SIZE:
 	case ST_CHUNK_END:
+		if (known)
+			read_chunk_framing(c, d, ev);
+		else if (!ev->lost)
+			skip_chunk_end(d, ev);
+		else
+			lose_framing(c, d);
+		return;
+	case ST_CHUNK_SIZE:
 	case ST_TRAILERS:
 		if (known)
 			read_chunk_framing(c, d, ev);
