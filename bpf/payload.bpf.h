@@ -12,7 +12,8 @@
  *    the blank line that ends the head. Found: the event carries the head
  *    and BODY_PEEK bytes after it (a chunk-size line), and the rest of the
  *    direction's stream is body from there ("body_from" in conn_state).
- *    Not found: copied as before, up to payload_size.
+ *    Not found, or another head follows at once (pipelined requests):
+ *    copied as before, up to payload_size.
  *  - A larger one that starts at or after body_from and not like a head
  *    is body: BODY_PEEK bytes are copied (a chunk-size line at its start,
  *    the start of a message that would prove the kernel wrong).
@@ -22,9 +23,12 @@
  * Why it holds: a message starts at a syscall's first byte unless requests
  * are pipelined (a client sends the next request only after the answer;
  * a server writes the next answer after reading the next request), and a
- * head that starts a syscall ends at its first blank line. Pipelined
- * requests in one large syscall after a body are the case it gets wrong,
- * and the parser counts those as heads not captured, not silently.
+ * head that starts a syscall ends at its first blank line. Pipelining is
+ * the exception: requests straight after each other (GETs, the methods
+ * clients pipeline) are seen as above, but a message after a body in one
+ * large syscall (pipelined answers read at once, or a request after a
+ * POST's body) is past the copy, and the parser counts it as a head not
+ * captured, not silently.
  * Setting body_from too late only copies more; it is never set early: a
  * head whose end was not seen leaves it unknown (NO_BODY).
  */
@@ -311,7 +315,12 @@ __noinline __u64 copy_payload(__u64 shape, __u64 ptr, __u64 iovcnt,
 		if (got < scan)
 			got = copy_range(p, shape, ptr, iovcnt, got, scan);
 		head = head_length(got);
-		if (head) {
+		if (head > HEAD_SCAN_MAX)
+			head = 0; /* never: for the verifier */
+		verifier_mask(head, 2 * HEAD_SCAN_MAX - 1);
+		/* A head straight after the head is pipelined requests
+		 * (GETs have no body): copied as before, nothing is body. */
+		if (head && !starts_like_head((__u8 *)p + head, got - head)) {
 			s->body_from = pos + head;
 			want = head + BODY_PEEK < got ? head + BODY_PEEK : got;
 		}

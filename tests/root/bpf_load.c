@@ -545,6 +545,7 @@ static void test_events(void)
 #define BODY_LEN 3000
 #define PEEK 64     /* BODY_PEEK */
 #define SCAN 1024   /* HEAD_SCAN_MAX */
+#define PIPELINED 150 /* GETs of 19 bytes in one write */
 
 static const char big_head[] = "POST /up HTTP/1.1\r\nContent-Length: 9000\r\n\r\n";
 
@@ -602,6 +603,11 @@ static int drive_large_writes(void)
 		memset(buf, 'X', BODY_LEN);
 		if (write(c, buf, BODY_LEN) < 0)
 			_exit(9);
+		/* pipelined GETs */
+		for (n = 0; n < PIPELINED * 19; n += 19)
+			memcpy(buf + n, "GET /p HTTP/1.1\r\n\r\n", 19);
+		if (write(c, buf, n) < 0)
+			_exit(10);
 		close(c);
 		close(s);
 		_exit(0);
@@ -631,6 +637,8 @@ static void test_copy_policy(void)
 		{ 2 * BODY_LEN, PEEK },
 		/* looked at as a head (no blank line): all */
 		{ BODY_LEN, BODY_LEN },
+		/* a head after the head: all */
+		{ PIPELINED * 19, PIPELINED * 19 },
 	};
 	int pid = drive_large_writes(), status, i;
 	struct seen *e;
