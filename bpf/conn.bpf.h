@@ -384,7 +384,7 @@ static __always_inline __u64 emit_data(struct sock_ref sock,
 	payload = scratch_payload(s);
 	fill_data_header(ev, sock, st, dir, count, pos);
 
-	captured = copy_payload(shape, ptr, iovcnt, st->body_from[dir & 1]);
+	captured = copy_payload(shape, ptr, iovcnt, count, st->body_from[dir & 1]);
 	st->body_from[dir & 1] = s->body_from;
 	if (captured > PODTAP_PAYLOAD_MAX)
 		captured = PODTAP_PAYLOAD_MAX;

@@ -175,15 +175,23 @@ static __always_inline char *scratch_payload(struct event_scratch *s)
 
 /*
  * Bytes [from, to) of a syscall's user memory (one buffer or an iovec
- * array) into dst + from, to <= PODTAP_PAYLOAD_MAX.
+ * array) into this CPU's scratch payload at from, to <= PODTAP_PAYLOAD_MAX.
  * Returns the end of what was copied. An iovec array is copied again from
  * its start: simpler for the verifier than skipping into one, and it
  * happens only when a head is longer than HEAD_SCAN_MAX or the stream is
- * not known to be HTTP.
+ * not known to be HTTP. Global, like copy_payload below, which calls it
+ * three times: inlined, its copies of the iovec loop took more stack than
+ * 6.1's verifier allows the three frames.
  */
-static __always_inline __u64 copy_range(char *dst, __u8 shape, __u64 ptr,
-					__u32 iovcnt, __u64 from, __u64 to)
+__noinline __u64 copy_range(__u64 shape, __u64 ptr, __u64 iovcnt, __u64 from,
+			    __u64 to)
 {
+	struct event_scratch *s = this_scratch();
+	char *dst;
+
+	if (!s)
+		return from;
+	dst = scratch_payload(s);
 	if (to > PODTAP_PAYLOAD_MAX)
 		to = PODTAP_PAYLOAD_MAX;
 	if (from >= to)
@@ -267,20 +275,23 @@ static __always_inline bool ends_with_blank_line(const __u8 *p, __u64 n)
 }
 
 /*
- * Copies what the policy above keeps of a syscall into this CPU's scratch
- * payload, for the DATA event whose header is in the scratch (its
- * byte_count and stream_pos), given the direction's body_from; its new
- * value is left in the scratch. Returns the bytes copied. Global, not
+ * Copies what the policy above keeps of a syscall that moved `count`
+ * bytes into this CPU's scratch payload, for the DATA event whose header
+ * is in the scratch (its stream_pos), given the direction's body_from; its
+ * new value is left in the scratch. Returns the bytes copied. Global, not
  * inline: the verifier walks it once per program, instead of walking each
  * of its outcomes through the rest of every caller (which made the
- * syscall program ten times larger).
+ * syscall program ten times larger). count comes as an argument, not from
+ * the header's __u32: 6.1's verifier, mixing the 32-bit compares of one
+ * with the 64-bit compares of the other, walks impossible paths whose
+ * bounds no mask repairs.
  */
 __noinline __u64 copy_payload(__u64 shape, __u64 ptr, __u64 iovcnt,
-			      __u64 body_from)
+			      __u64 count, __u64 body_from)
 {
 	struct event_scratch *s = this_scratch();
 	const struct podtap_event *ev;
-	__u64 count, pos, limit, scan, first, got, head, want;
+	__u64 pos, limit, scan, first, got, head, want;
 	bool large, in_body;
 	char *p;
 
@@ -289,7 +300,6 @@ __noinline __u64 copy_payload(__u64 shape, __u64 ptr, __u64 iovcnt,
 	ev = (const struct podtap_event *)s->data;
 	p = scratch_payload(s);
 	s->body_from = body_from;
-	count = ev->byte_count;
 	pos = ev->stream_pos;
 	limit = payload_size < PODTAP_PAYLOAD_MAX ? payload_size
 						  : PODTAP_PAYLOAD_MAX;
@@ -302,7 +312,7 @@ __noinline __u64 copy_payload(__u64 shape, __u64 ptr, __u64 iovcnt,
 	first = !large ? limit : in_body ? BODY_PEEK : scan;
 	if (first > limit)
 		first = limit;
-	got = copy_range(p, shape, ptr, iovcnt, 0, first);
+	got = copy_range(shape, ptr, iovcnt, 0, first);
 	if (got < first)
 		return got; /* unreadable: counted */
 	if (starts_like_head((__u8 *)p, got)) {
@@ -313,7 +323,7 @@ __noinline __u64 copy_payload(__u64 shape, __u64 ptr, __u64 iovcnt,
 			return got;
 		}
 		if (got < scan)
-			got = copy_range(p, shape, ptr, iovcnt, got, scan);
+			got = copy_range(shape, ptr, iovcnt, got, scan);
 		head = head_length(got);
 		if (head > HEAD_SCAN_MAX)
 			head = 0; /* never: for the verifier */
@@ -328,7 +338,7 @@ __noinline __u64 copy_payload(__u64 shape, __u64 ptr, __u64 iovcnt,
 		return got;
 	}
 	if (want > got)
-		got = copy_range(p, shape, ptr, iovcnt, got, want);
+		got = copy_range(shape, ptr, iovcnt, got, want);
 	return got < want ? got : want;
 }
 
