@@ -7,7 +7,7 @@
  *  - A syscall of at most COPY_WHOLE_MAX bytes is copied whole (up to
  *    payload_size): it is cheap, and it may be anything (part of a head,
  *    a chunk-size line, pipelined requests).
- *  - A larger one that starts like a head (two capital letters: a method,
+ *  - A larger one that starts like a head (a method and a space, or
  *    "HTTP/") has its first HEAD_SCAN_MAX bytes copied and searched for
  *    the blank line that ends the head. Found: the event carries the head
  *    and BODY_PEEK bytes after it (a chunk-size line), and the rest of the
@@ -203,16 +203,35 @@ __noinline __u64 copy_range(__u64 shape, __u64 ptr, __u64 iovcnt, __u64 from,
 	return copy_at(dst, from, ptr + from, to - from) ? to : from;
 }
 
-static __always_inline bool capital(__u8 c)
-{
-	return c >= 'A' && c <= 'Z';
-}
+/* RFC 9110 tchar: the bytes of a method. */
+static const __u8 tchar[256] = {
+	['a' ... 'z'] = 1, ['A' ... 'Z'] = 1, ['0' ... '9'] = 1, ['!'] = 1,
+	['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1,
+	['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1,
+	['|'] = 1, ['~'] = 1,
+};
 
-/* p[0, n) may start a message: a method or "HTTP/" starts with two
- * capitals. Only cost comes of a body that does too. */
+/* A method is at most this long, with a byte to spare (the parser's
+ * HTTP_METHOD_MAX). */
+#define METHOD_MAX 16
+
+/* p[0, n) may start a message: "HTTP/", or a method (any token: the
+ * parser takes any) and its space. Only cost comes of a body that does
+ * too. */
 static __always_inline bool starts_like_head(const __u8 *p, __u64 n)
 {
-	return n >= 2 && capital(p[0]) && capital(p[1]);
+	if (n >= 5 && p[0] == 'H' && p[1] == 'T' && p[2] == 'T' &&
+	    p[3] == 'P' && p[4] == '/')
+		return true;
+	for (int i = 0; i < METHOD_MAX; i++) {
+		if (i >= n)
+			return false;
+		if (p[i] == ' ')
+			return i > 0;
+		if (!tchar[p[i]])
+			return false;
+	}
+	return false;
 }
 
 #define BLANK_LINE 0x0a0d0a0dU /* "\r\n\r\n" read as a little-endian __u32 */

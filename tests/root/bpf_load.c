@@ -546,6 +546,9 @@ static void test_events(void)
 #define PEEK 64     /* BODY_PEEK */
 #define SCAN 1024   /* HEAD_SCAN_MAX */
 #define PIPELINED 150 /* GETs of 19 bytes in one write */
+#define LONG_HEAD_PAD 600
+#define LONG_HEAD (sizeof("m-search * HTTP/1.1\r\nX-Pad: \r\n\r\n") - 1 + \
+		   LONG_HEAD_PAD)
 
 static const char big_head[] = "POST /up HTTP/1.1\r\nContent-Length: 9000\r\n\r\n";
 
@@ -599,8 +602,15 @@ static int drive_large_writes(void)
 		iov[1] = (struct iovec){ body, BODY_LEN };
 		if (writev(c, iov, 2) < 0)
 			_exit(8);
-		/* body bytes that start like a head (two capitals) */
+		/* a head with any token for a method, where body could be */
+		n = (size_t)snprintf(buf, sizeof(buf),
+				     "m-search * HTTP/1.1\r\nX-Pad: %0*d\r\n\r\n",
+				     LONG_HEAD_PAD, 0);
+		if (write(c, buf, n) < 0)
+			_exit(11);
+		/* body bytes that start like a head (a token and a space) */
 		memset(buf, 'X', BODY_LEN);
+		buf[4] = ' ';
 		if (write(c, buf, BODY_LEN) < 0)
 			_exit(9);
 		/* pipelined GETs */
@@ -635,6 +645,8 @@ static void test_copy_policy(void)
 		{ BODY_LEN, BODY_LEN },
 		{ hl + BODY_LEN, hl + PEEK },
 		{ 2 * BODY_LEN, PEEK },
+		/* a head alone: all of it */
+		{ LONG_HEAD, LONG_HEAD },
 		/* looked at as a head (no blank line): all */
 		{ BODY_LEN, BODY_LEN },
 		/* a head after the head: all */

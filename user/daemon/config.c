@@ -108,7 +108,7 @@ static const struct opt opts[] = {
 	  FIELD(pin_path), .help = "do not pin anything" },
 	{ .flag = "payload-size", .env = "PODTAP_PAYLOAD_SIZE",
 	  U32(payload_size, 256, PODTAP_PAYLOAD_MAX), .def = "8192",
-	  .arg = "BYTES", .help = "bytes copied per socket syscall" },
+	  .arg = "BYTES", .help = "most bytes copied per socket syscall" },
 	{ .flag = "ringbuf-size", .env = "PODTAP_RINGBUF_SIZE",
 	  U32(ringbuf_size, 65536, 1u << 30), .power_of_two = true,
 	  .def = "4194304", .arg = "BYTES", .help = "kernel ring buffer size" },
