@@ -83,7 +83,7 @@ wrk_run() {
 # nginx_mode SIZE none|podtap|stats: one run; appends "req/s" to
 # $PT_TMP/nginx.SIZE.MODE and adds to the NGINX_* totals.
 nginx_mode() {
-	local size=$1 mode=$2 out res s0 s1 c0 c1 t0 t1 d0 d1 n0 n1 served _
+	local size=$1 mode=$2 out res s0 s1 c0 c1 t0 t1 d0 d1 n0 n1 served f _
 	out=$PT_TMP/wrk.$size.$mode
 	if [ "$mode" != none ]; then
 		pt_podtap_start --no-pin || die "podtap did not start"
@@ -118,6 +118,12 @@ nginx_mode() {
 	sleep 0.3
 	c1=$(nginx_counted "$size") || die "scrape failed"
 	d1=$(pt_metric_sum podtap_kernel_drops_total) || die "scrape failed"
+	if [ "$d1" -gt "$d0" ]; then
+		# Which ones: since podtap started (the warm-up's are few).
+		f=$(pt_scrape) || die "scrape failed"
+		grep '^podtap_kernel_drops_total' "$f" | grep -v ' 0$' |
+			sed 's/^/           drops: /'
+	fi
 	note_rss
 	pt_podtap_stop || die "podtap did not stop cleanly"
 	if [ "$mode" = stats ]; then
