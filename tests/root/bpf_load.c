@@ -322,20 +322,36 @@ static int report_object(struct object_report *r,
 static const char request[] = "GET /x HTTP/1.1\r\nHost: a\r\n\r\n";
 static const char response[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
 
+/* A listening TCP socket on a free loopback port, its address in *addr;
+ * -1 on failure. */
+static int listen_loopback(struct sockaddr_in *addr)
+{
+	socklen_t alen = sizeof(*addr);
+	int lfd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+
+	*addr = (struct sockaddr_in){ .sin_family = AF_INET,
+				      .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	if (lfd < 0)
+		return -1;
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(lfd, (void *)addr, sizeof(*addr)) || listen(lfd, 4) ||
+	    getsockname(lfd, (void *)addr, &alen)) {
+		close(lfd);
+		return -1;
+	}
+	return lfd;
+}
+
 /* In the child: one TCP connection exercising every data syscall. */
 static void drive_traffic(int *child_pid, int *client_fd, int *server_fd,
 			  int *port)
 {
-	struct sockaddr_in addr = { .sin_family = AF_INET,
-				    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t alen = sizeof(addr);
-	int lfd, c, s, pid, one = 1;
+	struct sockaddr_in addr;
+	int lfd, c, s, pid;
 	char buf[512];
 
-	lfd = socket(AF_INET, SOCK_STREAM, 0);
-	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(lfd, (void *)&addr, sizeof(addr)) || listen(lfd, 4) ||
-	    getsockname(lfd, (void *)&addr, &alen)) {
+	lfd = listen_loopback(&addr);
+	if (lfd < 0) {
 		perror("listen");
 		exit(2);
 	}
@@ -556,13 +572,10 @@ static const char big_head[] = "POST /up HTTP/1.1\r\nContent-Length: 9000\r\n\r\
  * test_copy_policy lists; nobody reads (they fit the socket's buffers). */
 static int drive_large_writes(void)
 {
-	struct sockaddr_in addr = { .sin_family = AF_INET,
-				    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t alen = sizeof(addr);
-	int lfd = socket(AF_INET, SOCK_STREAM, 0), pid;
+	struct sockaddr_in addr;
+	int lfd = listen_loopback(&addr), pid;
 
-	if (lfd < 0 || bind(lfd, (void *)&addr, sizeof(addr)) ||
-	    listen(lfd, 1) || getsockname(lfd, (void *)&addr, &alen))
+	if (lfd < 0)
 		return -1;
 	pid = fork();
 	if (pid == 0) {

@@ -1415,18 +1415,13 @@ static void step(struct http_conn *c, struct dir *d, struct event *ev)
 	case ST_CLOSE:
 		consume_body(c, d, ev);
 		return;
-	case ST_CHUNK_END:
-		if (known)
-			read_chunk_framing(c, d, ev);
-		else if (!ev->lost)
-			skip_chunk_end(d, ev);
-		else
-			lose_framing(c, d);
-		return;
 	case ST_CHUNK_SIZE:
+	case ST_CHUNK_END:
 	case ST_TRAILERS:
 		if (known)
 			read_chunk_framing(c, d, ev);
+		else if (d->st == ST_CHUNK_END && !ev->lost)
+			skip_chunk_end(d, ev);
 		else
 			lose_framing(c, d);
 		return;
