@@ -24,11 +24,11 @@ struct run {
 static void on_exchange(void *ctx, const struct http_exchange *ex)
 {
 	const struct run *r = ctx;
-	size_t mlen = strnlen(ex->method, sizeof(ex->method));
+	size_t mlen = strnlen(ex->method, HTTP_METHOD_MAX);
 
 	if ((ex->role != HTTP_ROLE_SERVER && ex->role != HTTP_ROLE_CLIENT) ||
-	    mlen == 0 || mlen == sizeof(ex->method) ||
-	    strnlen(ex->target, sizeof(ex->target)) == sizeof(ex->target) ||
+	    mlen == 0 || mlen == HTTP_METHOD_MAX ||
+	    strnlen(ex->target, HTTP_PATH_MAX) == HTTP_PATH_MAX ||
 	    ex->status < 100 || ex->status > 599 || ex->start_ns == 0 ||
 	    ex->end_ns < ex->start_ns || ex->end_ns > r->last_ts)
 		abort();

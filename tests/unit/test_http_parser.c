@@ -51,6 +51,10 @@ enum split { SPLIT_WHOLE, SPLIT_BYTES, SPLIT_RANDOM };
 struct result {
 	int n;
 	struct http_exchange ex[MAX_EX];
+	/* what ex[i].method and .target point to: the parser's own copies
+	 * live during the callback only */
+	char method[MAX_EX][HTTP_METHOD_MAX];
+	char target[MAX_EX][HTTP_PATH_MAX];
 	int errs[HTTP_ERR__COUNT];
 	int unmeasured[HTTP_UNMEASURED__COUNT]; /* checked where asked */
 	enum http_conn_protocol proto;
@@ -61,8 +65,14 @@ static void on_exchange(void *ctx, const struct http_exchange *ex)
 {
 	struct result *r = ctx;
 
-	if (r->n < MAX_EX)
+	if (r->n < MAX_EX) {
 		r->ex[r->n] = *ex;
+		snprintf(r->method[r->n], HTTP_METHOD_MAX, "%s", ex->method);
+		snprintf(r->target[r->n], HTTP_PATH_MAX, "%s", ex->target);
+		r->ex[r->n].method = r->method[r->n];
+		r->ex[r->n].target = r->target[r->n];
+		r->ex[r->n].request = NULL;
+	}
 	r->n++;
 }
 
@@ -2224,12 +2234,12 @@ struct fuzz_result {
 static void fuzz_exchange(void *ctx, const struct http_exchange *ex)
 {
 	struct fuzz_result *f = ctx;
-	size_t mlen = strnlen(ex->method, sizeof(ex->method));
+	size_t mlen = strnlen(ex->method, HTTP_METHOD_MAX);
 
 	f->n++;
 	if ((ex->role != HTTP_ROLE_SERVER && ex->role != HTTP_ROLE_CLIENT) ||
-	    mlen == 0 || mlen == sizeof(ex->method) ||
-	    strnlen(ex->target, sizeof(ex->target)) == sizeof(ex->target) ||
+	    mlen == 0 || mlen == HTTP_METHOD_MAX ||
+	    strnlen(ex->target, HTTP_PATH_MAX) == HTTP_PATH_MAX ||
 	    ex->status < 100 || ex->status > 599 ||
 	    ex->end_ns < ex->start_ns || ex->end_ns > f->max_ts)
 		f->bad = true;

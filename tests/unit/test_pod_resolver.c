@@ -105,7 +105,7 @@ static void make_tree(void)
 static void test_shapes(void)
 {
 	struct pod_resolver *r;
-	const struct workload *w;
+	const struct workload *w, *host;
 	const char *uid;
 
 	setup();
@@ -141,6 +141,12 @@ static void test_shapes(void)
 	CHECK(!w->in_pod);
 	CHECK_W(w, "", "", "", "containerd");
 	CHECK_STR(uid, "");
+	/* another process of that cgroup has its own name, and the first
+	 * keeps its workload (the cgroup remembers only the last comm) */
+	host = w;
+	w = look(r, SERVICE, "runc", SEC, &uid);
+	CHECK_W(w, "", "", "", "runc");
+	CHECK(look(r, SERVICE, "containerd", SEC, &uid) == host);
 	/* a cgroup id that is nowhere */
 	w = pod_resolver_lookup(r, 1, 0, "ghost", SEC, &uid);
 	CHECK(!w->in_pod);

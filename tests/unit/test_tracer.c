@@ -278,8 +278,8 @@ static void end(struct call *c, int status, uint64_t end_ns,
 		const char *route)
 {
 	c->ex.status = status;
-	memcpy(c->ex.method, c->req.method, sizeof(c->ex.method));
-	memcpy(c->ex.target, c->req.target, sizeof(c->ex.target));
+	c->ex.method = c->req.method;
+	c->ex.target = c->req.target;
 	c->ex.start_ns = c->req.start_ns;
 	c->ex.end_ns = end_ns;
 	c->ex.request = &c->req;

@@ -51,7 +51,7 @@ static void on_exchange(void *ctx, const struct http_exchange *ex)
 {
 	struct exchange_ctx *x = ctx;
 	struct agent *a = x->agent;
-	char route[ROUTE_MAX], server[256] = "", cut[HTTP_PATH_MAX];
+	char route[ROUTE_MAX], server[256], cut[HTTP_PATH_MAX];
 	const char *target = whole_segments(ex->target, cut, sizeof(cut));
 	const char *pod_uid;
 	struct metrics_exchange m = {
@@ -64,6 +64,7 @@ static void on_exchange(void *ctx, const struct http_exchange *ex)
 		.server_address = server,
 	};
 
+	server[0] = '\0';
 	atomic_fetch_add(m.side == METRICS_CLIENT ? &a->stats.exchanges_client
 						  : &a->stats.exchanges_server,
 			 1);

@@ -105,9 +105,11 @@ struct http_request {
 
 struct http_exchange {
 	enum http_role role;        /* SERVER or CLIENT, never UNKNOWN */
-	char method[HTTP_METHOD_MAX];/* as sent, NUL-terminated, cut if longer */
-	char target[HTTP_PATH_MAX]; /* request-target as sent (query included),
-				     * NUL-terminated, cut if longer */
+	const char *method;         /* as sent, NUL-terminated, cut past
+				     * HTTP_METHOD_MAX - 1 bytes */
+	const char *target;         /* request-target as sent (query
+				     * included), NUL-terminated, cut past
+				     * HTTP_PATH_MAX - 1 bytes */
 	int status;                 /* final status code (100..599) */
 	uint64_t start_ns;          /* ts of the event that carried the
 				     * request's first byte */
@@ -115,7 +117,9 @@ struct http_exchange {
 				     * response's last byte */
 	uint64_t request_body_bytes;
 	uint64_t response_body_bytes;
-	const struct http_request *request; /* valid during the callback */
+	const struct http_request *request;
+	/* method, target and request point into the parser's memory: valid
+	 * during the callback only. */
 };
 
 struct http_conn_callbacks {

@@ -18,6 +18,16 @@ void sock_addr_format(const struct podtap_sock_addrs *addrs,
 		inet_ntop(AF_INET6, addr, out, size);
 }
 
+/* src[0, len) into out, cut to fit, NUL-terminated (per exchange: no
+ * snprintf). */
+static void copy_cut(char *out, size_t size, const char *src, size_t len)
+{
+	if (len > size - 1)
+		len = size - 1;
+	memcpy(out, src, len);
+	out[len] = '\0';
+}
+
 /* A Host header, "name[:port]" or "[v6][:port]": the name into addr and
  * the port, or default_port when it names none. False when it names no
  * host (empty, or ":80"). A Host has no userinfo, but one that came with
@@ -33,10 +43,10 @@ static bool split_host(const char *host, char *addr, size_t size,
 	end = host[0] == '[' ? strchr(host, ']') : NULL;
 	colon = strrchr(end ? end : host, ':');
 	if (end)
-		snprintf(addr, size, "%.*s", (int)(end - host - 1), host + 1);
+		copy_cut(addr, size, host + 1, end - host - 1);
 	else
-		snprintf(addr, size, "%.*s",
-			 (int)(colon ? colon - host : (long)strlen(host)), host);
+		copy_cut(addr, size, host,
+			 colon ? (size_t)(colon - host) : strlen(host));
 	if (!addr[0])
 		return false;
 	*port = colon ? (unsigned int)atoi(colon + 1) : default_port;

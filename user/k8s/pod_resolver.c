@@ -48,6 +48,11 @@ struct cgroup_entry {
 	char *path;                 /* from its mkdir, else NULL: found from
 				     * its processes or the tree */
 	bool ahead;                 /* resolved at mkdir, not yet looked up */
+	/* A host cgroup's workload is named by the process's comm: the one
+	 * last looked up, so that each exchange does not build and
+	 * sanitise a workload's names again. NULL: none yet. */
+	struct workload_entry *host;
+	char host_comm[16]; /* the kernel's TASK_COMM_LEN */
 };
 
 static void cgroup_entry_free(struct cgroup_entry *e)
@@ -371,6 +376,18 @@ static struct workload_entry *host_workload(struct pod_resolver *r,
 	return intern(r, &w, NULL);
 }
 
+static struct workload_entry *cached_host_workload(struct pod_resolver *r,
+						   struct cgroup_entry *e,
+						   const char *comm)
+{
+	if (!e->host || strncmp(e->host_comm, comm, sizeof(e->host_comm))) {
+		e->host = host_workload(r, comm);
+		strncpy(e->host_comm, comm, sizeof(e->host_comm) - 1);
+		e->host_comm[sizeof(e->host_comm) - 1] = '\0';
+	}
+	return e->host;
+}
+
 static void names_from_kubelet(const struct kubelet_pod_meta *m,
 			       struct workload *w)
 {
@@ -538,7 +555,7 @@ const struct workload *pod_resolver_lookup(struct pod_resolver *r,
 		resolve(r, e, true, pid, comm, now_ns);
 		hmap_insert(&r->cgroups, &e->node, h);
 	}
-	we = e->pod ? e->pod : host_workload(r, comm);
+	we = e->pod ? e->pod : cached_host_workload(r, e, comm);
 	we->last_used_ns = now_ns;
 	if (pod_uid)
 		*pod_uid = e->pod_uid;
@@ -638,6 +655,8 @@ unsigned int pod_resolver_expire(struct pod_resolver *r, uint64_t now_ns,
 		if (e->pod && e->pod->expiring) {
 			hmap_remove(&r->cgroups, it.node);
 			cgroup_entry_free(e);
+		} else if (e->host && e->host->expiring) {
+			e->host = NULL;
 		}
 	}
 	hmap_for_each(it, &r->workloads) {

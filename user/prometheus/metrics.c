@@ -197,7 +197,7 @@ void metrics_record(struct metrics *m, const struct metrics_exchange *x)
 	/* Series are keyed by what /metrics will show: two routes or hosts
 	 * whose bytes differ only where sanitising replaces them are one
 	 * series, not two with the same labels. */
-	char route[SANITIZE_MAX + 1], server[SANITIZE_MAX + 1] = "";
+	char route[SANITIZE_MAX + 1], server[SANITIZE_MAX + 1];
 	struct series_key k = {
 		.side = x->side,
 		.w = x->w,
@@ -211,6 +211,7 @@ void metrics_record(struct metrics *m, const struct metrics_exchange *x)
 	struct series *s;
 	size_t b = 0;
 
+	server[0] = '\0';
 	sanitize_text(x->route, strlen(x->route), route, sizeof(route));
 	if (x->side == METRICS_CLIENT && x->server_address)
 		sanitize_text(x->server_address, strlen(x->server_address),
