@@ -31,8 +31,10 @@ setup_file() {
 	export CALLER_SCOPE=$PT_POD_SCOPE
 
 	pt_otlp_start
+	# Files no process maps keep their uprobes 2 s (the default is a
+	# minute), so that letting go is seen within a test.
 	pt_otlp_podtap_start "OTEL_EXPORTER_OTLP_ENDPOINT=$OTLP_URL" \
-		NODE_NAME=python-node
+		NODE_NAME=python-node -- --uprobe-linger 2
 
 	pt_gunicorn_app TLS tls --cgroup "$TLS_SCOPE" -- -w 2 \
 		--certfile "$PT_TMP/cert.pem" --keyfile "$PT_TMP/key.pem"
@@ -382,6 +384,13 @@ uprobe_files() {
 		sed 's#^/proc/[0-9]*/root##' | sort -u
 }
 
+# uprobes_on PATH: podtap's uprobe and uretprobe links on PATH.
+uprobes_on() {
+	bpftool -j perf list | jq --arg f "$1" --argjson p "$PODTAP_PID" '[.[]
+		| select(.pid == $p and (.fd_type == "uprobe" or .fd_type == "uretprobe"))
+		| select(.filename | sub("^/proc/[0-9]+/root"; "") == $f)] | length'
+}
+
 # mapped PID WORD: the path of the first file mapped by PID whose name
 # contains WORD.
 mapped() {
@@ -400,7 +409,9 @@ is_mapped() {
 # of its last process).
 wait_no_unused_uprobes() {
 	local i f unused
-	for i in $(seq 1 50); do
+	# The linger time, then the reaper: each link takes the kernel about
+	# 0.1 s to destroy, a dozen per file.
+	for i in $(seq 1 300); do
 		unused=""
 		for f in $(uprobe_files); do
 			is_mapped "$f" || unused="$unused $f"
@@ -410,6 +421,41 @@ wait_no_unused_uprobes() {
 	done
 	pt_fail "uprobes left on files no process maps:$unused"
 	return 1
+}
+
+@test "a Python binary's uprobes outlive its last process for the linger time, then go; the next process meanwhile finds them" {
+	local copy=$PT_TMP/linger/python3.11 pid i links
+	# A binary of its own (a new inode), which no other process maps.
+	mkdir -p "$PT_TMP/linger"
+	cp /usr/bin/python3.11 "$copy"
+	"$copy" -c 'import time; time.sleep(1)' &
+	pid=$!
+	for i in $(seq 1 50); do
+		uprobe_files | grep -qxF -- "$copy" && break
+		sleep 0.1
+	done
+	uprobe_files | grep -qxF -- "$copy" ||
+		{ pt_fail "$copy was not hooked while it ran"; return 1; }
+	links=$(uprobes_on "$copy")
+	wait "$pid"
+	# Its process gone 1.5 s, the file keeps its links (--uprobe-linger
+	# 2; without, they go within 1.2 s), and the next process of it is
+	# hooked with those, not a second set.
+	sleep 1.5
+	pt_expect_eq "uprobes on $copy 1.5 s after its process ended" \
+		"$links" "$(uprobes_on "$copy")"
+	"$copy" -c 'import time; time.sleep(1)'
+	pt_expect_eq "uprobes on $copy after a second process" "$links" \
+		"$(uprobes_on "$copy")"
+	for i in $(seq 1 200); do
+		uprobe_files | grep -qxF -- "$copy" || break
+		sleep 0.1
+	done
+	if uprobe_files | grep -qxF -- "$copy"; then
+		pt_fail "$copy still has uprobes 20 s after its last process"
+		return 1
+	fi
+	pt_podtap_alive
 }
 
 @test "thousands of short-lived Python processes, and processes dying while hooked: no leak of links, table entries or memory" {

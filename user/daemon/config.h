@@ -34,6 +34,8 @@ struct config {
 	uint32_t ringbuf_size;    /* bytes, power of two */
 	uint32_t max_series_per_pod;
 	bool python_hooks;        /* SSL and GC uprobes in Python processes */
+	uint32_t uprobe_linger_s; /* a file's uprobes kept after its last
+				   * Python process */
 	uint32_t series_ttl_s;    /* series of gone pods, unused host ones */
 	bool verbose;
 	char node_name[254];      /* NODE_NAME: k8s_node_name, k8s.node.name */

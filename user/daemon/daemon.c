@@ -142,6 +142,8 @@ int daemon_run(const struct config *cfg, volatile sig_atomic_t *stop)
 	if (cfg->python_hooks) {
 		struct python_hooks_opts popts = {
 			.payload_size = cfg->payload_size,
+			.linger_ns = (uint64_t)cfg->uprobe_linger_s *
+				     NSEC_PER_SEC,
 			.pins = pins,
 			.on_process = agent_python_process,
 			.ctx = &agent,

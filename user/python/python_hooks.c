@@ -19,6 +19,7 @@
 #include "lib/hashmap.h"
 #include "lib/log.h"
 #include "python/elf_symbols.h"
+#include "python/link_reaper.h"
 #include "podtap_py.skel.h"
 
 /* An exec'd process is looked at this long after execve, when its loader
@@ -27,18 +28,29 @@
 #define PROCS_MAX PODTAP_MAX_PY_PROCS /* the kernel table it mirrors */
 #define PROC_FILES_MAX 8
 #define FILE_LINKS_MAX 12
+/* How often files no process holds are looked at for letting go. */
+#define LINGER_SCAN_NS NSEC_PER_SEC
 
 enum file_role {
 	ROLE_TLS = 1,    /* may define SSL_read and friends */
 	ROLE_INTERP = 2, /* the interpreter: executable or libpython */
 };
 
-/* One hooked file, shared by every process that maps it. */
+/*
+ * One hooked file, shared by every process that maps it. Held by none, it
+ * keeps its links for the linger time (idle_since_ns), then hands them to
+ * the reaper (detach_ticket) and is freed once they are gone. Until then
+ * it stays in the table: a process mapping the file meanwhile waits for
+ * the old links to go before new ones are attached, since two links on
+ * one function would run its program twice.
+ */
 struct hook_file {
 	struct hnode node;
 	dev_t dev;
 	ino_t ino;
 	unsigned int refs;   /* processes holding it */
+	uint64_t idle_since_ns; /* refs fell to 0 then (0: held) */
+	uint64_t detach_ticket; /* its links are being destroyed */
 	unsigned int tried;  /* enum file_role bits already looked at */
 	bool python;         /* defines the CPython interpreter */
 	bool tls;            /* SSL uprobes attached */
@@ -73,6 +85,9 @@ struct python_hooks {
 	char cgroup_root[512];
 	python_process_fn on_process;
 	void *ctx;
+	struct link_reaper *reaper;
+	uint64_t linger_ns;
+	uint64_t next_linger_scan_ns;
 	struct python_hooks_stats stats;
 };
 
@@ -136,15 +151,47 @@ static void file_detach_from(struct python_hooks *ph, struct hook_file *f,
 	}
 }
 
+static void file_free(struct python_hooks *ph, struct hook_file *f)
+{
+	hmap_remove(&ph->files, &f->node);
+	free(f);
+}
+
 static void file_unref(struct python_hooks *ph, struct hook_file *f)
 {
 	if (--f->refs)
 		return;
-	if (f->nlinks)
-		atomic_fetch_sub(&ph->stats.files, 1);
-	file_detach_from(ph, f, 0);
-	hmap_remove(&ph->files, &f->node);
-	free(f);
+	if (!f->nlinks) {
+		file_free(ph, f);
+		return;
+	}
+	f->idle_since_ns = monotonic_ns();
+}
+
+/* The links of a file held by none go to the reaper. */
+static void file_let_go(struct python_hooks *ph, struct hook_file *f)
+{
+	atomic_fetch_sub(&ph->stats.files, 1);
+	f->detach_ticket = link_reaper_put(ph->reaper, f->links, f->nlinks);
+	f->nlinks = 0;
+	if (!f->detach_ticket)
+		file_free(ph, f);
+}
+
+/* Lets go of files held by none for the linger time, and frees those whose
+ * links are gone. */
+static void files_linger(struct python_hooks *ph, uint64_t now_ns)
+{
+	hmap_for_each(it, &ph->files) {
+		struct hook_file *f = hmap_entry(it.node, struct hook_file, node);
+
+		if (f->detach_ticket) {
+			if (link_reaper_done(ph->reaper, f->detach_ticket))
+				file_free(ph, f);
+		} else if (!f->refs && now_ns - f->idle_since_ns >= ph->linger_ns) {
+			file_let_go(ph, f);
+		}
+	}
 }
 
 /* Keeps a link just made (NULL: errno says why) with its file. */
@@ -323,9 +370,14 @@ static struct hook_file *file_get(struct python_hooks *ph, const char *path,
 	id.ino = st.st_ino;
 	h = file_hash(&id);
 	n = hmap_find(&ph->files, h, &id, file_eq);
-	if (n) {
-		f = hmap_entry(n, struct hook_file, node);
-	} else {
+	f = n ? hmap_entry(n, struct hook_file, node) : NULL;
+	if (f && f->detach_ticket) {
+		/* Rare: a process of it came as it was let go. */
+		link_reaper_wait(ph->reaper, f->detach_ticket);
+		file_free(ph, f);
+		f = NULL;
+	}
+	if (!f) {
 		f = calloc(1, sizeof(*f));
 		if (!f)
 			return NULL;
@@ -420,11 +472,12 @@ static void proc_hold(struct python_hooks *ph, struct py_proc *p,
 	if (!f || proc_holds(p, f))
 		return;
 	f->refs++;
+	f->idle_since_ns = 0;
 	if (p->nfiles < PROC_FILES_MAX)
 		p->files[p->nfiles++] = f;
 	else
 		file_unref(ph, f); /* never happens with real processes; a
-				    * file held by none must not linger */
+				    * file held by none must not leak */
 }
 
 static unsigned int roles_of(const char *base)
@@ -629,6 +682,10 @@ void python_hooks_handle_event(struct python_hooks *ph,
 
 void python_hooks_tick(struct python_hooks *ph, uint64_t now_ns)
 {
+	if (now_ns >= ph->next_linger_scan_ns) {
+		files_linger(ph, now_ns);
+		ph->next_linger_scan_ns = now_ns + LINGER_SCAN_NS;
+	}
 	hmap_for_each(it, &ph->procs) {
 		struct py_proc *p = hmap_entry(it.node, struct py_proc, node);
 
@@ -715,6 +772,15 @@ int python_hooks_open(struct python_hooks **out, struct capture *cap,
 		return -ENOMEM;
 	ph->on_process = opts->on_process;
 	ph->ctx = opts->ctx;
+	ph->linger_ns = opts->linger_ns;
+	ph->reaper = link_reaper_new(&ph->stats.links);
+	if (!ph->reaper) {
+		err = -errno;
+		log_error("cannot start the link reaper thread: %s",
+			  strerror(errno));
+		free(ph);
+		return err;
+	}
 	if (hmap_init(&ph->procs) || hmap_init(&ph->files)) {
 		err = -ENOMEM;
 		goto cleanup;
@@ -778,6 +844,18 @@ void python_hooks_close(struct python_hooks *ph)
 		return;
 	hmap_for_each(it, &ph->procs) {
 		proc_drop(ph, hmap_entry(it.node, struct py_proc, node));
+	}
+	/* Every file is held by none now: all go to the reaper, which ends
+	 * once they are destroyed. */
+	hmap_for_each(it, &ph->files) {
+		struct hook_file *f = hmap_entry(it.node, struct hook_file, node);
+
+		if (!f->detach_ticket)
+			file_let_go(ph, f);
+	}
+	link_reaper_free(ph->reaper);
+	hmap_for_each(it, &ph->files) {
+		file_free(ph, hmap_entry(it.node, struct hook_file, node));
 	}
 	for (int i = 0; i < 3; i++)
 		bpf_link__destroy(ph->proc_links[i]);

@@ -52,6 +52,10 @@ typedef void (*python_process_fn)(void *ctx, const struct python_process *p,
 
 struct python_hooks_opts {
 	uint32_t payload_size;
+	/* A file no Python process maps any more keeps its links this
+	 * long: the next process of that binary (a cron job's, a probe's)
+	 * finds them attached. 0: let go at once. */
+	uint64_t linger_ns;
 	struct pins *pins;    /* NULL: no pinning */
 	python_process_fn on_process;
 	void *ctx;
