@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "lib/str.h"
+
 void sock_addr_format(const struct podtap_sock_addrs *addrs,
 		      const uint8_t *addr, char *out, size_t size)
 {
@@ -16,16 +18,6 @@ void sock_addr_format(const struct podtap_sock_addrs *addrs,
 		inet_ntop(AF_INET, addr, out, size);
 	else if (addrs->family == AF_INET6)
 		inet_ntop(AF_INET6, addr, out, size);
-}
-
-/* src[0, len) into out, cut to fit, NUL-terminated (per exchange: no
- * snprintf). */
-static void copy_cut(char *out, size_t size, const char *src, size_t len)
-{
-	if (len > size - 1)
-		len = size - 1;
-	memcpy(out, src, len);
-	out[len] = '\0';
 }
 
 /* A Host header, "name[:port]" or "[v6][:port]": the name into addr and
@@ -43,9 +35,9 @@ static bool split_host(const char *host, char *addr, size_t size,
 	end = host[0] == '[' ? strchr(host, ']') : NULL;
 	colon = strrchr(end ? end : host, ':');
 	if (end)
-		copy_cut(addr, size, host + 1, end - host - 1);
+		str_copy_n(addr, size, host + 1, end - host - 1);
 	else
-		copy_cut(addr, size, host,
+		str_copy_n(addr, size, host,
 			 colon ? (size_t)(colon - host) : strlen(host));
 	if (!addr[0])
 		return false;

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * The daemon's helper threads (kubelet fetcher, OTLP exporter) start with
- * every signal blocked: SIGTERM and SIGINT are for the main thread's
- * handlers, which end the event loop.
+ * The daemon's helper threads (kubelet fetcher, OTLP exporter, link reaper)
+ * start with every signal blocked: SIGTERM and SIGINT are for the main
+ * thread's handlers, which end the event loop.
  */
 #ifndef PODTAP_LIB_THREAD_H
 #define PODTAP_LIB_THREAD_H

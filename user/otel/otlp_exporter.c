@@ -716,18 +716,22 @@ fail:
 
 /* ---- the event loop's side -------------------------------------------- */
 
-bool otlp_exporter_enqueue(struct otlp_exporter *e, const struct span *s)
+struct span *otlp_exporter_reserve(struct otlp_exporter *e)
+{
+	uint64_t head = atomic_load_explicit(&e->head, memory_order_relaxed);
+
+	if (head - atomic_load(&e->tail) >= e->cap) {
+		count(&e->dropped[OTLP_DROP_QUEUE_FULL], 1);
+		return NULL;
+	}
+	return &e->ring[head % e->cap];
+}
+
+void otlp_exporter_commit(struct otlp_exporter *e)
 {
 	uint64_t head = atomic_load_explicit(&e->head, memory_order_relaxed);
 	uint64_t n;
 
-	if (head - atomic_load(&e->tail) >= e->cap) {
-		count(&e->dropped[OTLP_DROP_QUEUE_FULL], 1);
-		if (s->resource && e->release)
-			e->release(e->ctx, s->resource);
-		return false;
-	}
-	e->ring[head % e->cap] = *s;
 	atomic_store(&e->head, head + 1);
 	count(&e->enqueued, 1);
 	/*
@@ -740,6 +744,19 @@ bool otlp_exporter_enqueue(struct otlp_exporter *e, const struct span *s)
 	n = head + 1 - atomic_load(&e->tail);
 	if (n == 1 || n == e->batch_size)
 		curl_multi_wakeup(e->multi);
+}
+
+bool otlp_exporter_enqueue(struct otlp_exporter *e, const struct span *s)
+{
+	struct span *slot = otlp_exporter_reserve(e);
+
+	if (!slot) {
+		if (s->resource && e->release)
+			e->release(e->ctx, s->resource);
+		return false;
+	}
+	*slot = *s;
+	otlp_exporter_commit(e);
 	return true;
 }
 

@@ -3,8 +3,9 @@
  * Spans -> OTLP/HTTP (protobuf) on a thread of its own, with libcurl.
  *
  * The event loop hands spans over with otlp_exporter_enqueue, which copies
- * them into a ring preallocated at start (queue_size spans) and never
- * blocks nor allocates: when the ring is full the span is dropped and
+ * them into a ring preallocated at start (queue_size spans), or fills a
+ * slot of it in place (otlp_exporter_reserve); neither blocks nor
+ * allocates: when the ring is full the span is dropped and
  * counted. The export thread takes batches of up to batch_size spans off
  * the ring, when a batch is full or batch_timeout_ms after its first span
  * arrived, encodes them (otlp_encoder), frees their slots, gzips the body
@@ -79,6 +80,15 @@ struct otlp_exporter *otlp_exporter_start(const struct otel_config *cfg,
  * then dropped, counted, and its resource released before returning.
  */
 bool otlp_exporter_enqueue(struct otlp_exporter *e, const struct span *s);
+
+/*
+ * The same without the copy (a span is 2.5 KiB): the queue's next slot to
+ * fill in place, then otlp_exporter_commit to queue it. NULL when the
+ * queue is full: the drop is counted, and the caller keeps the resource it
+ * would have handed over. One caller thread, as for enqueue.
+ */
+struct span *otlp_exporter_reserve(struct otlp_exporter *e);
+void otlp_exporter_commit(struct otlp_exporter *e);
 
 /*
  * Starts the shutdown flush without waiting for it: the export thread

@@ -9,6 +9,8 @@
 
 #include <bpf/libbpf.h>
 
+#include "lib/thread.h"
+
 /* One batch of links, queued in ticket order. */
 struct batch {
 	struct batch *next;
@@ -78,7 +80,7 @@ struct link_reaper *link_reaper_new(_Atomic uint64_t *links_gauge)
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->work, NULL);
 	pthread_cond_init(&r->gone, NULL);
-	err = pthread_create(&r->thread, NULL, reap, r);
+	err = -thread_start(&r->thread, reap, r, "link-reaper");
 	if (err) {
 		pthread_cond_destroy(&r->gone);
 		pthread_cond_destroy(&r->work);
@@ -87,7 +89,6 @@ struct link_reaper *link_reaper_new(_Atomic uint64_t *links_gauge)
 		errno = err;
 		return NULL;
 	}
-	pthread_setname_np(r->thread, "link-reaper");
 	return r;
 }
 
