@@ -171,6 +171,7 @@ PY
 		[--otlp-queue-size]=abc
 		[--otlp-batch-size]=0
 		[--otlp-batch-timeout]=-1
+		[--uprobe-linger]=soon
 	)
 	# The options come from --help, so that a new one without a case
 	# here fails this test.
