@@ -45,6 +45,28 @@ struct {
 	__type(value, struct conn_state);
 } podtap_conns SEC(".maps");
 
+/*
+ * The socket a process names by an fd, for the connection's end: close is
+ * seen at its syscall's exit, when the fd no longer names anything but the
+ * socket's struct file still exists (its last reference's release runs
+ * after the exit tracepoint, on the way back to user mode). Entries are
+ * made when a connection opens and when another process or fd than its
+ * last starts moving its bytes (a dup, a fork's child, an fd passed over a
+ * unix socket); close removes them. LRU: a process that exits holding
+ * sockets leaves its entries behind.
+ */
+struct sock_fd_key {
+	__u32 tgid;
+	__s32 fd;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, PODTAP_MAX_SOCK_FDS);
+	__type(key, struct sock_fd_key);
+	__type(value, __u64); /* struct conn_key's sock_id */
+} podtap_sock_fds SEC(".maps");
+
 /* The next connection generation: unique per socket lifetime. A map,
  * not a global, so both objects count from the same place. */
 struct {
@@ -240,20 +262,40 @@ static __always_inline __u64 next_gen(void)
 	return gen ? __sync_fetch_and_add(gen, 1) + 1 : 0;
 }
 
+/* sock is named by the current process's sock.fd: its entry in
+ * podtap_sock_fds, unless the connection's last owner was the same. */
+static __always_inline void note_owner(struct sock_ref sock,
+				       struct conn_state *st)
+{
+	struct sock_fd_key key = { .tgid = bpf_get_current_pid_tgid() >> 32,
+				   .fd = sock.fd };
+
+	if (st->owner_tgid == key.tgid && st->owner_fd == key.fd)
+		return;
+	st->owner_tgid = key.tgid;
+	st->owner_fd = key.fd;
+	bpf_map_update_elem(&podtap_sock_fds, &key, &sock.id, BPF_ANY);
+}
+
 static __always_inline struct conn_state *new_conn(struct sock_ref sock,
 						   __u8 role)
 {
 	struct file *file = (struct file *)sock.id;
 	struct conn_key key = { .sock_id = sock.id };
+	struct sock_fd_key fd_key = { .tgid = bpf_get_current_pid_tgid() >> 32,
+				      .fd = sock.fd };
 	struct conn_state st = { .gen = next_gen(),
 				 .ino = BPF_CORE_READ(file, f_inode, i_ino),
 				 .body_from = { NO_BODY, NO_BODY },
-				 .role = role };
+				 .role = role,
+				 .owner_tgid = fd_key.tgid,
+				 .owner_fd = fd_key.fd };
 
 	if (bpf_map_update_elem(&podtap_conns, &key, &st, BPF_ANY)) {
 		count_drop(PODTAP_DROP_CONNS_FULL);
 		return NULL;
 	}
+	bpf_map_update_elem(&podtap_sock_fds, &fd_key, &sock.id, BPF_ANY);
 	emit_open(sock, st.gen, role, 0);
 	return bpf_map_lookup_elem(&podtap_conns, &key);
 }
@@ -279,7 +321,10 @@ static __always_inline struct conn_state *conn_of(struct sock_ref sock)
 	struct conn_key key = { .sock_id = sock.id };
 	struct conn_state *st = bpf_map_lookup_elem(&podtap_conns, &key);
 
-	return st ? st : new_conn(sock, PODTAP_ROLE_UNKNOWN);
+	if (!st)
+		return new_conn(sock, PODTAP_ROLE_UNKNOWN);
+	note_owner(sock, st);
+	return st;
 }
 
 /* The connection behind *sock (filled in from fd); NULL when fd is no

@@ -28,6 +28,7 @@
 #define PODTAP_MAX_SSL_FDS 65536   /* podtap_ssl_fds: SSL object -> socket */
 #define PODTAP_MAX_GC_RUNS 4096    /* podtap_gc_runs: collections in progress */
 #define PODTAP_MAX_TLS_RECVS 16384 /* podtap_tls_recvs: TLS records just read */
+#define PODTAP_MAX_SOCK_FDS 65536  /* podtap_sock_fds: (process, fd) -> socket */
 
 enum podtap_event_kind {
 	PODTAP_EV_DATA = 1,     /* bytes read from or written to a socket */
@@ -132,7 +133,12 @@ struct conn_state {
 	__u8 role;      /* enum podtap_role */
 	__u8 ignored;   /* set by userspace: not HTTP, send no data */
 	__u8 tls;       /* data comes from SSL_read/SSL_write, not syscalls */
-	__u8 pad[5];
+	__u8 pad;
+	/* The process and fd that last moved its bytes: while they stay the
+	 * same, podtap_sock_fds already names the socket by them. */
+	__u32 owner_tgid;
+	__s32 owner_fd;
+	__u32 pad2;
 };
 
 struct podtap_event {
@@ -160,7 +166,7 @@ _Static_assert(sizeof(struct podtap_sock_addrs) == 40, "podtap_sock_addrs");
 _Static_assert(sizeof(struct podtap_fork) == 8, "podtap_fork");
 _Static_assert(sizeof(struct podtap_gc) == 16, "podtap_gc");
 _Static_assert(sizeof(struct conn_key) == 8, "conn_key");
-_Static_assert(sizeof(struct conn_state) == 56, "conn_state");
+_Static_assert(sizeof(struct conn_state) == 64, "conn_state");
 _Static_assert(sizeof(struct podtap_event) == 80, "podtap_event");
 _Static_assert(PODTAP_EV__COUNT == PODTAP_EV_CGROUP_MKDIR + 1,
 	       "event kinds are numbered 1..PODTAP_EV__COUNT-1");

@@ -9,9 +9,11 @@
  * position. The syscall's arguments are still in the saved user registers
  * at exit, so nothing is kept from its enter: a syscall podtap does not
  * read costs a compare, and a read or write of a file that is no socket
- * one walk of the task's fd table. close is seen at its enter, before the
- * fd is gone. Everything else (HTTP parsing, pods, metrics) happens in
- * userspace. Nothing here needs kprobes or fentry.
+ * one walk of the task's fd table. close and mmap are seen here too, so
+ * that no program runs at any syscall's enter (a sys_enter probe of any
+ * kind made every syscall of the node slower still). Everything else
+ * (HTTP parsing, pods, metrics) happens in userspace. Nothing here needs
+ * kprobes or fentry.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
@@ -25,6 +27,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #define EINPROGRESS 115
 #define MSG_PEEK 2
+#define PROT_EXEC 0x4
 
 /*
  * Socket I/O inside an SSL call is ciphertext: it names the SSL object's
@@ -110,7 +113,7 @@ static __always_inline void socket_io(int fd, __u8 dir, __u8 shape,
 #if defined(__TARGET_ARCH_x86)
 /* arch/x86/entry/syscalls/syscall_64.tbl */
 enum {
-	NR_read = 0, NR_write = 1, NR_readv = 19,
+	NR_read = 0, NR_write = 1, NR_close = 3, NR_mmap = 9, NR_readv = 19,
 	NR_writev = 20, NR_sendfile = 40, NR_connect = 42, NR_accept = 43,
 	NR_sendto = 44, NR_recvfrom = 45, NR_sendmsg = 46, NR_recvmsg = 47,
 	NR_splice = 275, NR_accept4 = 288,
@@ -126,10 +129,10 @@ static __always_inline bool compat_syscall(void)
 #elif defined(__TARGET_ARCH_arm64)
 /* include/uapi/asm-generic/unistd.h */
 enum {
-	NR_read = 63, NR_write = 64, NR_readv = 65,
+	NR_close = 57, NR_read = 63, NR_write = 64, NR_readv = 65,
 	NR_writev = 66, NR_sendfile = 71, NR_splice = 76, NR_accept = 202,
 	NR_connect = 203, NR_sendto = 206, NR_recvfrom = 207,
-	NR_sendmsg = 211, NR_recvmsg = 212, NR_accept4 = 242,
+	NR_sendmsg = 211, NR_recvmsg = 212, NR_mmap = 222, NR_accept4 = 242,
 };
 #define syscall_nr(regs) ((regs)->syscallno)
 #define TIF_32BIT 22
@@ -148,6 +151,7 @@ static __always_inline bool compat_syscall(void)
 #define ARG2(regs) PT_REGS_PARM2_SYSCALL(regs)
 #define ARG3(regs) PT_REGS_PARM3_SYSCALL(regs)
 #define ARG4(regs) PT_REGS_PARM4_SYSCALL(regs)
+#define ARG5(regs) PT_REGS_PARM5_SYSCALL(regs)
 
 /* --- the syscalls ----------------------------------------------------- */
 
@@ -158,6 +162,57 @@ static __always_inline void opened(int fd, __u8 role, bool cast)
 
 	if (sock.id && traced_task())
 		new_conn(sock, role);
+}
+
+/*
+ * close(fd) succeeded: if fd named a connection's socket and was its last
+ * reference, the connection ends. The fd is gone by now, so the socket is
+ * found by podtap_sock_fds. Since 6.7 close releases the file before it
+ * returns, and the struct file may already be another file's: a reference
+ * count still held, but of another file or another socket (f_op, inode),
+ * is no reference to this one.
+ */
+static __always_inline void closed(int fd)
+{
+	struct sock_fd_key fd_key = { .tgid = bpf_get_current_pid_tgid() >> 32,
+				      .fd = fd };
+	struct conn_key key;
+	struct conn_state *st;
+	struct file *file;
+	__u64 *sock_id;
+
+	sock_id = bpf_map_lookup_elem(&podtap_sock_fds, &fd_key);
+	if (!sock_id)
+		return;
+	key.sock_id = *sock_id;
+	bpf_map_delete_elem(&podtap_sock_fds, &fd_key);
+	st = bpf_map_lookup_elem(&podtap_conns, &key);
+	if (!st)
+		return;
+	file = (struct file *)key.sock_id;
+	if (!file_released(file) &&
+	    (__u64)BPF_CORE_READ(file, f_op) == socket_fops &&
+	    BPF_CORE_READ(file, f_inode, i_ino) == st->ino)
+		return;
+	emit_lifecycle(PODTAP_EV_CLOSE, (struct sock_ref){ .id = key.sock_id,
+							   .fd = fd },
+		       st->gen, st->role);
+	bpf_map_delete_elem(&podtap_conns, &key);
+}
+
+/* mmap(addr, len, prot, flags, fd, off) of a file, executable, by a Python
+ * process whose SSL calls are hooked: `import ssl` after start, or any
+ * dlopen. The daemon rereads the process's maps (the event's fd is the
+ * file's). */
+static __always_inline void mapped(struct pt_regs *regs)
+{
+	int fd = ARG5(regs);
+
+	if (!(ARG3(regs) & PROT_EXEC) || fd < 0 || !python_task())
+		return;
+	emit_lifecycle(PODTAP_EV_LIB_MAPPED,
+		       (struct sock_ref){ .id = 0, .fd = fd }, 0,
+		       PODTAP_ROLE_UNKNOWN);
 }
 
 /* The end of a syscall; cast: the fd walk without helper calls
@@ -189,6 +244,8 @@ static __always_inline int sys_exit(struct pt_regs *regs, long ret, bool cast)
 	case NR_accept:
 	case NR_accept4:
 	case NR_connect:
+	case NR_close:
+	case NR_mmap:
 		break;
 	default:
 		return 0;
@@ -203,6 +260,12 @@ static __always_inline int sys_exit(struct pt_regs *regs, long ret, bool cast)
 		return 0;
 	case NR_connect:
 		opened(ARG1(regs), PODTAP_ROLE_CLIENT, cast);
+		return 0;
+	case NR_close:
+		closed(ARG1(regs));
+		return 0;
+	case NR_mmap:
+		mapped(regs);
 		return 0;
 	}
 	if (ret == 0)
@@ -283,30 +346,6 @@ SEC("tp_btf/sys_exit")
 int BPF_PROG(podtap_sys_exit_cast, struct pt_regs *regs, long ret)
 {
 	return sys_exit(regs, ret, true);
-}
-
-/*
- * A connection ends at the close of its socket's last reference, seen
- * before the fd is gone. A perf syscall tracepoint, not the raw sys_enter:
- * it runs a program for close alone, where a raw program would run for
- * every syscall (and the kernel checks the enabled syscalls for
- * podtap_py's mmap tracepoint anyway).
- */
-SEC("tracepoint/syscalls/sys_enter_close")
-int podtap_enter_close(struct trace_event_raw_sys_enter *ctx)
-{
-	struct sock_ref sock = fd_sock_ref(ctx->args[0]);
-	struct conn_key key = { .sock_id = sock.id };
-	struct conn_state *st;
-
-	if (!sock.id)
-		return 0;
-	st = bpf_map_lookup_elem(&podtap_conns, &key);
-	if (!st || !file_last_ref((struct file *)sock.id))
-		return 0;
-	emit_lifecycle(PODTAP_EV_CLOSE, sock, st->gen, st->role);
-	bpf_map_delete_elem(&podtap_conns, &key);
-	return 0;
 }
 
 SEC("tracepoint/sched/sched_process_exit")

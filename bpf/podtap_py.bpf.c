@@ -19,7 +19,6 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-#define PROT_EXEC 0x4
 
 struct gc_run {
 	__u64 start_ns;
@@ -276,20 +275,5 @@ int BPF_PROG(podtap_proc_fork, struct task_struct *parent,
 	if (bpf_ringbuf_output(&podtap_events, buf, sizeof(buf),
 			       wakeup_flags(sizeof(buf))))
 		count_drop(PODTAP_DROP_RINGBUF_FULL);
-	return 0;
-}
-
-/* An executable mapping of a file by a tracked process: `import ssl` after
- * start, or any dlopen. The daemon rereads the process's maps. */
-SEC("tracepoint/syscalls/sys_enter_mmap")
-int podtap_enter_mmap(struct trace_event_raw_sys_enter *ctx)
-{
-	/* The event's fd is the mapped file's. */
-	struct sock_ref file = { .id = 0, .fd = ctx->args[4] };
-
-	if (!(ctx->args[2] & PROT_EXEC) || (long)ctx->args[4] < 0 ||
-	    !python_task())
-		return 0;
-	emit_lifecycle(PODTAP_EV_LIB_MAPPED, file, 0, PODTAP_ROLE_UNKNOWN);
 	return 0;
 }

@@ -108,15 +108,18 @@ struct file___f_count {
 	atomic_long_t f_count;
 } __attribute__((preserve_access_index));
 
-/* Is the fd being closed the socket's last reference? Only then does the
+/* After a close, was that the socket's last reference? Only then does the
  * connection end: closing one of several fds (a forking server's parent,
- * an inetd-style dup) leaves the socket open. */
-static __always_inline bool file_last_ref(struct file *file)
+ * an inetd-style dup) leaves the socket open. The file is still there at
+ * the syscall's exit: its release is queued to run on the way back to user
+ * mode. f_ref holds the count less one, and a negative value (FILE_REF_DEAD
+ * or _NOREF) once the last is gone. */
+static __always_inline bool file_released(struct file *file)
 {
 	if (bpf_core_field_exists(struct file___f_count, f_count))
 		return BPF_CORE_READ((struct file___f_count *)file,
-				     f_count.counter) <= 1;
-	return (long)BPF_CORE_READ(file, f_ref.refcnt.counter) <= 0;
+				     f_count.counter) <= 0;
+	return (long)BPF_CORE_READ(file, f_ref.refcnt.counter) < 0;
 }
 
 #define PODTAP_AF_INET 2

@@ -15,6 +15,7 @@
 
 #include "capture/pins.h"
 #include "k8s/proc_cgroup.h"
+#include "lib/array_size.h"
 #include "lib/clock.h"
 #include "lib/hashmap.h"
 #include "lib/log.h"
@@ -78,7 +79,7 @@ struct py_proc {
 
 struct python_hooks {
 	struct podtap_py *skel;
-	struct bpf_link *proc_links[3];
+	struct bpf_link *proc_links[2]; /* exec, fork */
 	struct hmap procs;
 	struct hmap files;
 	int py_procs_fd;
@@ -743,11 +744,13 @@ static int share_maps(struct python_hooks *ph, struct capture *cap)
 
 static int attach_process_events(struct python_hooks *ph)
 {
+	/* Executable mappings (LIB_MAPPED) come from podtap_sys_exit. */
 	struct bpf_program *progs[] = { ph->skel->progs.podtap_proc_exec,
-					ph->skel->progs.podtap_proc_fork,
-					ph->skel->progs.podtap_enter_mmap };
+					ph->skel->progs.podtap_proc_fork };
 
-	for (int i = 0; i < 3; i++) {
+	_Static_assert(ARRAY_SIZE(progs) == ARRAY_SIZE(ph->proc_links),
+		       "a link per program");
+	for (size_t i = 0; i < ARRAY_SIZE(progs); i++) {
 		ph->proc_links[i] = bpf_program__attach(progs[i]);
 		if (!ph->proc_links[i]) {
 			int err = -errno;
@@ -857,7 +860,7 @@ void python_hooks_close(struct python_hooks *ph)
 	hmap_for_each(it, &ph->files) {
 		file_free(ph, hmap_entry(it.node, struct hook_file, node));
 	}
-	for (int i = 0; i < 3; i++)
+	for (size_t i = 0; i < ARRAY_SIZE(ph->proc_links); i++)
 		bpf_link__destroy(ph->proc_links[i]);
 	podtap_py__destroy(ph->skel);
 	hmap_free(&ph->procs);
