@@ -67,6 +67,13 @@ struct {
 	__type(value, __u64); /* struct conn_key's sock_id */
 } podtap_sock_fds SEC(".maps");
 
+/* The current process's fd, as podtap_sock_fds keys it. */
+static __always_inline struct sock_fd_key sock_fd_key_of(int fd)
+{
+	return (struct sock_fd_key){ .tgid = bpf_get_current_pid_tgid() >> 32,
+				     .fd = fd };
+}
+
 /* The next connection generation: unique per socket lifetime. A map,
  * not a global, so both objects count from the same place. */
 struct {
@@ -267,8 +274,7 @@ static __always_inline __u64 next_gen(void)
 static __always_inline void note_owner(struct sock_ref sock,
 				       struct conn_state *st)
 {
-	struct sock_fd_key key = { .tgid = bpf_get_current_pid_tgid() >> 32,
-				   .fd = sock.fd };
+	struct sock_fd_key key = sock_fd_key_of(sock.fd);
 
 	if (st->owner_tgid == key.tgid && st->owner_fd == key.fd)
 		return;
@@ -282,8 +288,7 @@ static __always_inline struct conn_state *new_conn(struct sock_ref sock,
 {
 	struct file *file = (struct file *)sock.id;
 	struct conn_key key = { .sock_id = sock.id };
-	struct sock_fd_key fd_key = { .tgid = bpf_get_current_pid_tgid() >> 32,
-				      .fd = sock.fd };
+	struct sock_fd_key fd_key = sock_fd_key_of(sock.fd);
 	struct conn_state st = { .gen = next_gen(),
 				 .ino = BPF_CORE_READ(file, f_inode, i_ino),
 				 .body_from = { NO_BODY, NO_BODY },

@@ -174,8 +174,7 @@ static __always_inline void opened(int fd, __u8 role, bool cast)
  */
 static __always_inline void closed(int fd)
 {
-	struct sock_fd_key fd_key = { .tgid = bpf_get_current_pid_tgid() >> 32,
-				      .fd = fd };
+	struct sock_fd_key fd_key = sock_fd_key_of(fd);
 	struct conn_key key;
 	struct conn_state *st;
 	struct file *file;

@@ -19,7 +19,6 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-
 struct gc_run {
 	__u64 start_ns;
 	__u32 generation;
