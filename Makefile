@@ -168,7 +168,7 @@ $(OUTPUT)/tests/bpf_load: tests/root/bpf_load.c $(LIBPODTAP) | $(OUTPUT)/tests
 # The HTTP parser under libFuzzer (clang's -fsanitize=fuzzer), with ASan
 # and UBSan; seeded with real conversations (tests/fuzz/seeds.py).
 $(OUTPUT)/tests/fuzz_http_parser: tests/fuzz/fuzz_http_parser.c \
-		user/http/http_parser.c | $(OUTPUT)/tests
+		user/http/http_parser.c user/http/http_head.c | $(OUTPUT)/tests
 	$(call msg,FUZZ-CC,$@)
 	$(Q)$(CLANG) -g -O1 -D_GNU_SOURCE -Iuser \
 		-fsanitize=fuzzer,address,undefined $^ -o $@

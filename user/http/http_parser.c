@@ -3,10 +3,11 @@
  * Sparse-stream HTTP/1.x parser (model in http_parser.h).
  *
  * Each direction of a connection runs its own state machine over one
- * syscall's bytes at a time. Message heads and chunked framing are read byte
- * by byte, because they must be seen; bodies are consumed by count, so bytes
- * whose content is unknown (past the capture size, or lost) flow through them
- * unharmed. Requests wait in a FIFO until the response direction reads the
+ * syscall's bytes at a time. Message heads (their syntax: http_head.h) and
+ * chunked framing must be seen: a head within one syscall is read in one
+ * pass, one split across syscalls and chunked framing byte by byte as they
+ * arrive. Bodies are consumed by count, so bytes whose content is unknown
+ * (past the capture size, or lost) flow through them unharmed. Requests wait in a FIFO until the response direction reads the
  * final response that answers them.
  *
  * When a direction loses its place, it waits for a syscall that begins with
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http/http_head.h"
 #include "lib/hex.h"
 
 /* An UNKNOWN-role connection showing no request line in this many bytes is
@@ -27,8 +29,6 @@
 #define CHUNK_LINE_MAX 4096
 /* Hex digits in a chunk size: 15 keep it below 2^60. */
 #define CHUNK_DIGITS_MAX 15
-/* Decimal digits in a Content-Length: 18 keep it below 10^18. */
-#define LENGTH_DIGITS_MAX 18
 /* First size of a head buffer; it doubles up to HTTP_HEAD_MAX. */
 #define HEAD_BUF_MIN 512
 
@@ -56,34 +56,6 @@ enum head_origin {
 	HO_CANDIDATE, /* a guess at a syscall boundary: failures are silent */
 };
 
-/* Start line and end-of-head scanner, fed one byte at a time so that heads
- * split at any byte are checked as they arrive, without rescanning. */
-enum scan_phase {
-	SC_METHOD,      /* request: method */
-	SC_TARGET,      /* request: request-target */
-	SC_VERSION,     /* request: version; status line: version */
-	SC_CODE,        /* status line: status code */
-	SC_REASON,      /* status line: reason phrase */
-	SC_LINE_LF,     /* CR ended the start line, LF must follow */
-	SC_FIELD_START, /* at the start of a header line */
-	SC_FIELD,       /* inside a header line */
-	SC_END_LF,      /* CR of the empty line, LF must follow */
-};
-
-enum scan_result {
-	SCAN_MORE, /* keep feeding */
-	SCAN_LINE, /* the start line just ended, and is valid */
-	SCAN_DONE, /* the head just ended */
-	SCAN_BAD,  /* not a valid head */
-};
-
-struct scan {
-	enum scan_phase phase;
-	bool request;    /* request line, else status line */
-	bool known_only; /* only common methods may start a request */
-	uint16_t n;      /* bytes read of the current start-line field */
-	uint16_t methods; /* common methods still matching (known_only) */
-};
 
 /* Chunked framing phases, in dir.line_phase. */
 enum { CS_DIGITS, CS_EXT, CS_LF };          /* ST_CHUNK_SIZE */
@@ -92,42 +64,6 @@ enum { TR_LINE_START, TR_LINE, TR_END_LF }; /* ST_TRAILERS */
 
 enum frame_result { FR_MORE, FR_BAD, FR_END };
 
-/* A header value, pointing into the head bytes. */
-struct value {
-	const uint8_t *p;
-	size_t len;
-};
-
-/* Headers kept for traces, in struct http_request_headers order. */
-enum trace_header {
-	TH_HOST, TH_USER_AGENT, TH_TRACEPARENT, TH_B3, TH_X_B3_TRACEID,
-	TH_X_B3_SPANID, TH_X_B3_SAMPLED, TH_X_B3_FLAGS, TRACE_HEADERS,
-};
-
-#define TRACE_HEADER(name) { name, sizeof(name) - 1 }
-static const struct {
-	const char *name;
-	size_t len;
-} trace_header_names[TRACE_HEADERS] = {
-	TRACE_HEADER("host"), TRACE_HEADER("user-agent"),
-	TRACE_HEADER("traceparent"), TRACE_HEADER("b3"),
-	TRACE_HEADER("x-b3-traceid"), TRACE_HEADER("x-b3-spanid"),
-	TRACE_HEADER("x-b3-sampled"), TRACE_HEADER("x-b3-flags"),
-};
-
-/* What a head says, pointing into the head bytes. */
-struct head_info {
-	const uint8_t *method, *target;
-	size_t method_len, target_len;
-	int status;
-	bool has_length;
-	uint64_t length;
-	bool has_te;  /* Transfer-Encoding present */
-	bool chunked; /* ... with chunked as its last coding */
-	bool close;   /* Connection: close */
-	struct value headers[TRACE_HEADERS];
-	unsigned int traceparent_count;
-};
 
 /* A request waiting for its final response. */
 struct pending {
@@ -152,7 +88,7 @@ struct dir {
 	/* ST_HEAD */
 	enum head_origin origin;
 	bool committed;    /* its start line was valid */
-	struct scan scan;
+	struct head_scan scan;
 	uint64_t head_ts;
 	uint64_t head_event;
 	size_t head_len;   /* bytes read in earlier syscalls, kept in buf */
@@ -194,371 +130,6 @@ struct event {
 	uint64_t ts;
 	bool lost;
 };
-
-/* ---- characters ---- */
-
-/* RFC 9110 tchar: the bytes of a method and of a field name. */
-static const bool tchar[256] = {
-	['a' ... 'z'] = true, ['A' ... 'Z'] = true, ['0' ... '9'] = true,
-	['!'] = true, ['#'] = true, ['$'] = true, ['%'] = true, ['&'] = true,
-	['\''] = true, ['*'] = true, ['+'] = true, ['-'] = true, ['.'] = true,
-	['^'] = true, ['_'] = true, ['`'] = true, ['|'] = true, ['~'] = true,
-};
-
-static bool is_tchar(uint8_t c)
-{
-	return tchar[c];
-}
-
-static bool is_ctl(uint8_t c)
-{
-	return c < 0x20 || c == 0x7f;
-}
-
-static bool is_value_ctl(uint8_t c)
-{
-	return is_ctl(c) && c != '\t';
-}
-
-/*
- * A control character other than HTAB in [p, e). Eight bytes at a time
- * (values are most of a head's bytes): a word with no byte below 0x20 and
- * none 0x7f is clean, which the classic "has a byte less than n" and "has
- * a zero byte" tests tell exactly; any other word is looked at byte by
- * byte, so that a HTAB passes.
- */
-static bool has_ctl(const uint8_t *p, const uint8_t *e)
-{
-	const uint64_t ones = 0x0101010101010101ULL;
-	const uint64_t highs = 0x8080808080808080ULL;
-
-	for (; e - p >= 8; p += 8) {
-		uint64_t x, del;
-
-		memcpy(&x, p, sizeof(x));
-		del = x ^ (0x7f * ones);
-		if (!(((x - 0x20 * ones) & ~x & highs) |
-		      ((del - ones) & ~del & highs)))
-			continue;
-		for (int i = 0; i < 8; i++)
-			if (is_value_ctl(p[i]))
-				return true;
-	}
-	for (; p < e; p++)
-		if (is_value_ctl(*p))
-			return true;
-	return false;
-}
-
-static uint8_t lower(uint8_t c)
-{
-	return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
-}
-
-/* s[0, n) is lit (lower case, of length n), in any case. */
-static bool eq_nocase_n(const uint8_t *s, size_t n, const char *lit)
-{
-	for (size_t i = 0; i < n; i++)
-		if (lower(s[i]) != (uint8_t)lit[i])
-			return false;
-	return true;
-}
-
-/* s[0, n) is the string literal lit, in any case. */
-#define eq_nocase(s, n, lit) \
-	((n) == sizeof(lit) - 1 && eq_nocase_n((s), (n), (lit)))
-
-/* ---- start-line scanner ---- */
-
-/*
- * A resync guess must start with one of these. Body bytes at a syscall
- * boundary ("hello world ...") are then not taken for a request, and a
- * guess that began on body bytes ("xy" + "GET / ...") fails at its first
- * byte instead of swallowing the real request that follows.
- */
-static const char *const common_methods[] = {
-	"GET", "HEAD", "POST", "PUT", "DELETE",
-	"CONNECT", "OPTIONS", "TRACE", "PATCH",
-};
-#define N_COMMON (sizeof(common_methods) / sizeof(common_methods[0]))
-#define ALL_COMMON ((1u << N_COMMON) - 1)
-
-/* Keeps the common methods whose byte i is c. A method still in the set
- * matched bytes 0..i-1, so it has at least i bytes and [i] is in bounds. */
-static uint16_t narrow_methods(uint16_t set, size_t i, uint8_t c)
-{
-	for (size_t m = 0; m < N_COMMON; m++)
-		if ((set & (1u << m)) && (uint8_t)common_methods[m][i] != c)
-			set &= ~(1u << m);
-	return set;
-}
-
-static bool common_method_is(uint16_t set, size_t len)
-{
-	for (size_t m = 0; m < N_COMMON; m++)
-		if ((set & (1u << m)) && strlen(common_methods[m]) == len)
-			return true;
-	return false;
-}
-
-static enum scan_result next_field(struct scan *s, enum scan_phase phase)
-{
-	s->phase = phase;
-	s->n = 0;
-	return SCAN_MORE;
-}
-
-/* CRLF or a bare LF ends the start line. */
-static enum scan_result end_of_line(struct scan *s, uint8_t c)
-{
-	if (c == '\r') {
-		s->phase = SC_LINE_LF;
-		return SCAN_MORE;
-	}
-	if (c != '\n')
-		return SCAN_BAD;
-	s->phase = SC_FIELD_START;
-	return SCAN_LINE;
-}
-
-static enum scan_result scan_method(struct scan *s, uint8_t c)
-{
-	if (c == ' ') {
-		if (!s->n || (s->known_only && !common_method_is(s->methods, s->n)))
-			return SCAN_BAD;
-		return next_field(s, SC_TARGET);
-	}
-	if (!is_tchar(c) || s->n == HTTP_METHOD_MAX - 1)
-		return SCAN_BAD;
-	if (s->known_only) {
-		s->methods = narrow_methods(s->methods, s->n, c);
-		if (!s->methods)
-			return SCAN_BAD;
-	}
-	s->n++;
-	return SCAN_MORE;
-}
-
-/* "HTTP/1.0" or "HTTP/1.1", then the end of a request line or the space
- * before a status code. */
-static enum scan_result scan_version(struct scan *s, uint8_t c)
-{
-	static const char prefix[] = "HTTP/1.";
-
-	if (s->n < sizeof(prefix) - 1) {
-		if (c != (uint8_t)prefix[s->n])
-			return SCAN_BAD;
-		s->n++;
-		return SCAN_MORE;
-	}
-	if (s->n == sizeof(prefix) - 1) {
-		if (c != '0' && c != '1')
-			return SCAN_BAD;
-		s->n++;
-		return SCAN_MORE;
-	}
-	if (s->request)
-		return end_of_line(s, c);
-	return c == ' ' ? next_field(s, SC_CODE) : SCAN_BAD;
-}
-
-static enum scan_result scan_byte(struct scan *s, uint8_t c)
-{
-	switch (s->phase) {
-	case SC_METHOD:
-		return scan_method(s, c);
-	case SC_TARGET:
-		if (c == ' ' && s->n)
-			return next_field(s, SC_VERSION);
-		if (c <= ' ' || c == 0x7f)
-			return SCAN_BAD;
-		s->n = 1; /* not empty */
-		return SCAN_MORE;
-	case SC_VERSION:
-		return scan_version(s, c);
-	case SC_CODE:
-		if (s->n < 3) {
-			/* 100..599 */
-			if (c < (s->n ? '0' : '1') || c > (s->n ? '9' : '5'))
-				return SCAN_BAD;
-			s->n++;
-			return SCAN_MORE;
-		}
-		return c == ' ' ? next_field(s, SC_REASON) : end_of_line(s, c);
-	case SC_REASON:
-		if (c == '\r' || c == '\n')
-			return end_of_line(s, c);
-		return is_value_ctl(c) ? SCAN_BAD : SCAN_MORE;
-	case SC_LINE_LF:
-		return c == '\n' ? end_of_line(s, c) : SCAN_BAD;
-	case SC_FIELD_START:
-		if (c == '\n')
-			return SCAN_DONE;
-		s->phase = c == '\r' ? SC_END_LF : SC_FIELD;
-		return SCAN_MORE;
-	case SC_FIELD:
-		if (c == '\n')
-			s->phase = SC_FIELD_START;
-		return SCAN_MORE;
-	case SC_END_LF:
-		return c == '\n' ? SCAN_DONE : SCAN_BAD;
-	}
-	return SCAN_BAD;
-}
-
-/* ---- head parsing (once the scanner found its end) ---- */
-
-static void trim_ows(const uint8_t **b, const uint8_t **e)
-{
-	while (*b < *e && (**b == ' ' || **b == '\t'))
-		(*b)++;
-	while (*e > *b && ((*e)[-1] == ' ' || (*e)[-1] == '\t'))
-		(*e)--;
-}
-
-/* Next element of a comma-separated value, without OWS or ";" parameters;
- * false when none is left. */
-static bool list_next(const uint8_t **p, const uint8_t *end,
-		      const uint8_t **el, size_t *len)
-{
-	while (*p < end) {
-		const uint8_t *b = *p;
-		const uint8_t *stop = memchr(b, ',', end - b);
-		const uint8_t *e;
-
-		if (!stop)
-			stop = end;
-		*p = stop < end ? stop + 1 : end;
-		e = memchr(b, ';', stop - b);
-		if (!e)
-			e = stop;
-		trim_ows(&b, &e);
-		if (b < e) {
-			*el = b;
-			*len = e - b;
-			return true;
-		}
-	}
-	return false;
-}
-
-static bool parse_length(const uint8_t *v, size_t n, uint64_t *out)
-{
-	uint64_t x = 0;
-
-	if (!n || n > LENGTH_DIGITS_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		if (v[i] < '0' || v[i] > '9')
-			return false;
-		x = x * 10 + (v[i] - '0');
-	}
-	*out = x;
-	return true;
-}
-
-/* The first value of each trace header wins (B3's rule); a repeated
- * traceparent is counted, since W3C says to ignore it then. */
-static void keep_trace_header(struct head_info *hi, const uint8_t *name,
-			      size_t name_len, const uint8_t *v,
-			      const uint8_t *ve)
-{
-	for (int h = 0; h < TRACE_HEADERS; h++) {
-		if (name_len != trace_header_names[h].len ||
-		    !eq_nocase_n(name, name_len, trace_header_names[h].name))
-			continue;
-		if (h == TH_TRACEPARENT)
-			hi->traceparent_count++;
-		if (!hi->headers[h].p) {
-			hi->headers[h].p = v;
-			hi->headers[h].len = ve - v;
-		}
-		return;
-	}
-}
-
-/* One "name: value" line, eol excluded; the headers traces read are kept
- * from requests only. */
-static bool parse_field(const uint8_t *line, const uint8_t *eol,
-			bool request, struct head_info *hi)
-{
-	const uint8_t *colon = line;
-	const uint8_t *v, *ve, *el;
-	size_t name_len, len;
-	uint64_t n;
-
-	/* The name is tchars up to the colon. That also rejects obsolete
-	 * line folding (a line starting with SP or HTAB) and "Name : value",
-	 * which RFC 9112 says to reject. */
-	while (colon < eol && is_tchar(*colon))
-		colon++;
-	if (colon == eol || *colon != ':' || colon == line)
-		return false;
-	name_len = colon - line;
-	v = colon + 1;
-	ve = eol;
-	trim_ows(&v, &ve);
-	if (has_ctl(v, ve))
-		return false;
-
-	if (eq_nocase(line, name_len, "content-length")) {
-		if (!parse_length(v, ve - v, &n) ||
-		    (hi->has_length && hi->length != n))
-			return false;
-		hi->has_length = true;
-		hi->length = n;
-	} else if (eq_nocase(line, name_len, "transfer-encoding")) {
-		hi->has_te = true;
-		while (list_next(&v, ve, &el, &len))
-			hi->chunked = eq_nocase(el, len, "chunked");
-	} else if (eq_nocase(line, name_len, "connection")) {
-		while (list_next(&v, ve, &el, &len))
-			if (eq_nocase(el, len, "close"))
-				hi->close = true;
-	} else if (request) {
-		keep_trace_header(hi, line, name_len, v, ve);
-	}
-	return true;
-}
-
-/*
- * Parses a complete head. The scanner already checked the start line, and
- * that every line, the last one empty, ends in LF.
- */
-static bool parse_head(const uint8_t *h, size_t len, bool request,
-		       struct head_info *hi)
-{
-	const uint8_t *end = h + len;
-	const uint8_t *p = (const uint8_t *)memchr(h, '\n', len) + 1;
-
-	memset(hi, 0, sizeof(*hi));
-	if (request) {
-		const uint8_t *sp1 = memchr(h, ' ', len);
-		const uint8_t *sp2 = memchr(sp1 + 1, ' ', end - sp1 - 1);
-
-		hi->method = h;
-		hi->method_len = sp1 - h;
-		hi->target = sp1 + 1;
-		hi->target_len = sp2 - sp1 - 1;
-	} else {
-		/* "HTTP/1.x NNN" */
-		hi->status = (h[9] - '0') * 100 + (h[10] - '0') * 10 +
-			     (h[11] - '0');
-	}
-	while (p < end) {
-		const uint8_t *nl = memchr(p, '\n', end - p);
-		const uint8_t *eol = nl > p && nl[-1] == '\r' ? nl - 1 : nl;
-
-		if (eol == p)
-			break; /* the empty line */
-		if (!parse_field(p, eol, request, hi))
-			return false;
-		p = nl + 1;
-	}
-	/* A request whose last coding is not chunked has no knowable
-	 * length (RFC 9112 6.3); a response then runs until close. */
-	return !(request && hi->has_te && !hi->chunked);
-}
 
 /* ---- connection helpers ---- */
 
@@ -1004,12 +575,7 @@ static void begin_head(struct http_conn *c, struct dir *d,
 	d->head_ts = ev->ts;
 	d->head_event = d->events;
 	d->head_len = 0;
-	d->scan = (struct scan){
-		.phase = request ? SC_METHOD : SC_VERSION,
-		.request = request,
-		.known_only = origin == HO_CANDIDATE,
-		.methods = ALL_COMMON,
-	};
+	head_scan_begin(&d->scan, request, origin == HO_CANDIDATE);
 }
 
 /* The start line is valid: a request line makes the connection HTTP and,
@@ -1051,13 +617,23 @@ static void head_failed(struct http_conn *c, struct dir *d,
 	ev->off = began_earlier ? 0 : ev->total;
 }
 
+/* The head just read, whole and valid (hi), becomes a message. */
+static void head_done(struct http_conn *c, struct dir *d,
+		      const struct head_info *hi, uint64_t ts)
+{
+	if (is_request_dir(c, d))
+		request_head(c, d, hi);
+	else
+		response_head(c, d, hi, ts);
+	drop_head(d);
+}
+
 static void head_complete(struct http_conn *c, struct dir *d,
 			  struct event *ev, size_t n)
 {
 	const uint8_t *head = ev->data + ev->off;
 	size_t len = n;
 	struct head_info hi;
-	bool request = is_request_dir(c, d);
 
 	/* Zero copy when the whole head came in this syscall. */
 	if (d->head_len) {
@@ -1069,15 +645,35 @@ static void head_complete(struct http_conn *c, struct dir *d,
 		len = d->head_len;
 	}
 	ev->off += n;
-	if (!parse_head(head, len, request, &hi)) {
+	if (!head_parse(head, len, is_request_dir(c, d), &hi)) {
 		head_failed(c, d, ev, malformed(c, d));
 		return;
 	}
-	if (request)
-		request_head(c, d, &hi);
-	else
-		response_head(c, d, &hi, ev->ts);
-	drop_head(d);
+	head_done(c, d, &hi, ev->ts);
+}
+
+/*
+ * A head that starts in this syscall and ends in it, valid, is read in one
+ * pass (http_head.h): most heads. True if it was; else the scanner reads
+ * the bytes and judges them. Not for resync guesses (known_only), which
+ * are rare.
+ */
+static bool read_whole_head(struct http_conn *c, struct dir *d,
+			    struct event *ev)
+{
+	struct head_info hi;
+	size_t len;
+
+	if (d->head_len || d->scan.known_only)
+		return false;
+	len = head_parse_whole(ev->data + ev->off, ev->captured - ev->off,
+			       d->scan.request, &hi);
+	if (!len || len > HTTP_HEAD_MAX)
+		return false;
+	commit(c, d);
+	ev->off += len;
+	head_done(c, d, &hi, ev->ts);
+	return true;
 }
 
 static void read_head(struct http_conn *c, struct dir *d, struct event *ev)
@@ -1090,11 +686,13 @@ static void read_head(struct http_conn *c, struct dir *d, struct event *ev)
 	size_t room = d->head_len < HTTP_HEAD_MAX ? HTTP_HEAD_MAX - d->head_len
 						  : 0;
 
+	if (read_whole_head(c, d, ev))
+		return;
 	for (size_t i = 0; i < n; i++) {
 		/* A field line's bytes are not checked one by one (the head
 		 * parser reads the fields once the head is whole): on to the
 		 * line's end. Most of a head is field lines. */
-		if (d->scan.phase == SC_FIELD) {
+		if (head_scan_in_field(&d->scan)) {
 			const uint8_t *lf = memchr(p + i, '\n', n - i);
 
 			i = lf ? (size_t)(lf - p) : n;
@@ -1107,7 +705,7 @@ static void read_head(struct http_conn *c, struct dir *d, struct event *ev)
 		}
 		if (i == n)
 			break;
-		switch (scan_byte(&d->scan, p[i])) {
+		switch (head_scan_byte(&d->scan, p[i])) {
 		case SCAN_MORE:
 			break;
 		case SCAN_LINE:
@@ -1205,7 +803,7 @@ static enum frame_result chunk_size_byte(struct dir *d, uint8_t c)
 	case CS_EXT:
 		if (c == '\r' || c == '\n')
 			return chunk_size_eol(d, c);
-		return is_value_ctl(c) ? FR_BAD : FR_MORE;
+		return head_is_value_ctl(c) ? FR_BAD : FR_MORE;
 	case CS_LF:
 		return c == '\n' ? chunk_size_done(d) : FR_BAD;
 	}
@@ -1371,14 +969,7 @@ static bool starts_message(struct http_conn *c, const struct dir *d,
 	if (!is_request_dir(c, d))
 		return n >= sizeof(status) - 1 &&
 		       !memcmp(ev->data, status, sizeof(status) - 1);
-	for (size_t m = 0; m < N_COMMON; m++) {
-		size_t len = strlen(common_methods[m]);
-
-		if (n > len && !memcmp(ev->data, common_methods[m], len) &&
-		    ev->data[len] == ' ')
-			return true;
-	}
-	return false;
+	return head_starts_common_method(ev->data, n);
 }
 
 static void lost_message_end(struct http_conn *c, struct dir *d, uint64_t ts)
