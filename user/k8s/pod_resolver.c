@@ -25,6 +25,8 @@
  * cleared, and new workloads share one "other" workload. */
 #define MAX_CGROUPS 8192
 #define MAX_WORKLOADS 4096
+/* Host workloads (by comm) remembered per cgroup. */
+#define HOST_COMMS 4
 
 struct workload_entry {
 	struct hnode node;
@@ -48,11 +50,16 @@ struct cgroup_entry {
 	char *path;                 /* from its mkdir, else NULL: found from
 				     * its processes or the tree */
 	bool ahead;                 /* resolved at mkdir, not yet looked up */
-	/* A host cgroup's workload is named by the process's comm: the one
-	 * last looked up, so that each exchange does not build and
-	 * sanitise a workload's names again. NULL: none yet. */
-	struct workload_entry *host;
-	char host_comm[16]; /* the kernel's TASK_COMM_LEN */
+	/* A host cgroup's workload is named by the process's comm: those
+	 * of the last few comms looked up, so that each exchange does not
+	 * build and sanitise a workload's names again, also when several
+	 * programs share the cgroup (a client and a server, both on the
+	 * host). w NULL: a free slot. */
+	struct {
+		struct workload_entry *w;
+		char comm[16]; /* the kernel's TASK_COMM_LEN */
+	} host[HOST_COMMS];
+	unsigned int next_host; /* the slot a new comm takes */
 };
 
 static void cgroup_entry_free(struct cgroup_entry *e)
@@ -380,12 +387,17 @@ static struct workload_entry *cached_host_workload(struct pod_resolver *r,
 						   struct cgroup_entry *e,
 						   const char *comm)
 {
-	if (!e->host || strncmp(e->host_comm, comm, sizeof(e->host_comm))) {
-		e->host = host_workload(r, comm);
-		strncpy(e->host_comm, comm, sizeof(e->host_comm) - 1);
-		e->host_comm[sizeof(e->host_comm) - 1] = '\0';
-	}
-	return e->host;
+	unsigned int i;
+
+	for (i = 0; i < HOST_COMMS; i++)
+		if (e->host[i].w &&
+		    !strncmp(e->host[i].comm, comm, sizeof(e->host[i].comm)))
+			return e->host[i].w;
+	i = e->next_host++ % HOST_COMMS;
+	e->host[i].w = host_workload(r, comm);
+	strncpy(e->host[i].comm, comm, sizeof(e->host[i].comm) - 1);
+	e->host[i].comm[sizeof(e->host[i].comm) - 1] = '\0';
+	return e->host[i].w;
 }
 
 static void names_from_kubelet(const struct kubelet_pod_meta *m,
@@ -655,8 +667,10 @@ unsigned int pod_resolver_expire(struct pod_resolver *r, uint64_t now_ns,
 		if (e->pod && e->pod->expiring) {
 			hmap_remove(&r->cgroups, it.node);
 			cgroup_entry_free(e);
-		} else if (e->host && e->host->expiring) {
-			e->host = NULL;
+		} else {
+			for (unsigned int i = 0; i < HOST_COMMS; i++)
+				if (e->host[i].w && e->host[i].w->expiring)
+					e->host[i].w = NULL;
 		}
 	}
 	hmap_for_each(it, &r->workloads) {
