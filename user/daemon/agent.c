@@ -65,9 +65,9 @@ static void on_exchange(void *ctx, const struct http_exchange *ex)
 	};
 
 	server[0] = '\0';
-	atomic_fetch_add(m.side == METRICS_CLIENT ? &a->stats.exchanges_client
-						  : &a->stats.exchanges_server,
-			 1);
+	stats_add(m.side == METRICS_CLIENT ? &a->stats.exchanges_client
+					   : &a->stats.exchanges_server,
+		  1);
 	m.w = pod_resolver_lookup(a->pods, x->conn->cgroup_id, x->conn->pid,
 				  x->conn->comm, ex->end_ns, &pod_uid);
 	route_normalise(a->routes, target, route, sizeof(route));
@@ -112,13 +112,12 @@ static void on_parse_error(void *ctx, enum http_parse_error err)
 	struct exchange_ctx *x = ctx;
 
 	if (err >= 0 && err < HTTP_ERR__COUNT)
-		atomic_fetch_add(&x->agent->stats.parse_errors[err], 1);
+		stats_add(&x->agent->stats.parse_errors[err], 1);
 	if (err == HTTP_ERR_INCOMPLETE)
-		atomic_fetch_add(
-			&x->agent->stats.incomplete
-				 [http_conn_role(x->conn->http) ==
-				  HTTP_ROLE_CLIENT][x->incomplete],
-			1);
+		stats_add(&x->agent->stats.incomplete
+				   [http_conn_role(x->conn->http) ==
+				    HTTP_ROLE_CLIENT][x->incomplete],
+			  1);
 }
 
 static void on_unmeasured(void *ctx, enum http_unmeasured why)
@@ -127,7 +126,7 @@ static void on_unmeasured(void *ctx, enum http_unmeasured why)
 	bool client = http_conn_role(x->conn->http) == HTTP_ROLE_CLIENT;
 
 	if (why >= 0 && why < HTTP_UNMEASURED__COUNT)
-		atomic_fetch_add(&x->agent->stats.unmeasured[client][why], 1);
+		stats_add(&x->agent->stats.unmeasured[client][why], 1);
 }
 
 static const struct http_conn_callbacks callbacks = {
@@ -183,7 +182,7 @@ static struct conn *track(struct agent *a, const struct podtap_event *ev)
 
 	if (!c) {
 		if (full)
-			atomic_fetch_add(&a->stats.conns_untracked, 1);
+			stats_add(&a->stats.conns_untracked, 1);
 		return NULL;
 	}
 	c->cgroup_id = ev->cgroup_id;
@@ -203,14 +202,14 @@ static void classify(struct agent *a, struct conn *c)
 	case HTTP_PROTO_HTTP:
 		if (!c->counted_http) {
 			c->counted_http = true;
-			atomic_fetch_add(&a->stats.conns_http, 1);
+			stats_add(&a->stats.conns_http, 1);
 		}
 		break;
 	case HTTP_PROTO_OTHER:
 		c->ignored = true;
 		http_conn_free(c->http);
 		c->http = NULL;
-		atomic_fetch_add(&a->stats.conns_other, 1);
+		stats_add(&a->stats.conns_other, 1);
 		if (a->capture)
 			capture_ignore_conn(a->capture, c->sock_id, c->gen);
 		break;
@@ -273,8 +272,8 @@ void agent_handle_event(void *ctx, const struct podtap_event *ev, size_t size)
 	struct conn *c;
 
 	if (ev->kind < STATS_EVENT_KINDS)
-		atomic_fetch_add(&a->stats.events[ev->kind], 1);
-	atomic_fetch_add(&a->stats.event_bytes, size);
+		stats_add(&a->stats.events[ev->kind], 1);
+	stats_add(&a->stats.event_bytes, size);
 	switch (ev->kind) {
 	case PODTAP_EV_OPEN:
 		c = track(a, ev);
@@ -316,7 +315,7 @@ void agent_handle_event(void *ctx, const struct podtap_event *ev, size_t size)
 	default:
 		break;
 	}
-	atomic_store(&a->stats.conns_tracked, conn_table_count(a->conns));
+	stats_set(&a->stats.conns_tracked, conn_table_count(a->conns));
 }
 
 /* workload_release_fn: nothing may point at a workload once it is freed.
@@ -328,8 +327,9 @@ static void release_workload(void *ctx, const struct workload *w)
 	struct agent *a = ctx;
 	unsigned int n = metrics_forget_workload(a->metrics, w);
 
-	atomic_fetch_add(w->in_pod ? &a->stats.series_expired_pod
-				   : &a->stats.series_expired_host, n);
+	stats_add(w->in_pod ? &a->stats.series_expired_pod
+			    : &a->stats.series_expired_host,
+		  n);
 	python_metrics_forget_workload(a->python_metrics, w);
 	if (a->tracer)
 		tracer_forget_workload(a->tracer, w);
@@ -362,7 +362,7 @@ void agent_tick(struct agent *a, uint64_t now_ns)
 	a->mono_to_unix_ns = monotonic_to_unix_ns();
 	if (now_ns > IDLE_NS)
 		conn_table_sweep(a->conns, now_ns - IDLE_NS);
-	atomic_store(&a->stats.conns_tracked, conn_table_count(a->conns));
+	stats_set(&a->stats.conns_tracked, conn_table_count(a->conns));
 	if (a->tracer)
 		tracer_tick(a->tracer, now_ns);
 	expire(a, now_ns);
@@ -398,7 +398,7 @@ void agent_render(void *ctx, struct prom_writer *out)
 int agent_init(struct agent *a, const struct config *cfg)
 {
 	memset(a, 0, sizeof(*a));
-	atomic_store(&a->stats.start_time_s, (uint64_t)time(NULL));
+	stats_set(&a->stats.start_time_s, (uint64_t)time(NULL));
 	a->mono_to_unix_ns = monotonic_to_unix_ns();
 	a->routes = route_table_new();
 	if (!a->routes)
