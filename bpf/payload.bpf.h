@@ -131,27 +131,44 @@ static __always_inline bool copy_at(char *dst, __u64 off, __u64 src,
 
 /* Bytes [0, to) of an iovec array's stream into dst, to <=
  * PODTAP_PAYLOAD_MAX. Returns the end of what was copied (to, unless the
- * array was shorter, unreadable or longer than PODTAP_IOV_MAX entries). */
+ * array was shorter, unreadable or longer than PODTAP_IOV_MAX entries).
+ * Entries are read IOV_CHUNK at a time, not one per call: a writev of a
+ * head and a body (nginx) takes one read of the array, not two (of the
+ * request's six reads of user memory, one); more would not fit the stack
+ * that kernels before 6.14 allow. */
+#define IOV_CHUNK 4
+_Static_assert(PODTAP_IOV_MAX % IOV_CHUNK == 0, "whole chunks");
+
 static __always_inline __u64 copy_iov(char *dst, __u64 iovp, __u32 iovcnt,
 				      __u64 to)
 {
 	const struct iovec *iov = (const struct iovec *)iovp;
+	struct iovec seg[IOV_CHUNK];
 	__u64 off = 0;
 
 	for (int i = 0; i < PODTAP_IOV_MAX; i++) {
-		struct iovec seg;
-		__u64 len;
+		__u64 len, k = i % IOV_CHUNK;
 
 		if (i >= iovcnt || off >= to)
 			break;
-		if (bpf_probe_read_user(&seg, sizeof(seg), &iov[i])) {
-			count_drop(PODTAP_DROP_READ_FAILED);
-			break;
+		if (k == 0) {
+			__u64 n = iovcnt - i;
+
+			if (n > IOV_CHUNK)
+				n = IOV_CHUNK;
+			verifier_mask(n, 2 * IOV_CHUNK - 1);
+			if (n > IOV_CHUNK)
+				n = IOV_CHUNK;
+			if (bpf_probe_read_user(seg, n * sizeof(seg[0]),
+						&iov[i])) {
+				count_drop(PODTAP_DROP_READ_FAILED);
+				break;
+			}
 		}
-		len = seg.iov_len;
+		len = seg[k].iov_len;
 		if (len > to - off)
 			len = to - off;
-		if (!copy_at(dst, off, (__u64)seg.iov_base, len))
+		if (!copy_at(dst, off, (__u64)seg[k].iov_base, len))
 			break;
 		off += len;
 	}

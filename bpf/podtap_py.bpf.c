@@ -189,22 +189,22 @@ static __always_inline void gc_start(long generation)
 
 static __always_inline void gc_done(void)
 {
-	__u8 buf[sizeof(struct podtap_event) + sizeof(struct podtap_gc)] = {};
-	struct podtap_event *ev = (struct podtap_event *)buf;
-	struct podtap_gc *gc = (struct podtap_gc *)(buf + sizeof(*ev));
 	__u64 id = bpf_get_current_pid_tgid();
 	struct gc_run *run = bpf_map_lookup_elem(&podtap_gc_runs, &id);
+	struct podtap_event *ev;
+	struct podtap_gc *gc;
 
 	if (!run)
 		return;
-	fill_header(ev, PODTAP_EV_GC, NO_SOCK, 0, PODTAP_ROLE_UNKNOWN);
+	ev = new_event(PODTAP_EV_GC, NO_SOCK, 0, PODTAP_ROLE_UNKNOWN,
+		       sizeof(*gc));
+	if (!ev)
+		return;
+	gc = (struct podtap_gc *)ev->payload;
 	gc->duration_ns = ev->ts_ns - run->start_ns;
 	gc->generation = run->generation;
-	ev->captured = sizeof(*gc);
 	bpf_map_delete_elem(&podtap_gc_runs, &id);
-	if (bpf_ringbuf_output(&podtap_events, buf, sizeof(buf),
-			       wakeup_flags(sizeof(buf))))
-		count_drop(PODTAP_DROP_RINGBUF_FULL);
+	send_event(ev, sizeof(*ev) + sizeof(*gc));
 }
 
 /* CPython's own probes: python:gc__start(int generation), gc__done(long). */
@@ -254,11 +254,10 @@ SEC("tp_btf/sched_process_fork")
 int BPF_PROG(podtap_proc_fork, struct task_struct *parent,
 	     struct task_struct *child)
 {
-	__u8 buf[sizeof(struct podtap_event) + sizeof(struct podtap_fork)] = {};
-	struct podtap_event *ev = (struct podtap_event *)buf;
-	struct podtap_fork *fork = (struct podtap_fork *)(buf + sizeof(*ev));
 	__u32 parent_tgid = BPF_CORE_READ(parent, tgid);
 	__u32 child_tgid = BPF_CORE_READ(child, tgid);
+	struct podtap_event *ev;
+	struct podtap_fork *fork;
 	__u8 one = 1;
 
 	/* New threads are forks too: only new thread groups count. */
@@ -267,12 +266,13 @@ int BPF_PROG(podtap_proc_fork, struct task_struct *parent,
 		return 0;
 	if (bpf_map_update_elem(&podtap_py_procs, &child_tgid, &one, BPF_ANY))
 		count_drop(PODTAP_DROP_PY_PROCS_FULL);
-	fill_header(ev, PODTAP_EV_FORK, NO_SOCK, 0, PODTAP_ROLE_UNKNOWN);
+	ev = new_event(PODTAP_EV_FORK, NO_SOCK, 0, PODTAP_ROLE_UNKNOWN,
+		       sizeof(*fork));
+	if (!ev)
+		return 0;
+	fork = (struct podtap_fork *)ev->payload;
 	fork->parent_pid = parent_tgid;
 	fork->child_pid = child_tgid;
-	ev->captured = sizeof(*fork);
-	if (bpf_ringbuf_output(&podtap_events, buf, sizeof(buf),
-			       wakeup_flags(sizeof(buf))))
-		count_drop(PODTAP_DROP_RINGBUF_FULL);
+	send_event(ev, sizeof(*ev) + sizeof(*fork));
 	return 0;
 }
