@@ -251,11 +251,18 @@ static __always_inline void fill_header(struct podtap_event *ev, __u8 kind,
 /*
  * Every event is built in this CPU's scratch (payload.bpf.h), not on the
  * stack: the syscall program inlines several kinds, and their buffers took
- * it past the 512 bytes of stack that kernels before 6.14 allow a program
- * and the functions it calls. One program runs at a time on a CPU, and
- * each sends its event before it builds another. new_event() fills the
- * header and zeroes `payload` bytes after it (a constant); send_event()
- * hands header and payload to the ring.
+ * it past the 512 bytes of stack a program and the functions it calls may
+ * use together (6.1 and 6.12 refused it; only newer kernels give tracing
+ * programs, not uprobes, a stack of their own). A program sends its event
+ * before it builds another, and the syscall and scheduler tracepoints run
+ * with preemption off, one at a time on a CPU. A uprobe's program runs
+ * under preemptible RCU: on a kernel with full preemption (preempt=full,
+ * not the voluntary default of Debian's kernels), a task preempted inside
+ * one and another program on its CPU could write the same scratch. The
+ * GC's events therefore stay on the stack; the SSL data events have
+ * always been built here. new_event() fills the header and zeroes
+ * `payload` bytes after it (a constant); send_event() hands header and
+ * payload to the ring.
  */
 static __always_inline struct podtap_event *new_event(__u8 kind,
 						      struct sock_ref sock,

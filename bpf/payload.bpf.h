@@ -134,8 +134,8 @@ static __always_inline bool copy_at(char *dst, __u64 off, __u64 src,
  * array was shorter, unreadable or longer than PODTAP_IOV_MAX entries).
  * Entries are read IOV_CHUNK at a time, not one per call: a writev of a
  * head and a body (nginx) takes one read of the array, not two (of the
- * request's six reads of user memory, one); more would not fit the stack
- * that kernels before 6.14 allow. */
+ * request's six reads of user memory, one); more would not fit in the
+ * 512 bytes of stack the program and its calls share (conn.bpf.h). */
 #define IOV_CHUNK 4
 _Static_assert(PODTAP_IOV_MAX % IOV_CHUNK == 0, "whole chunks");
 

@@ -187,24 +187,26 @@ static __always_inline void gc_start(long generation)
 		bpf_map_update_elem(&podtap_gc_runs, &id, &run, BPF_ANY);
 }
 
+/* Built on the stack, not in the scratch like other events: a uprobe's
+ * program may be preempted (preemptible RCU), and the program that then
+ * runs on the CPU would write over the scratch. The GC's programs call
+ * nothing, so the stack has room. */
 static __always_inline void gc_done(void)
 {
+	__u8 buf[sizeof(struct podtap_event) + sizeof(struct podtap_gc)] = {};
+	struct podtap_event *ev = (struct podtap_event *)buf;
+	struct podtap_gc *gc = (struct podtap_gc *)(buf + sizeof(*ev));
 	__u64 id = bpf_get_current_pid_tgid();
 	struct gc_run *run = bpf_map_lookup_elem(&podtap_gc_runs, &id);
-	struct podtap_event *ev;
-	struct podtap_gc *gc;
 
 	if (!run)
 		return;
-	ev = new_event(PODTAP_EV_GC, NO_SOCK, 0, PODTAP_ROLE_UNKNOWN,
-		       sizeof(*gc));
-	if (!ev)
-		return;
-	gc = (struct podtap_gc *)ev->payload;
+	fill_header(ev, PODTAP_EV_GC, NO_SOCK, 0, PODTAP_ROLE_UNKNOWN);
 	gc->duration_ns = ev->ts_ns - run->start_ns;
 	gc->generation = run->generation;
+	ev->captured = sizeof(*gc);
 	bpf_map_delete_elem(&podtap_gc_runs, &id);
-	send_event(ev, sizeof(*ev) + sizeof(*gc));
+	send_event(ev, sizeof(buf));
 }
 
 /* CPython's own probes: python:gc__start(int generation), gc__done(long). */
