@@ -57,10 +57,16 @@ static __always_inline bool tls_syscall(struct sock_ref sock,
 	return true;
 }
 
+/* A TLS record starts with its content type (20..23) and the major
+ * version 3. */
+static __always_inline bool tls_record_start(const __u8 b[2])
+{
+	return b[0] >= 20 && b[0] <= 23 && b[1] == 3;
+}
+
 /* TLS records a Python thread just read into buf: its next SSL call on a
- * memory BIO is this socket's (podtap_tls_recvs). A record starts with
- * its content type (20..23) and the major version 3. b: the first two
- * bytes read, if the event copied them (copied >= 2). */
+ * memory BIO is this socket's (podtap_tls_recvs). b: the first two bytes
+ * read, if the event copied them (copied >= 2). */
 static __always_inline void note_tls_recv(int fd, __u64 buf, long n,
 					  __u8 b[2], __u64 copied)
 {
@@ -69,11 +75,19 @@ static __always_inline void note_tls_recv(int fd, __u64 buf, long n,
 
 	if (n < 5)
 		return;
-	if (copied < 2 && bpf_probe_read_user(b, 2, (void *)buf))
-		return;
-	/* The bytes first: HTTP fails at once, without a table lookup. */
-	if (b[0] < 20 || b[0] > 23 || b[1] != 3 || !python_task())
-		return;
+	if (copied >= 2) {
+		/* The bytes first: HTTP fails at once, without a lookup. */
+		if (!tls_record_start(b) || !python_task())
+			return;
+	} else {
+		/* Nothing copied: a connection set aside as not HTTP, most
+		 * often no Python process's (a database, a cache, a proxy).
+		 * The lookup first: it is cheaper than a read of user
+		 * memory, which iperf3's stream paid on every read. */
+		if (!python_task() || bpf_probe_read_user(b, 2, (void *)buf) ||
+		    !tls_record_start(b))
+			return;
+	}
 	id = bpf_get_current_pid_tgid();
 	bpf_map_update_elem(&podtap_tls_recvs, &id, &v, BPF_ANY);
 }
