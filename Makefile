@@ -250,7 +250,21 @@ test-kernels: deps $(OUTPUT)/podtap $(OUTPUT)/tests/bpf_load
 # What only the benchmark uses: a non-HTTP TCP stream of small sends.
 BENCH_PKGS := iperf3
 
-bench: deps $(OUTPUT)/podtap
+# The benchmark's floor (tests/bench/floor): an empty program on sys_exit,
+# what any syscall tracepoint costs before podtap's own code runs.
+$(OUTPUT)/tests/floor.bpf.o: tests/bench/floor/floor.bpf.c Makefile | $(OUTPUT)/tests
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/tests/floor.skel.h: $(OUTPUT)/tests/floor.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name floor > $@
+
+$(OUTPUT)/tests/bench_floor: tests/bench/floor/floor.c $(OUTPUT)/tests/floor.skel.h
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -I$(OUTPUT)/tests $< -o $@ -lbpf -lelf -lz
+
+bench: deps $(OUTPUT)/podtap $(OUTPUT)/tests/bench_floor
 	$(call apt_install,$(BENCH_PKGS))
 	$(Q)tests/bench/run.sh
 

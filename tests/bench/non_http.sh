@@ -10,6 +10,9 @@
 #          syscalls per block)
 #   iperf3 a TCP stream of 64-byte sends over loopback (-l 64), client and
 #          server on this node: a database's or a cache's traffic
+# and, between the two, with the floor (build/tests/bench_floor): an empty
+# program on sys_exit, what any syscall tracepoint costs before podtap's
+# own code runs.
 
 DD_BLOCKS=${BENCH_DD_BLOCKS:-1000000}
 IPERF_SECONDS=${BENCH_IPERF_SECONDS:-3}
@@ -32,8 +35,22 @@ iperf_rate() {
 	jq '.end.sum_sent.bits_per_second | floor' "$PT_TMP/iperf.json"
 }
 
+# floor_start: attaches the empty sys_exit program; FLOOR_PID.
+floor_start() {
+	local log=$PT_TMP/logs/floor.log _
+	FLOOR_PID=$(pt_spawn "$log" -- "$FLOOR_BIN") || die "bench_floor did not start"
+	for _ in $(seq 1 50); do
+		grep -q '^attached' "$log" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	cat "$log" >&2
+	die "bench_floor did not attach"
+}
+
 bench_non_http() {
-	local r dd0 dd1 ip0 ip1
+	local r dd0 dd1 ddf ip0 ip1 ipf
+	FLOOR_BIN=${FLOOR_BIN:-$PT_REPO/build/tests/bench_floor}
+	[ -x "$FLOOR_BIN" ] || die "$FLOOR_BIN not built (make bench builds it)"
 	command -v iperf3 >/dev/null || die "iperf3 not found (make bench installs it)"
 	IPERF_PORT=$(pt_free_port) || die "no port"
 	IPERF_PID=$(pt_spawn "$PT_TMP/logs/iperf3.log" -- iperf3 -s -p "$IPERF_PORT") ||
@@ -41,10 +58,17 @@ bench_non_http() {
 	pt_wait_port "$IPERF_PORT" 20 "$IPERF_PID" || die "iperf3 server does not listen"
 	: >"$PT_TMP/dd.pairs"
 	: >"$PT_TMP/iperf.pairs"
+	: >"$PT_TMP/dd.floor.pairs"
+	: >"$PT_TMP/iperf.floor.pairs"
 	echo "non-HTTP work (dd bs=64, $DD_BLOCKS blocks; iperf3 -l 64 -t $IPERF_SECONDS):"
+	echo "  (no probe -> empty sys_exit program -> podtap)"
 	for r in $(seq 1 "$ROUNDS"); do
 		dd0=$(dd_rate)
 		ip0=$(iperf_rate)
+		floor_start
+		ddf=$(dd_rate)
+		ipf=$(iperf_rate)
+		pt_stop_pid "$FLOOR_PID"
 		pt_podtap_start --no-pin || die "podtap did not start"
 		dd1=$(dd_rate)
 		ip1=$(iperf_rate)
@@ -52,9 +76,12 @@ bench_non_http() {
 		pt_podtap_stop || die "podtap did not stop cleanly"
 		echo "$dd1 $dd0" >>"$PT_TMP/dd.pairs"
 		echo "$ip1 $ip0" >>"$PT_TMP/iperf.pairs"
-		awk -v r="$r" -v a="$dd0" -v b="$dd1" -v c="$ip0" -v d="$ip1" 'BEGIN {
-			printf "  round %d: dd %d -> %d blocks/s, iperf3 %.0f -> %.0f Mbit/s\n",
-				r, a, b, c / 1e6, d / 1e6 }'
+		echo "$ddf $dd0" >>"$PT_TMP/dd.floor.pairs"
+		echo "$ipf $ip0" >>"$PT_TMP/iperf.floor.pairs"
+		awk -v r="$r" -v a="$dd0" -v f="$ddf" -v b="$dd1" -v c="$ip0" \
+			-v g="$ipf" -v d="$ip1" 'BEGIN {
+			printf "  round %d: dd %d -> %d -> %d blocks/s, iperf3 %.0f -> %.0f -> %.0f Mbit/s\n",
+				r, a, f, b, c / 1e6, g / 1e6, d / 1e6 }'
 	done
 	pt_stop_pid "$IPERF_PID"
 }
@@ -66,4 +93,9 @@ non_http_report() {
 		"$(pair_ratios "$PT_TMP/dd.pairs" | xargs))"
 	echo "non-HTTP TCP (iperf3 -l 64) with podtap / without: $IPERF_RATIO (per round:" \
 		"$(pair_ratios "$PT_TMP/iperf.pairs" | xargs))"
+	echo "the floor, an empty sys_exit program / without: dd" \
+		"$(pair_ratios "$PT_TMP/dd.floor.pairs" | median | xargs printf '%.3f')," \
+		"iperf3 $(pair_ratios "$PT_TMP/iperf.floor.pairs" | median | xargs printf '%.3f')" \
+		"(per round: dd $(pair_ratios "$PT_TMP/dd.floor.pairs" | xargs);" \
+		"iperf3 $(pair_ratios "$PT_TMP/iperf.floor.pairs" | xargs))"
 }

@@ -17,7 +17,7 @@
 # Environment: BENCH_DURATION (default 6s), BENCH_ROUNDS (5),
 # BENCH_SECTIONS ("gunicorn nginx non_http"), BENCH_CONCURRENCY (16, hey),
 # BENCH_WORKERS (2, gunicorn), BENCH_NGINX_CONNECTIONS (32, wrk),
-# BENCH_DD_BLOCKS (1000000), BENCH_IPERF_SECONDS (3), PODTAP_BIN
+# BENCH_DD_BLOCKS (1000000), BENCH_IPERF_SECONDS (3), PODTAP_BIN, FLOOR_BIN
 # (build/podtap).
 
 set -u -o pipefail
