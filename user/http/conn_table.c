@@ -5,6 +5,8 @@
 #include <signal.h>
 #include <stdlib.h>
 
+#include "lib/spares.h"
+
 struct pid_entry {
 	struct hnode node;
 	uint32_t pid;
@@ -17,6 +19,9 @@ struct conn_table {
 	unsigned int max_conns;
 	conn_end_fn on_end;
 	void *ctx;
+	/* Freed connections and pid entries, for the next (lib/spares.h):
+	 * gunicorn's sync workers make one of each per request. */
+	struct spares spare_conns, spare_pids;
 };
 
 static bool conn_eq(const struct hnode *n, const void *key)
@@ -61,7 +66,7 @@ static int pid_ref(struct conn_table *t, uint32_t pid)
 	struct pid_entry *p = pid_find(t, pid);
 
 	if (!p) {
-		p = calloc(1, sizeof(*p));
+		p = spares_take_zeroed(&t->spare_pids, sizeof(*p));
 		if (!p)
 			return -ENOMEM;
 		p->pid = pid;
@@ -77,7 +82,7 @@ static void pid_unref(struct conn_table *t, uint32_t pid)
 
 	if (p && --p->nconns == 0) {
 		hmap_remove(&t->pids, &p->node);
-		free(p);
+		spares_give(&t->spare_pids, p);
 	}
 }
 
@@ -89,7 +94,7 @@ static void end_conn(struct conn_table *t, struct conn *c, enum conn_end why,
 	hmap_remove(&t->conns, &c->node);
 	pid_unref(t, c->pid);
 	http_conn_free(c->http);
-	free(c);
+	spares_give(&t->spare_conns, c);
 }
 
 void conn_table_end(struct conn_table *t, struct conn *c, uint64_t ts_ns)
@@ -107,6 +112,8 @@ void conn_table_free(struct conn_table *t)
 	}
 	hmap_free(&t->conns);
 	hmap_free(&t->pids);
+	spares_drain(&t->spare_conns);
+	spares_drain(&t->spare_pids);
 	free(t);
 }
 
@@ -152,13 +159,13 @@ struct conn *conn_table_get(struct conn_table *t, uint64_t sock_id,
 		*full = true;
 		return NULL;
 	}
-	c = calloc(1, sizeof(*c));
+	c = spares_take_zeroed(&t->spare_conns, sizeof(*c));
 	if (!c)
 		return NULL;
 	c->http = http_conn_new(role);
 	if (!c->http || pid_ref(t, pid)) {
 		http_conn_free(c->http);
-		free(c);
+		spares_give(&t->spare_conns, c);
 		return NULL;
 	}
 	c->pid = pid;

@@ -21,6 +21,7 @@
 
 #include "http/http_head.h"
 #include "lib/hex.h"
+#include "lib/spares.h"
 
 /* An UNKNOWN-role connection showing no request line in this many bytes is
  * taken for another protocol. */
@@ -172,40 +173,23 @@ static enum http_parse_error malformed(struct http_conn *c,
 }
 
 /*
- * A request is allocated when its head is read and freed at its answer: a
- * few freed ones are kept for the next, since glibc's malloc and free of a
- * block this size cost about 500 instructions per exchange (callgrind), a
- * tenth of the parser. Per thread, as a thread's connections are parsed on
- * it alone. Not under AddressSanitizer, which must see every free to catch
- * a use after it.
+ * A request is allocated when its head is read and freed at its answer,
+ * and a connection's parser state with the connection: freed ones are
+ * kept for the next (lib/spares.h), since glibc's malloc and free of a
+ * request cost about 500 instructions per exchange (callgrind), a tenth of
+ * the parser. Per thread, as a thread's connections are parsed on it
+ * alone.
  */
-#define SPARE_REQUESTS 16
-#if defined(__SANITIZE_ADDRESS__)
-#define KEEP_SPARE_REQUESTS 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define KEEP_SPARE_REQUESTS 0
-#endif
-#endif
-#ifndef KEEP_SPARE_REQUESTS
-#define KEEP_SPARE_REQUESTS 1
-#endif
-static _Thread_local struct http_request *spare_requests[SPARE_REQUESTS];
-static _Thread_local unsigned int n_spare_requests;
+static _Thread_local struct spares spare_requests, spare_conns;
 
 static struct http_request *request_alloc(void)
 {
-	if (n_spare_requests)
-		return spare_requests[--n_spare_requests];
-	return malloc(sizeof(struct http_request));
+	return spares_take(&spare_requests, sizeof(struct http_request));
 }
 
 static void request_free(struct http_request *r)
 {
-	if (KEEP_SPARE_REQUESTS && r && n_spare_requests < SPARE_REQUESTS)
-		spare_requests[n_spare_requests++] = r;
-	else
-		free(r);
+	spares_give(&spare_requests, r);
 }
 
 static struct pending *queue_at(struct http_conn *c, unsigned int i)
@@ -1075,7 +1059,7 @@ static void feed(struct http_conn *c, struct dir *d, struct event *ev)
 
 struct http_conn *http_conn_new(enum http_role role)
 {
-	struct http_conn *c = calloc(1, sizeof(*c));
+	struct http_conn *c = spares_take_zeroed(&spare_conns, sizeof(*c));
 
 	if (!c)
 		return NULL;
@@ -1112,7 +1096,7 @@ void http_conn_free(struct http_conn *conn)
 	if (!conn)
 		return;
 	release(conn);
-	free(conn);
+	spares_give(&spare_conns, conn);
 }
 
 void http_conn_data(struct http_conn *conn, enum http_dir dir, uint64_t pos,
