@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -35,6 +36,7 @@
 #include "lib/array_size.h"
 #include "lib/log.h"
 #include "capture/preflight.h"
+#include "k8s/proc_cgroup.h"
 #include "../unit/check.h"
 
 #define MAX_SEEN 256
@@ -436,6 +438,30 @@ static struct seen *find(int pid, int kind, int dir, int nth)
 static struct capture *cap;
 static int child;
 
+/* An event names its task as the kernel's helpers would: the command (the
+ * traffic child's, inherited from this process) and the cgroup v2 id, the
+ * inode number of the task's cgroup directory. */
+static void check_task(const struct podtap_event *ev)
+{
+	char comm[32] = "", root[256], rel[2048], path[2400];
+	struct stat st;
+	FILE *f = fopen("/proc/self/comm", "r");
+
+	CHECK(f != NULL);
+	if (f) {
+		if (fgets(comm, sizeof(comm), f))
+			comm[strcspn(comm, "\n")] = '\0';
+		fclose(f);
+	}
+	CHECK(memchr(ev->comm, '\0', sizeof(ev->comm)) != NULL);
+	CHECK(strncmp(ev->comm, comm, sizeof(ev->comm)) == 0);
+	CHECK_INT(cgroup2_mount_point(root, sizeof(root)), 0);
+	CHECK_INT(cgroup_path_of_pid(root, getpid(), rel, sizeof(rel)), 0);
+	snprintf(path, sizeof(path), "%s%s", root, rel);
+	CHECK_INT(stat(path, &st), 0);
+	CHECK_INT(ev->cgroup_id, st.st_ino);
+}
+
 static void test_events(void)
 {
 	int client_fd, server_fd, status, port;
@@ -458,6 +484,7 @@ static void test_events(void)
 
 	CHECK((e = find(child, PODTAP_EV_OPEN, 0, 0)) != NULL);
 	if (e) {
+		check_task(&e->ev);
 		CHECK_INT(e->ev.role, PODTAP_ROLE_CLIENT);
 		CHECK_INT(e->ev.captured, sizeof(a));
 		memcpy(&a, e->payload, sizeof(a));
@@ -480,6 +507,7 @@ static void test_events(void)
 	/* write -> read */
 	CHECK((e = find(child, PODTAP_EV_DATA, PODTAP_DIR_EGRESS, 0)) != NULL);
 	if (e) {
+		check_task(&e->ev);
 		CHECK_INT(e->ev.byte_count, sizeof(request) - 1);
 		CHECK_INT(e->ev.captured, sizeof(request) - 1);
 		CHECK_INT(e->ev.stream_pos, 0);
