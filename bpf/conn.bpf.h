@@ -297,9 +297,12 @@ static __always_inline void emit_lifecycle(__u8 kind, struct sock_ref sock,
 		send_event(ev, sizeof(*ev));
 }
 
-/* OPEN carries the socket's addresses. */
+/* OPEN carries the socket's addresses. cast, here and below: the program
+ * reads the socket's file by plain loads (sockfd.bpf.h), a constant of
+ * each program, passed down as one so that the other program has no
+ * kfunc call in it. */
 static __always_inline void emit_open(struct sock_ref sock, __u64 gen,
-				      __u8 role, __u8 flags)
+				      __u8 role, __u8 flags, bool cast)
 {
 	struct podtap_event *ev = new_event(PODTAP_EV_OPEN, sock, gen, role,
 					    sizeof(struct podtap_sock_addrs));
@@ -308,7 +311,7 @@ static __always_inline void emit_open(struct sock_ref sock, __u64 gen,
 		return;
 	ev->flags = flags;
 	file_sock_addrs((struct file *)sock.id,
-			(struct podtap_sock_addrs *)ev->payload);
+			(struct podtap_sock_addrs *)ev->payload, cast);
 	send_event(ev, sizeof(*ev) + sizeof(struct podtap_sock_addrs));
 }
 
@@ -336,13 +339,13 @@ static __always_inline void note_owner(struct sock_ref sock,
 }
 
 static __always_inline struct conn_state *new_conn(struct sock_ref sock,
-						   __u8 role)
+						   __u8 role, bool cast)
 {
 	struct file *file = (struct file *)sock.id;
 	struct conn_key key = { .sock_id = sock.id };
 	struct sock_fd_key fd_key = sock_fd_key_of(sock.fd);
 	struct conn_state st = { .gen = next_gen(),
-				 .ino = BPF_CORE_READ(file, f_inode, i_ino),
+				 .ino = file_ino(file, cast),
 				 .body_from = { NO_BODY, NO_BODY },
 				 .role = role,
 				 .owner_tgid = fd_key.tgid,
@@ -353,7 +356,7 @@ static __always_inline struct conn_state *new_conn(struct sock_ref sock,
 		return NULL;
 	}
 	bpf_map_update_elem(&podtap_sock_fds, &fd_key, &sock.id, BPF_ANY);
-	emit_open(sock, st.gen, role, 0);
+	emit_open(sock, st.gen, role, 0, cast);
 	return bpf_map_lookup_elem(&podtap_conns, &key);
 }
 
@@ -373,13 +376,14 @@ static __always_inline struct sock_ref fd_sock_ref(int fd)
 
 /* The connection of a socket, created on first sight of a socket that was
  * opened before we attached (or by a syscall we do not trace). */
-static __always_inline struct conn_state *conn_of(struct sock_ref sock)
+static __always_inline struct conn_state *conn_of(struct sock_ref sock,
+						  bool cast)
 {
 	struct conn_key key = { .sock_id = sock.id };
 	struct conn_state *st = bpf_map_lookup_elem(&podtap_conns, &key);
 
 	if (!st)
-		return new_conn(sock, PODTAP_ROLE_UNKNOWN);
+		return new_conn(sock, PODTAP_ROLE_UNKNOWN, cast);
 	note_owner(sock, st);
 	return st;
 }
@@ -390,14 +394,14 @@ static __always_inline struct conn_state *lookup_conn(int fd,
 						      struct sock_ref *sock)
 {
 	*sock = fd_sock_ref(fd);
-	return sock->id ? conn_of(*sock) : NULL;
+	return sock->id ? conn_of(*sock, false) : NULL;
 }
 
 /* From here on the connection's stream is the plaintext of its SSL calls:
  * a new generation, so userspace starts a fresh parser instead of feeding
  * it after whatever ciphertext (a handshake) it saw first. */
 static __always_inline void conn_make_tls(struct sock_ref sock,
-					  struct conn_state *st)
+					  struct conn_state *st, bool cast)
 {
 	st->gen = next_gen();
 	st->pos[0] = 0;
@@ -406,7 +410,7 @@ static __always_inline void conn_make_tls(struct sock_ref sock,
 	st->body_from[1] = NO_BODY;
 	st->ignored = 0;
 	st->tls = 1;
-	emit_open(sock, st->gen, st->role, PODTAP_EVF_TLS);
+	emit_open(sock, st->gen, st->role, PODTAP_EVF_TLS, cast);
 }
 
 #define WORD(a, b, c, d) ((a) | (b) << 8 | (c) << 16 | (__u32)(d) << 24)

@@ -35,7 +35,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
  * true when the syscall's bytes must not be captured.
  */
 static __always_inline bool tls_syscall(struct sock_ref sock,
-					struct conn_state *st)
+					struct conn_state *st, bool cast)
 {
 	__u64 id;
 	struct tls_call *call;
@@ -53,7 +53,7 @@ static __always_inline bool tls_syscall(struct sock_ref sock,
 	key.ssl = call->ssl;
 	bpf_map_update_elem(&podtap_ssl_fds, &key, &sock.fd, BPF_ANY);
 	if (!st->tls)
-		conn_make_tls(sock, st);
+		conn_make_tls(sock, st, cast);
 	return true;
 }
 
@@ -112,8 +112,8 @@ static __always_inline void socket_io(int fd, __u8 dir, __u8 shape,
 	/* The fd is checked first: most syscalls are on files. */
 	if (!sock.id || !traced_task())
 		return;
-	st = conn_of(sock);
-	if (!st || tls_syscall(sock, st))
+	st = conn_of(sock, cast);
+	if (!st || tls_syscall(sock, st, cast))
 		return;
 	if (!st->ignored)
 		copied = emit_data(sock, st, dir, ret, shape, ptr, iovcnt,
@@ -175,7 +175,7 @@ static __always_inline void opened(int fd, __u8 role, bool cast)
 	struct sock_ref sock = fd_sock_ref_walk(fd, cast);
 
 	if (sock.id && traced_task())
-		new_conn(sock, role);
+		new_conn(sock, role, cast);
 }
 
 /*
@@ -186,7 +186,7 @@ static __always_inline void opened(int fd, __u8 role, bool cast)
  * count still held, but of another file or another socket (f_op, inode),
  * is no reference to this one.
  */
-static __always_inline void closed(int fd)
+static __always_inline void closed(int fd, bool cast)
 {
 	struct sock_fd_key fd_key = sock_fd_key_of(fd);
 	struct conn_key key;
@@ -203,9 +203,8 @@ static __always_inline void closed(int fd)
 	if (!st)
 		return;
 	file = (struct file *)key.sock_id;
-	if (!file_released(file) &&
-	    (__u64)BPF_CORE_READ(file, f_op) == socket_fops &&
-	    BPF_CORE_READ(file, f_inode, i_ino) == st->ino)
+	if (!file_released(file) && file_fops(file, cast) == socket_fops &&
+	    file_ino(file, cast) == st->ino)
 		return;
 	emit_lifecycle(PODTAP_EV_CLOSE, (struct sock_ref){ .id = key.sock_id,
 							   .fd = fd },
@@ -275,7 +274,7 @@ static __always_inline int sys_exit(struct pt_regs *regs, long ret, bool cast)
 		opened(ARG1(regs), PODTAP_ROLE_CLIENT, cast);
 		return 0;
 	case NR_close:
-		closed(ARG1(regs));
+		closed(ARG1(regs), cast);
 		return 0;
 	case NR_mmap:
 		mapped(regs);

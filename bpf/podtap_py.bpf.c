@@ -102,7 +102,7 @@ static __always_inline void tls_exit(long ret)
 		 * connection into a TLS one (tls_syscall) are not inside. */
 		fd = tls_socket(&call);
 		if (fd >= 0 && (st = lookup_conn(fd, &sock)) && !st->tls)
-			conn_make_tls(sock, st);
+			conn_make_tls(sock, st, false);
 		return;
 	}
 	if (call.count_ptr) {
@@ -124,7 +124,7 @@ static __always_inline void tls_exit(long ret)
 	if (!st)
 		return;
 	if (!st->tls)
-		conn_make_tls(sock, st);
+		conn_make_tls(sock, st, false);
 	emit_data(sock, st, call.dir, count, IO_BUF, call.buf, 0, first);
 }
 

@@ -125,15 +125,67 @@ static __always_inline bool file_released(struct file *file)
 #define PODTAP_AF_INET 2
 #define PODTAP_AF_INET6 10
 
+/*
+ * A socket's file read for a connection's start and end: its inode number,
+ * its f_op, its addresses. With cast (the program for kernels with
+ * bpf_rdonly_cast) by plain loads through pointers cast to their BTF
+ * types, else by a helper call per field: a connection made and closed
+ * per request (gunicorn's sync workers, and the client that calls them)
+ * read about a dozen fields each time.
+ */
+static __always_inline struct file *file_btf(struct file *file)
+{
+	return bpf_rdonly_cast(file, bpf_core_type_id_kernel(struct file));
+}
+
+static __always_inline __u64 file_ino(struct file *file, bool cast)
+{
+	if (cast)
+		return file_btf(file)->f_inode->i_ino;
+	return BPF_CORE_READ(file, f_inode, i_ino);
+}
+
+static __always_inline __u64 file_fops(struct file *file, bool cast)
+{
+	if (cast)
+		return (__u64)file_btf(file)->f_op;
+	return (__u64)BPF_CORE_READ(file, f_op);
+}
+
 /* Local and remote address of a socket's file (zeroes if unknown). */
 static __always_inline void file_sock_addrs(struct file *file,
-					    struct podtap_sock_addrs *a)
+					    struct podtap_sock_addrs *a,
+					    bool cast)
 {
+	struct sock_common *c;
 	struct socket *sock;
 	struct sock *sk;
 
 	if (!file)
 		return;
+	if (cast) {
+		sock = bpf_rdonly_cast(file_btf(file)->private_data,
+				       bpf_core_type_id_kernel(struct socket));
+		sk = sock->sk;
+		if (!sk)
+			return;
+		c = &sk->__sk_common;
+		a->family = c->skc_family;
+		a->local_port = c->skc_num;
+		a->remote_port = bpf_ntohs(c->skc_dport);
+		if (a->family == PODTAP_AF_INET) {
+			*(__u32 *)a->local_addr = c->skc_rcv_saddr;
+			*(__u32 *)a->remote_addr = c->skc_daddr;
+		} else if (a->family == PODTAP_AF_INET6) {
+			for (int i = 0; i < 4; i++) {
+				((__u32 *)a->local_addr)[i] =
+					c->skc_v6_rcv_saddr.in6_u.u6_addr32[i];
+				((__u32 *)a->remote_addr)[i] =
+					c->skc_v6_daddr.in6_u.u6_addr32[i];
+			}
+		}
+		return;
+	}
 	sock = BPF_CORE_READ(file, private_data);
 	sk = BPF_CORE_READ(sock, sk);
 	if (!sk)
