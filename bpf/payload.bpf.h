@@ -156,6 +156,9 @@ static __always_inline __u64 copy_iov(char *dst, __u64 iovp, __u32 iovcnt,
 
 			if (n > IOV_CHUNK)
 				n = IOV_CHUNK;
+			/* The bound again, for the verifier: the mask makes
+			 * it sane on old ones, the compare proves it (as in
+			 * copy_at). */
 			verifier_mask(n, 2 * IOV_CHUNK - 1);
 			if (n > IOV_CHUNK)
 				n = IOV_CHUNK;

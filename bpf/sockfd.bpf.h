@@ -61,6 +61,33 @@ static __always_inline struct file *fd_file_cast(int fd)
 }
 
 /*
+ * A file's fields: with cast (the program for kernels with
+ * bpf_rdonly_cast) by plain loads through pointers cast to their BTF
+ * types, else by a helper call per field. The fd walk reads f_op on every
+ * read and write; a connection's start and end read its inode, f_op and
+ * addresses, about a dozen fields, and gunicorn's sync workers (and the
+ * client that calls them) make and close a connection per request.
+ */
+static __always_inline struct file *file_btf(struct file *file)
+{
+	return bpf_rdonly_cast(file, bpf_core_type_id_kernel(struct file));
+}
+
+static __always_inline __u64 file_ino(struct file *file, bool cast)
+{
+	if (cast)
+		return file_btf(file)->f_inode->i_ino;
+	return BPF_CORE_READ(file, f_inode, i_ino);
+}
+
+static __always_inline __u64 file_fops(struct file *file, bool cast)
+{
+	if (cast)
+		return (__u64)file_btf(file)->f_op;
+	return (__u64)BPF_CORE_READ(file, f_op);
+}
+
+/*
  * socket_file_ops, the f_op of every socket's file, as first seen on a
  * socket. It is static in the kernel, in no BTF, and in kallsyms only with
  * CONFIG_KALLSYMS_ALL, so it is learned: the first file whose inode says
@@ -79,18 +106,11 @@ static __always_inline struct file *fd_socket_walk(int fd, bool cast)
 
 	if (!file)
 		return NULL;
-	if (cast) {
-		struct file *f = bpf_rdonly_cast(file,
-						 bpf_core_type_id_kernel(struct file));
-
-		fops = (__u64)f->f_op;
-		mode = socket_fops ? 0 : f->f_inode->i_mode;
-	} else {
-		fops = (__u64)BPF_CORE_READ(file, f_op);
-		mode = socket_fops ? 0 : BPF_CORE_READ(file, f_inode, i_mode);
-	}
+	fops = file_fops(file, cast);
 	if (socket_fops)
 		return fops == socket_fops ? file : NULL;
+	mode = cast ? file_btf(file)->f_inode->i_mode
+		    : BPF_CORE_READ(file, f_inode, i_mode);
 	if ((mode & PODTAP_S_IFMT) != PODTAP_S_IFSOCK)
 		return NULL;
 	socket_fops = fops;
@@ -124,33 +144,6 @@ static __always_inline bool file_released(struct file *file)
 
 #define PODTAP_AF_INET 2
 #define PODTAP_AF_INET6 10
-
-/*
- * A socket's file read for a connection's start and end: its inode number,
- * its f_op, its addresses. With cast (the program for kernels with
- * bpf_rdonly_cast) by plain loads through pointers cast to their BTF
- * types, else by a helper call per field: a connection made and closed
- * per request (gunicorn's sync workers, and the client that calls them)
- * read about a dozen fields each time.
- */
-static __always_inline struct file *file_btf(struct file *file)
-{
-	return bpf_rdonly_cast(file, bpf_core_type_id_kernel(struct file));
-}
-
-static __always_inline __u64 file_ino(struct file *file, bool cast)
-{
-	if (cast)
-		return file_btf(file)->f_inode->i_ino;
-	return BPF_CORE_READ(file, f_inode, i_ino);
-}
-
-static __always_inline __u64 file_fops(struct file *file, bool cast)
-{
-	if (cast)
-		return (__u64)file_btf(file)->f_op;
-	return (__u64)BPF_CORE_READ(file, f_op);
-}
 
 /* Local and remote address of a socket's file (zeroes if unknown). */
 static __always_inline void file_sock_addrs(struct file *file,
