@@ -39,7 +39,8 @@ BUILD_PKGS := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev \
 TEST_PKGS := bats curl gunicorn python3-flask python3-requests \
 	python3-prometheus-client hey wrk prometheus openssl iproute2 \
 	netcat-openbsd procps jq strace util-linux busybox libclang-rt-14-dev \
-	python3-uvicorn python3-httpx python3-aiohttp nginx-light haproxy \
+	python3-uvicorn python3-httpx python3-aiohttp python3-gevent \
+	python3-eventlet nginx-light haproxy \
 	qemu-system-x86 cpio \
 	libcap2-bin golang-go golang-github-masterminds-sprig-dev \
 	golang-k8s-sigs-yaml-dev golang-github-xeipuuv-gojsonschema-dev

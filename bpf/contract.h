@@ -46,6 +46,8 @@ enum podtap_event_kind {
 	PODTAP_EV_CGROUP_MKDIR = 9, /* a cgroup v2 directory was made;
 				     * cgroup_id is its id, payload its path
 				     * from the root, NUL-terminated */
+	PODTAP_EV_UNIT = 10,    /* the thread switched to another greenlet;
+				 * payload: struct podtap_unit */
 	PODTAP_EV__COUNT,
 };
 
@@ -109,6 +111,12 @@ struct podtap_gc {
 	__u32 pad;
 };
 
+/* The unit of work a thread runs from now on: the greenlet's own address
+ * (its interpreter state inside the greenlet object). */
+struct podtap_unit {
+	__u64 id;
+};
+
 /*
  * A connection is its socket, whatever fds name it: dup/dup2 copies, a
  * forked child's, one passed over a unix socket all share the socket's one
@@ -165,10 +173,11 @@ struct podtap_event {
 _Static_assert(sizeof(struct podtap_sock_addrs) == 40, "podtap_sock_addrs");
 _Static_assert(sizeof(struct podtap_fork) == 8, "podtap_fork");
 _Static_assert(sizeof(struct podtap_gc) == 16, "podtap_gc");
+_Static_assert(sizeof(struct podtap_unit) == 8, "podtap_unit");
 _Static_assert(sizeof(struct conn_key) == 8, "conn_key");
 _Static_assert(sizeof(struct conn_state) == 64, "conn_state");
 _Static_assert(sizeof(struct podtap_event) == 80, "podtap_event");
-_Static_assert(PODTAP_EV__COUNT == PODTAP_EV_CGROUP_MKDIR + 1,
+_Static_assert(PODTAP_EV__COUNT == PODTAP_EV_UNIT + 1,
 	       "event kinds are numbered 1..PODTAP_EV__COUNT-1");
 _Static_assert((PODTAP_PAYLOAD_MAX & (PODTAP_PAYLOAD_MAX - 1)) == 0,
 	       "PODTAP_PAYLOAD_MAX is a mask bound: a power of two");

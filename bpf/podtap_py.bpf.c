@@ -240,6 +240,33 @@ int BPF_KRETPROBE(podtap_gc_collect_return)
 	return 0;
 }
 
+/* --- greenlets --------------------------------------------------------- */
+
+/*
+ * Which greenlet a thread runs (gevent, eventlet: one OS thread serving
+ * many requests in turn), so that a call is parented by the request of the
+ * greenlet that made it. greenlet's PythonState::operator>>(PyThreadState *)
+ * restores a greenlet's interpreter state into the thread at every switch
+ * into it; set_initial_state() prepares a new one's. Their `this` is the
+ * PythonState inside the greenlet object: one address per live greenlet.
+ * Built on the stack, as gc_done's event is.
+ */
+SEC("uprobe")
+int BPF_KPROBE(podtap_greenlet_switch, void *state)
+{
+	__u8 buf[sizeof(struct podtap_event) + sizeof(struct podtap_unit)] = {};
+	struct podtap_event *ev = (struct podtap_event *)buf;
+	struct podtap_unit *unit = (struct podtap_unit *)(buf + sizeof(*ev));
+
+	if (!traced_task())
+		return 0;
+	fill_header(ev, PODTAP_EV_UNIT, NO_SOCK, 0, PODTAP_ROLE_UNKNOWN);
+	unit->id = (__u64)state;
+	ev->captured = sizeof(*unit);
+	send_event(ev, sizeof(buf));
+	return 0;
+}
+
 /* --- processes -------------------------------------------------------- */
 
 SEC("tracepoint/sched/sched_process_exec")

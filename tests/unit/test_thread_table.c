@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Tests of the per-thread server-request table: bounded, and emptied by
- * exchange ends, process exits, gone threads and age. */
+ * exchange ends, process exits, gone threads and age; a unit serving more
+ * than one request is ambiguous, never a guess. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -33,15 +34,17 @@ static uint64_t removed(struct thread_table *t, enum thread_removal r)
 static void set(struct thread_table *t, uint32_t tid, uint32_t pid,
 		uint64_t now, uint64_t key)
 {
-	thread_table_set(t, tid, pid, now, key, &key, sizeof(key));
+	thread_table_set(t, tid, 0, pid, now, key, &key, sizeof(key));
 }
 
 static uint64_t get(struct thread_table *t, uint32_t tid, uint32_t pid,
 		    uint64_t now)
 {
-	const uint64_t *k = thread_table_get(t, tid, pid, now);
+	bool ambiguous;
+	const uint64_t *k = thread_table_get(t, tid, 0, pid, now, &ambiguous);
 
-	return k ? *k : 0;
+	CHECK(!k || !ambiguous);
+	return k ? *k : ambiguous ? 1000000 : 0;
 }
 
 static void test_set_get_clear(void)
@@ -52,12 +55,12 @@ static void test_set_get_clear(void)
 	CHECK_INT(get(t, 10, 1, 2 * SEC), 111);
 	CHECK_INT(get(t, 10, 2, 2 * SEC), 0); /* another process's tid */
 	CHECK_INT(get(t, 11, 1, 2 * SEC), 0);
+	thread_table_clear(t, 10, 0, 111);
+	CHECK_INT(get(t, 10, 1, 2 * SEC), 0);
+	CHECK_INT(thread_table_count(t), 0);
 	set(t, 10, 1, 3 * SEC, 222); /* the thread's next request */
-	CHECK_INT(thread_table_count(t), 1);
-	thread_table_clear(t, 10, 111); /* the old request: no effect */
 	CHECK_INT(get(t, 10, 1, 4 * SEC), 222);
-	thread_table_clear(t, 10, 222);
-	CHECK_INT(get(t, 10, 1, 4 * SEC), 0);
+	thread_table_clear(t, 10, 0, 222);
 	CHECK_INT(thread_table_count(t), 0);
 	for (int r = 0; r < THREAD_RM__COUNT; r++)
 		CHECK_INT(removed(t, r), 0);
@@ -121,6 +124,7 @@ static void test_expiry(void)
 	thread_table_tick(t, 12 * SEC, 0);
 	CHECK_INT(thread_table_count(t), 2);
 	CHECK_INT(removed(t, THREAD_RM_EXPIRED), 1);
+	thread_table_clear(t, 2, 0, 2);
 	set(t, 2, 1, 13 * SEC, 4); /* renewed: young again */
 	thread_table_tick(t, 20 * SEC, 0);
 	CHECK_INT(thread_table_count(t), 1);
@@ -146,11 +150,54 @@ static void test_thread_exit(void)
 	CHECK_INT(get(t, 2000, 1, 2 * SEC), 2000);
 	/* removals while the cursor is on the entry removed */
 	dead_from = 0;
-	thread_table_clear(t, 1, 1);
+	thread_table_clear(t, 1, 0, 1);
 	thread_table_process_exit(t, 1);
 	thread_table_tick(t, 2 * SEC, 1000);
 	CHECK_INT(thread_table_count(t), 0);
 	dead_from = UINT32_MAX;
+	thread_table_free(t);
+}
+
+/* An event loop: one unit serving two requests at once cannot say which
+ * one a call belongs to, whichever ends first; greenlets of one thread are
+ * units of their own. */
+static void test_ambiguous_and_units(void)
+{
+	struct thread_table *t = thread_table_new(16, 300 * SEC, fake_alive);
+	uint64_t a = 11, b = 22, c = 33;
+	bool amb;
+	uint64_t *d;
+
+	set(t, 5, 1, SEC, a);
+	set(t, 5, 1, SEC, b);
+	CHECK_INT(get(t, 5, 1, SEC), 1000000);
+	thread_table_clear(t, 5, 0, b); /* the latest ends: a's context is
+					 * not held, still ambiguous */
+	CHECK_INT(get(t, 5, 1, SEC), 1000000);
+	thread_table_clear(t, 5, 0, a);
+	CHECK_INT(get(t, 5, 1, SEC), 0);
+	set(t, 5, 1, SEC, a);
+	set(t, 5, 1, SEC, b);
+	thread_table_clear(t, 5, 0, a); /* the older ends: b is the one */
+	CHECK_INT(get(t, 5, 1, SEC), b);
+	thread_table_clear(t, 5, 0, b);
+	CHECK_INT(thread_table_count(t), 0);
+
+	/* two greenlets of thread 5 and the thread itself */
+	thread_table_set(t, 5, 0x7f0001, 1, SEC, a, &a, sizeof(a));
+	thread_table_set(t, 5, 0x7f0002, 1, SEC, b, &b, sizeof(b));
+	set(t, 5, 1, SEC, c);
+	CHECK_INT(thread_table_count(t), 3);
+	d = thread_table_get(t, 5, 0x7f0001, 1, SEC, &amb);
+	CHECK(d && *d == a && !amb);
+	d = thread_table_get(t, 5, 0x7f0002, 1, SEC, &amb);
+	CHECK(d && *d == b && !amb);
+	CHECK_INT(get(t, 5, 1, SEC), c);
+	CHECK(!thread_table_get(t, 6, 0x7f0001, 1, SEC, &amb) && !amb);
+	CHECK(thread_table_find(t, 5, 0x7f0002, b) != NULL);
+	CHECK(thread_table_find(t, 5, 0x7f0002, a) == NULL);
+	thread_table_process_exit(t, 1);
+	CHECK_INT(thread_table_count(t), 0);
 	thread_table_free(t);
 }
 
@@ -171,6 +218,7 @@ int main(void)
 	RUN(test_process_exit);
 	RUN(test_expiry);
 	RUN(test_thread_exit);
+	RUN(test_ambiguous_and_units);
 	RUN(test_real_alive);
 	return check_summary("thread_table");
 }

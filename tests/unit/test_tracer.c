@@ -244,11 +244,11 @@ struct call {
 
 static const struct workload host = { .service = "gunicorn" };
 
-/* A request on thread tid of pid; "Header: value" lines in headers set
- * Host, User-Agent, traceparent and b3 as the parser would. */
-static void begin(struct call *c, enum http_role role, uint32_t pid,
-		  uint32_t tid, const char *method, const char *target,
-		  uint64_t start_ns, const char *traceparent, const char *b3)
+/* A request on thread tid of pid, with the traceparent and b3 headers
+ * given (NULL: none), not yet handed to the tracer. */
+static void prepare(struct call *c, enum http_role role, uint32_t pid,
+		    uint32_t tid, const char *method, const char *target,
+		    uint64_t start_ns, const char *traceparent, const char *b3)
 {
 	memset(c, 0, sizeof(*c));
 	c->conn = (struct tracer_conn){
@@ -270,8 +270,20 @@ static void begin(struct call *c, enum http_role role, uint32_t pid,
 		snprintf(c->req.headers.b3, sizeof(c->req.headers.b3), "%s",
 			 b3);
 	c->req.start_ns = start_ns;
-	tracer_on_request(tracer, role, &c->conn, &c->req);
 	c->ex.role = role;
+}
+
+static void submit(struct call *c)
+{
+	tracer_on_request(tracer, c->ex.role, &c->conn, &c->req);
+}
+
+static void begin(struct call *c, enum http_role role, uint32_t pid,
+		  uint32_t tid, const char *method, const char *target,
+		  uint64_t start_ns, const char *traceparent, const char *b3)
+{
+	prepare(c, role, pid, tid, method, target, start_ns, traceparent, b3);
+	submit(c);
 }
 
 static void end(struct call *c, int status, uint64_t end_ns,
@@ -285,6 +297,8 @@ static void end(struct call *c, int status, uint64_t end_ns,
 	c->ex.request = &c->req;
 	tracer_on_exchange(tracer, &c->conn, &c->ex, c->ex.target, route,
 			   MONO_TO_UNIX);
+	/* as the parser does: the request is let go after its exchange */
+	tracer_on_request_end(tracer, c->ex.role, &c->req);
 }
 
 /* ---- reading spans ----------------------------------------------------- */
@@ -535,7 +549,7 @@ out:
  * held while it is served (and let go when it ends). */
 static void test_always_off(void)
 {
-	struct thread_table_stats ts;
+	struct tracer_stats ts;
 	struct call s, c;
 
 	if (start("always_off"))
@@ -544,12 +558,12 @@ static void test_always_off(void)
 	      "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", NULL);
 	begin(&c, HTTP_ROLE_CLIENT, PID_GONE, PID_GONE + 1, "GET", "/b",
 	      T0 + 1 * MS, NULL, NULL);
-	tracer_get_thread_stats(tracer, &ts);
-	CHECK_INT(ts.entries, 1);
+	tracer_get_stats(tracer, &ts);
+	CHECK_INT(ts.threads.entries, 1);
 	end(&c, 200, T0 + 2 * MS, "/b");
 	end(&s, 200, T0 + 3 * MS, "/a");
-	tracer_get_thread_stats(tracer, &ts);
-	CHECK_INT(ts.entries, 0);
+	tracer_get_stats(tracer, &ts);
+	CHECK_INT(ts.threads.entries, 0);
 	flush();
 	CHECK_INT(nspans, 0);
 	CHECK_INT(nbodies, 0);
@@ -562,7 +576,7 @@ static void test_always_off(void)
  * from podtap itself make no span. */
 static void test_process_exit_and_own_exports(void)
 {
-	struct thread_table_stats ts;
+	struct tracer_stats ts;
 	const Podtap__Otlp__Span *srv, *cli;
 	struct call s, c, p;
 
@@ -571,9 +585,9 @@ static void test_process_exit_and_own_exports(void)
 	begin(&s, HTTP_ROLE_SERVER, PID_GONE, PID_GONE + 1, "GET", "/a", T0,
 	      NULL, NULL);
 	tracer_process_exit(tracer, PID_GONE);
-	tracer_get_thread_stats(tracer, &ts);
-	CHECK_INT(ts.entries, 0);
-	CHECK_INT(ts.removed[THREAD_RM_PROCESS_EXIT], 1);
+	tracer_get_stats(tracer, &ts);
+	CHECK_INT(ts.threads.entries, 0);
+	CHECK_INT(ts.threads.removed[THREAD_RM_PROCESS_EXIT], 1);
 	begin(&c, HTTP_ROLE_CLIENT, PID_GONE, PID_GONE + 1, "GET", "/b",
 	      T0 + 1 * MS, NULL, NULL);
 	end(&c, 200, T0 + 2 * MS, "/b");
@@ -600,7 +614,7 @@ static void test_process_exit_and_own_exports(void)
 static void test_no_exporter(void)
 {
 	static const uint8_t zero[HTTP_USER_DATA_SIZE];
-	struct thread_table_stats ts;
+	struct tracer_stats ts;
 	struct sampler smp;
 	char msg[128];
 	struct call s;
@@ -614,11 +628,173 @@ static void test_no_exporter(void)
 	begin(&s, HTTP_ROLE_SERVER, PID_GONE, PID_GONE + 1, "GET", "/a", T0,
 	      NULL, NULL);
 	CHECK(!memcmp(s.req.user, zero, sizeof(zero)));
-	tracer_get_thread_stats(tracer, &ts);
-	CHECK_INT(ts.entries, 0);
+	tracer_get_stats(tracer, &ts);
+	CHECK_INT(ts.threads.entries, 0);
 	end(&s, 200, T0 + 1 * MS, "/a");
 	tracer_free(tracer);
 	tracer = NULL;
+}
+
+/* A request at byte `pos` of a connection seen from its start. */
+static void begin_at(struct call *c, enum http_role role, uint32_t pid,
+		     uint32_t tid, const char *target, uint64_t start_ns,
+		     const struct podtap_sock_addrs *a, uint64_t pos,
+		     const char *traceparent)
+{
+	prepare(c, role, pid, tid, "GET", target, start_ns, traceparent, NULL);
+	c->conn.addrs = a;
+	c->conn.whole_stream = true;
+	c->req.stream_pos = pos;
+	submit(c);
+}
+
+static void set_addr(uint8_t *a, int b0, int b1, int b2, int b3)
+{
+	memset(a, 0, 16);
+	a[0] = b0, a[1] = b1, a[2] = b2, a[3] = b3;
+}
+
+static bool child_of(const Podtap__Otlp__Span *child,
+		     const Podtap__Otlp__Span *parent)
+{
+	return child && parent && same_bytes(child->trace_id, parent->trace_id) &&
+	       same_bytes(child->parent_span_id, parent->span_id);
+}
+
+/*
+ * Same-node stitching: pod A (10.0.0.1) calls pod B (10.0.0.2:8080) through
+ * a Service address (10.96.0.10:80, DNAT). B's SERVER span is the child of
+ * A's CLIENT span of the same request (same client port, same byte offset),
+ * whichever end is seen first, unless B made a call of its own before its
+ * caller's request was seen, or B's request names its caller itself.
+ */
+static void test_same_node_links(void)
+{
+	struct podtap_sock_addrs ca = { .family = AF_INET, .local_port = 40000,
+					.remote_port = 80 };
+	struct podtap_sock_addrs sb = { .family = AF_INET6,
+					.local_port = 8080,
+					.remote_port = 40000 };
+	struct podtap_sock_addrs other = sb;
+	struct call sa, c1, b1, c2, b2, c3, b3, b3x, c4, b4, b5;
+	const Podtap__Otlp__Span *a_srv, *x1, *y1, *x2, *y2, *x3, *y3, *y4,
+		*y5;
+	struct tracer_stats ts;
+
+	if (start("parentbased_always_on"))
+		return;
+	set_addr(ca.local_addr, 10, 0, 0, 1);
+	set_addr(ca.remote_addr, 10, 96, 0, 10);
+	/* B listens dual-stack: its peer is A as an IPv4-mapped address */
+	memset(sb.remote_addr, 0, 16);
+	sb.remote_addr[10] = sb.remote_addr[11] = 0xff;
+	memcpy(sb.remote_addr + 12, ca.local_addr, 4);
+	set_addr(sb.local_addr, 0, 0, 0, 0);
+	other.remote_port = 40001;
+
+	begin(&sa, HTTP_ROLE_SERVER, 100, 101, "GET", "/a", T0, NULL, NULL);
+	/* 1: the client's request is seen first */
+	begin_at(&c1, HTTP_ROLE_CLIENT, 100, 101, "/b1", T0 + 1 * MS, &ca, 0,
+		 NULL);
+	begin_at(&b1, HTTP_ROLE_SERVER, 200, 201, "/b1", T0 + 2 * MS, &sb, 0,
+		 NULL);
+	end(&b1, 200, T0 + 3 * MS, "/b1");
+	end(&c1, 200, T0 + 4 * MS, "/b1");
+	/* 2: the server's, on the same connection further on */
+	begin_at(&b2, HTTP_ROLE_SERVER, 200, 201, "/b2", T0 + 5 * MS, &sb, 77,
+		 NULL);
+	begin_at(&c2, HTTP_ROLE_CLIENT, 100, 101, "/b2", T0 + 5 * MS, &ca, 77,
+		 NULL);
+	end(&b2, 200, T0 + 6 * MS, "/b2");
+	end(&c2, 200, T0 + 7 * MS, "/b2");
+	/* 3: the server's first, and it calls out before the client's */
+	begin_at(&b3, HTTP_ROLE_SERVER, 200, 201, "/b3", T0 + 8 * MS, &sb, 150,
+		 NULL);
+	begin(&b3x, HTTP_ROLE_CLIENT, 200, 201, "GET", "/b3x", T0 + 8 * MS,
+	      NULL, NULL);
+	begin_at(&c3, HTTP_ROLE_CLIENT, 100, 101, "/b3", T0 + 9 * MS, &ca, 150,
+		 NULL);
+	end(&b3x, 200, T0 + 9 * MS, "/b3x");
+	end(&b3, 200, T0 + 10 * MS, "/b3");
+	end(&c3, 200, T0 + 11 * MS, "/b3");
+	/* 4: the request names its parent itself: that wins */
+	begin_at(&c4, HTTP_ROLE_CLIENT, 100, 101, "/b4", T0 + 12 * MS, &ca,
+		 230, NULL);
+	begin_at(&b4, HTTP_ROLE_SERVER, 200, 201, "/b4", T0 + 12 * MS, &sb,
+		 230, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+	end(&b4, 200, T0 + 13 * MS, "/b4");
+	end(&c4, 200, T0 + 13 * MS, "/b4");
+	/* 5: another client port at the same offset: not this request */
+	begin_at(&b5, HTTP_ROLE_SERVER, 200, 201, "/b5", T0 + 14 * MS, &other,
+		 0, NULL);
+	end(&b5, 200, T0 + 15 * MS, "/b5");
+	end(&sa, 200, T0 + 20 * MS, "/a");
+	tracer_get_stats(tracer, &ts);
+	CHECK_INT(ts.linked, 2);
+	CHECK_INT(ts.linked_late, 1);
+	CHECK_INT(ts.links.entries, 1); /* b5 waits for a client never seen */
+	tracer_tick(tracer, T0 + 60 * SEC);
+	tracer_get_stats(tracer, &ts);
+	CHECK_INT(ts.links.entries, 0);
+	CHECK_INT(ts.links.expired, 1);
+	CHECK_INT(ts.threads.entries, 0);
+	flush();
+
+	CHECK_INT(nspans, 11);
+	a_srv = span_named("GET /a", KIND_SERVER);
+	x1 = span_named("GET /b1", KIND_CLIENT);
+	y1 = span_named("GET /b1", KIND_SERVER);
+	x2 = span_named("GET /b2", KIND_CLIENT);
+	y2 = span_named("GET /b2", KIND_SERVER);
+	x3 = span_named("GET /b3", KIND_CLIENT);
+	y3 = span_named("GET /b3", KIND_SERVER);
+	y4 = span_named("GET /b4", KIND_SERVER);
+	y5 = span_named("GET /b5", KIND_SERVER);
+	CHECK(child_of(x1, a_srv));
+	CHECK(child_of(y1, x1));
+	CHECK(child_of(x2, a_srv));
+	CHECK(child_of(y2, x2));
+	CHECK(child_of(x3, a_srv));
+	CHECK(y3 && !child_of(y3, x3) && y3->parent_span_id.len == 0);
+	CHECK(y4 && !child_of(y4, span_named("GET /b4", KIND_CLIENT)));
+	if (y4)
+		CHECK_HEX(y4->parent_span_id, "00f067aa0ba902b7");
+	CHECK(y5 && y5->parent_span_id.len == 0);
+	forget_bodies();
+}
+
+/* An event loop serving two requests on one thread: its call has no
+ * parent (counted) rather than a guessed one; once one request ends, the
+ * other is the one. */
+static void test_ambiguous_parent(void)
+{
+	struct call s1, s2, c1, c2;
+	const Podtap__Otlp__Span *x1, *x2, *srv2;
+	struct tracer_stats ts;
+
+	if (start("parentbased_always_on"))
+		return;
+	begin(&s1, HTTP_ROLE_SERVER, 300, 301, "GET", "/s1", T0, NULL, NULL);
+	begin(&s2, HTTP_ROLE_SERVER, 300, 301, "GET", "/s2", T0 + MS, NULL,
+	      NULL);
+	begin(&c1, HTTP_ROLE_CLIENT, 300, 301, "GET", "/c1", T0 + 2 * MS, NULL,
+	      NULL);
+	end(&c1, 200, T0 + 3 * MS, "/c1");
+	end(&s1, 200, T0 + 4 * MS, "/s1");
+	begin(&c2, HTTP_ROLE_CLIENT, 300, 301, "GET", "/c2", T0 + 5 * MS, NULL,
+	      NULL);
+	end(&c2, 200, T0 + 6 * MS, "/c2");
+	end(&s2, 200, T0 + 7 * MS, "/s2");
+	tracer_get_stats(tracer, &ts);
+	CHECK_INT(ts.ambiguous, 1);
+	CHECK_INT(ts.threads.entries, 0);
+	flush();
+	x1 = span_named("GET /c1", KIND_CLIENT);
+	x2 = span_named("GET /c2", KIND_CLIENT);
+	srv2 = span_named("GET /s2", KIND_SERVER);
+	CHECK(x1 && x1->parent_span_id.len == 0);
+	CHECK(child_of(x2, srv2));
+	forget_bodies();
 }
 
 int main(void)
@@ -629,5 +805,7 @@ int main(void)
 	RUN(test_always_off);
 	RUN(test_process_exit_and_own_exports);
 	RUN(test_no_exporter);
+	RUN(test_same_node_links);
+	RUN(test_ambiguous_parent);
 	return check_summary("tracer");
 }

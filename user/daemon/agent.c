@@ -16,12 +16,15 @@
  * stat'ed then), checked at least every second and at most every 30 s. */
 #define EXPIRY_CHECK_MIN_NS (1ULL * NSEC_PER_SEC)
 #define EXPIRY_CHECK_MAX_NS (30ULL * NSEC_PER_SEC)
+/* Threads whose greenlet is known (greenlet switch events). */
+#define MAX_GREENLET_THREADS 65536
 
 /* What the parser callbacks need to know about the connection. */
 struct exchange_ctx {
 	struct agent *agent;
 	struct conn *conn;
 	uint32_t tid; /* thread of the event being parsed */
+	uint64_t unit; /* the greenlet it ran (exec_units); 0: none */
 	/* What an exchange cut short now is counted as: how the connection
 	 * ended, while it ends; else its times disagreed. */
 	enum stats_incomplete incomplete;
@@ -99,12 +102,25 @@ static void on_exchange(void *ctx, const struct http_exchange *ex)
 static void on_request(void *ctx, struct http_request *req)
 {
 	struct exchange_ctx *x = ctx;
-	struct tracer_conn tc = { .pid = x->conn->pid, .tid = x->tid,
-				  .comm = x->conn->comm };
+	struct tracer_conn tc = {
+		.pid = x->conn->pid, .tid = x->tid, .unit = x->unit,
+		.comm = x->conn->comm,
+		.addrs = x->conn->addrs.family ? &x->conn->addrs : NULL,
+		.whole_stream = x->conn->whole_stream,
+	};
 
 	if (x->agent->tracer)
 		tracer_on_request(x->agent->tracer,
 				  http_conn_role(x->conn->http), &tc, req);
+}
+
+static void on_request_end(void *ctx, const struct http_request *req)
+{
+	struct exchange_ctx *x = ctx;
+
+	if (x->agent->tracer)
+		tracer_on_request_end(x->agent->tracer,
+				      http_conn_role(x->conn->http), req);
 }
 
 static void on_parse_error(void *ctx, enum http_parse_error err)
@@ -133,6 +149,7 @@ static const struct http_conn_callbacks callbacks = {
 	.on_exchange = on_exchange,
 	.on_error = on_parse_error,
 	.on_request = on_request,
+	.on_request_end = on_request_end,
 	.on_unmeasured = on_unmeasured,
 };
 
@@ -150,7 +167,7 @@ static void on_conn_end(void *ctx, struct conn *c, enum conn_end why,
 			uint64_t ts_ns)
 {
 	struct agent *a = ctx;
-	struct exchange_ctx x = { a, c, 0, incomplete_reason(why) };
+	struct exchange_ctx x = { a, c, 0, 0, incomplete_reason(why) };
 
 	/* Only a close podtap saw ends what was in flight: an exchange ended
 	 * by podtap (stopping, replacing, sweeping) is incomplete, never
@@ -189,6 +206,8 @@ static struct conn *track(struct agent *a, const struct podtap_event *ev)
 	c->last_seen_ns = ev->ts_ns;
 	if (ev->flags & PODTAP_EVF_TLS)
 		c->tls = true;
+	/* Seen from accept or connect: its positions count from the start. */
+	c->whole_stream = ev->role != PODTAP_ROLE_UNKNOWN;
 	memcpy(c->comm, ev->comm, sizeof(c->comm));
 	c->comm[sizeof(c->comm) - 1] = '\0';
 	return c;
@@ -221,10 +240,12 @@ static void classify(struct agent *a, struct conn *c)
 static void handle_data(struct agent *a, const struct podtap_event *ev)
 {
 	struct conn *c = track(a, ev);
-	struct exchange_ctx x = { a, c, ev->tid, INCOMPLETE_MISORDERED };
+	struct exchange_ctx x = { a, c, ev->tid, 0, INCOMPLETE_MISORDERED };
 
 	if (!c || c->ignored)
 		return;
+	if (a->tracer)
+		x.unit = greenlets_current(a->greenlets, ev->pid, ev->tid);
 	http_conn_data(c->http,
 		       ev->direction == PODTAP_DIR_EGRESS ? HTTP_DIR_EGRESS
 							  : HTTP_DIR_INGRESS,
@@ -294,6 +315,7 @@ void agent_handle_event(void *ctx, const struct podtap_event *ev, size_t size)
 		a->ending_process = false;
 		if (a->tracer)
 			tracer_process_exit(a->tracer, ev->pid);
+		greenlets_process_exit(a->greenlets, ev->pid);
 		if (a->python)
 			python_hooks_handle_event(a->python, ev);
 		break;
@@ -305,6 +327,12 @@ void agent_handle_event(void *ctx, const struct podtap_event *ev, size_t size)
 		break;
 	case PODTAP_EV_GC:
 		handle_gc(a, ev);
+		break;
+	case PODTAP_EV_UNIT:
+		if (ev->captured >= sizeof(struct podtap_unit))
+			greenlets_switch(a->greenlets, ev->pid, ev->tid,
+					 ((const struct podtap_unit *)
+						  ev->payload)->id);
 		break;
 	case PODTAP_EV_CGROUP_MKDIR:
 		/* NUL-terminated by the kernel within what it captured. */
@@ -380,7 +408,7 @@ void agent_render(void *ctx, struct prom_writer *out)
 		otlp_exporter_get_stats(a->exporter, &snap.spans);
 	}
 	if (a->tracer)
-		tracer_get_thread_stats(a->tracer, &snap.threads);
+		tracer_get_stats(a->tracer, &snap.tracer);
 	if (a->python) {
 		snap.python = true;
 		snap.hooks = python_hooks_stats(a->python);
@@ -434,7 +462,8 @@ int agent_init(struct agent *a, const struct config *cfg)
 	a->metrics = metrics_new(cfg->max_series_per_pod, cfg->node_name);
 	a->conns = conn_table_new(PODTAP_MAX_CONNS, on_conn_end, a);
 	a->python_metrics = python_metrics_new(cfg->node_name);
-	if (!a->metrics || !a->conns || !a->python_metrics)
+	a->greenlets = greenlets_new(MAX_GREENLET_THREADS);
+	if (!a->metrics || !a->conns || !a->python_metrics || !a->greenlets)
 		goto nomem;
 	return 0;
 nomem:
@@ -463,6 +492,7 @@ void agent_fini(struct agent *a)
 			 (unsigned long long)n);
 	metrics_free(a->metrics);
 	python_metrics_free(a->python_metrics);
+	greenlets_free(a->greenlets);
 	pod_resolver_free(a->pods);
 	kubelet_stop(a->kubelet);
 	route_table_free(a->routes);

@@ -20,6 +20,7 @@
 #include "otel/tracer.h"
 #include "prometheus/metrics.h"
 #include "prometheus/prom_writer.h"
+#include "python/greenlets.h"
 #include "python/python_hooks.h"
 #include "python/python_metrics.h"
 
@@ -33,6 +34,7 @@ struct agent {
 	struct tracer *tracer;   /* NULL: traces off */
 	struct python_hooks *python; /* set once attached; NULL: off */
 	struct python_metrics *python_metrics;
+	struct greenlets *greenlets; /* which greenlet each thread runs */
 	struct otlp_exporter *exporter; /* for its stats; NULL: off */
 	uint64_t mono_to_unix_ns; /* event clock -> wall clock, for spans */
 	uint64_t series_ttl_ns;

@@ -145,6 +145,7 @@ int daemon_run(const struct config *cfg, volatile sig_atomic_t *stop)
 			.linger_ns = (uint64_t)cfg->uprobe_linger_s *
 				     NSEC_PER_SEC,
 			.pins = pins,
+			.greenlets = tracer != NULL,
 			.on_process = agent_python_process,
 			.ctx = &agent,
 		};

@@ -119,12 +119,13 @@ static void render_spans(const struct otlp_exporter_stats *sp,
 	      (double)sp->queue_length);
 }
 
-static void render_threads(const struct thread_table_stats *t,
-			   struct prom_writer *out)
+static void render_parenting(const struct tracer_stats *t,
+			     struct prom_writer *out)
 {
 	gauge(out, "podtap_trace_threads",
-	      "Threads whose server request podtap holds, to parent the "
-	      "client calls they make.", (double)t->entries);
+	      "Threads (and greenlets) whose server requests podtap holds, "
+	      "to parent the client calls they make.",
+	      (double)t->threads.entries);
 	prom_family(out, "podtap_trace_threads_removed_total", "counter",
 		    "Threads' server requests forgotten before their response "
 		    "was seen, by reason (full: the oldest made room, and its "
@@ -132,7 +133,33 @@ static void render_threads(const struct thread_table_stats *t,
 		    "older than 5 minutes; thread_exit; process_exit).");
 	for (int r = 0; r < THREAD_RM__COUNT; r++)
 		by_label(out, "podtap_trace_threads_removed_total", "reason",
-			 thread_removal_name(r), t->removed[r]);
+			 thread_removal_name(r), t->threads.removed[r]);
+	counter(out, "podtap_trace_ambiguous_parents_total",
+		"Client calls made by a thread or greenlet serving more than "
+		"one request at once (an event loop): their CLIENT spans "
+		"start traces of their own, as podtap cannot tell which "
+		"request made them.", t->ambiguous);
+	prom_family(out, "podtap_trace_peer_links_total", "counter",
+		    "SERVER spans whose caller is a client on this node, by "
+		    "outcome (linked: the child of the caller's CLIENT span; "
+		    "late: the server had made calls of its own before its "
+		    "caller's request was read, and keeps its own trace).");
+	by_label(out, "podtap_trace_peer_links_total", "result", "linked",
+		 t->linked);
+	by_label(out, "podtap_trace_peer_links_total", "result", "late",
+		 t->linked_late);
+	gauge(out, "podtap_trace_peer_links_waiting",
+	      "Requests on this node waiting for the other end of their "
+	      "connection to be seen.", (double)t->links.entries);
+	prom_family(out, "podtap_trace_peer_links_removed_total", "counter",
+		    "Requests that waited for the other end of their "
+		    "connection in vain, by reason (expired: 30 s passed, as "
+		    "for a peer podtap does not see; full: the oldest made "
+		    "room).");
+	by_label(out, "podtap_trace_peer_links_removed_total", "reason",
+		 "expired", t->links.expired);
+	by_label(out, "podtap_trace_peer_links_removed_total", "reason",
+		 "full", t->links.evicted);
 }
 
 static void render_hooks(const struct python_hooks_stats *h,
@@ -181,7 +208,7 @@ void stats_render(const struct stats *s, const struct stats_snapshot *snap,
 	static const char *const kinds[STATS_EVENT_KINDS] = {
 		"unknown", "data", "open", "close", "process_exit",
 		"exec", "fork", "library_mapped", "python_gc",
-		"cgroup_mkdir",
+		"cgroup_mkdir", "greenlet_switch",
 	};
 	char libbpf[32];
 	struct prom_label build[] = { { "version", PODTAP_VERSION },
@@ -242,7 +269,7 @@ void stats_render(const struct stats *s, const struct stats_snapshot *snap,
 
 	if (snap->traces) {
 		render_spans(&snap->spans, out);
-		render_threads(&snap->threads, out);
+		render_parenting(&snap->tracer, out);
 	}
 	if (snap->python)
 		render_hooks(snap->hooks, out);

@@ -12,7 +12,7 @@
 #include "http/http_parser.h"
 #include "k8s/kubelet.h"
 #include "otel/otlp_exporter.h"
-#include "otel/thread_table.h"
+#include "otel/tracer.h"
 #include "prometheus/prom_writer.h"
 #include "python/python_hooks.h"
 
@@ -58,7 +58,7 @@ struct stats_snapshot {
 	uint64_t series;
 	bool traces;                      /* an exporter runs */
 	struct otlp_exporter_stats spans; /* when traces */
-	struct thread_table_stats threads; /* when traces */
+	struct tracer_stats tracer; /* when traces */
 	bool python;                      /* Python hooks run */
 	const struct python_hooks_stats *hooks; /* when python */
 	bool kubelet;                     /* the kubelet source is on */

@@ -29,6 +29,7 @@ struct conn {
 	bool ignored;
 	bool tls;                /* plaintext of SSL calls: https */
 	bool counted_http;       /* protocol HTTP already counted */
+	bool whole_stream;       /* seen from accept/connect, not mid-stream */
 };
 
 struct conn_table;

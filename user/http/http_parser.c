@@ -91,6 +91,7 @@ struct dir {
 	bool committed;    /* its start line was valid */
 	struct head_scan scan;
 	uint64_t head_ts;
+	uint64_t head_pos;   /* stream position of its first byte */
 	uint64_t head_event;
 	size_t head_len;   /* bytes read in earlier syscalls, kept in buf */
 	uint8_t *buf;
@@ -128,6 +129,7 @@ struct http_conn {
 struct event {
 	const uint8_t *data;
 	uint64_t captured, total, off;
+	uint64_t pos; /* stream position of its byte 0 */
 	uint64_t ts;
 	bool lost;
 };
@@ -187,8 +189,11 @@ static struct http_request *request_alloc(void)
 	return spares_take(&spare_requests, sizeof(struct http_request));
 }
 
-static void request_free(struct http_request *r)
+/* Every queued request was seen by on_request: it hears of the end too. */
+static void request_free(struct http_conn *c, struct http_request *r)
 {
+	if (c->cb && c->cb->on_request_end)
+		c->cb->on_request_end(c->ctx, r);
 	spares_give(&spare_requests, r);
 }
 
@@ -200,7 +205,7 @@ static struct pending *queue_at(struct http_conn *c, unsigned int i)
 static void queue_clear(struct http_conn *c)
 {
 	for (unsigned int i = 0; i < c->q_len; i++)
-		request_free(queue_at(c, i)->req);
+		request_free(c, queue_at(c, i)->req);
 	c->q_first = c->q_len = 0;
 	c->unpaired = 0;
 }
@@ -208,7 +213,7 @@ static void queue_clear(struct http_conn *c)
 static void unbind(struct http_conn *c)
 {
 	if (c->answering)
-		request_free(c->answer.req);
+		request_free(c, c->answer.req);
 	c->answer.req = NULL;
 	c->answering = false;
 }
@@ -231,7 +236,7 @@ static void copy_value(char *dst, size_t size, const uint8_t *src,
 /* Every field of r is set: a request is allocated per request, and
  * clearing its 2 KiB was a sixth of the daemon's time per exchange. */
 static void fill_request(struct http_request *r, const struct head_info *hi,
-			 uint64_t start_ns)
+			 uint64_t start_ns, uint64_t stream_pos)
 {
 	struct http_request_headers *h = &r->headers;
 	char *const dst[TRACE_HEADERS] = {
@@ -252,6 +257,7 @@ static void fill_request(struct http_request *r, const struct head_info *hi,
 	if (hi->traceparent_count > 1)
 		h->traceparent[0] = '\0';
 	r->start_ns = start_ns;
+	r->stream_pos = stream_pos;
 	memset(r->user, 0, sizeof(r->user));
 }
 
@@ -278,7 +284,7 @@ static void queue_request(struct http_conn *c, const struct dir *d,
 			c->unpaired++;
 		return;
 	}
-	fill_request(req, hi, d->head_ts);
+	fill_request(req, hi, d->head_ts, d->head_pos);
 	p = queue_at(c, c->q_len++);
 	memset(p, 0, sizeof(*p));
 	memcpy(p->method, hi->method, hi->method_len); /* < HTTP_METHOD_MAX */
@@ -557,6 +563,7 @@ static void begin_head(struct http_conn *c, struct dir *d,
 	d->committed = false;
 	d->first = false;
 	d->head_ts = ev->ts;
+	d->head_pos = ev->pos + ev->off;
 	d->head_event = d->events;
 	d->head_len = 0;
 	head_scan_begin(&d->scan, request, origin == HO_CANDIDATE);
@@ -1128,10 +1135,12 @@ void http_conn_data(struct http_conn *conn, enum http_dir dir, uint64_t pos,
 	d->next_pos = pos + total;
 	d->events++;
 	if (lost) {
-		struct event gap = { .total = lost, .ts = ts_ns, .lost = true };
+		struct event gap = { .total = lost, .pos = pos - lost,
+				     .ts = ts_ns, .lost = true };
 
 		feed(conn, d, &gap);
 	}
+	ev.pos = pos;
 	ev.data = data;
 	ev.captured = data ? (captured < total ? captured : total) : 0;
 	feed(conn, d, &ev);

@@ -98,6 +98,10 @@ struct http_request {
 	char target[HTTP_PATH_MAX];
 	struct http_request_headers headers;
 	uint64_t start_ns;
+	/* Where its first byte is in the stream of its direction: on a
+	 * connection seen from its start (a known role), the TCP stream's own
+	 * offset, the same at both ends of the connection. */
+	uint64_t stream_pos;
 	/* The caller's: zeroed, filled by on_request if it likes, and handed
 	 * back with the exchange (ex->request->user). */
 	uint8_t user[HTTP_USER_DATA_SIZE];
@@ -129,6 +133,10 @@ struct http_conn_callbacks {
 	 * head byte): the time to note what only the caller knows then, such
 	 * as the thread that read or wrote it. Optional. */
 	void (*on_request)(void *ctx, struct http_request *req);
+	/* The parser lets go of a request that on_request saw: after its
+	 * exchange, or unanswered (connection closed or abandoned). Each
+	 * on_request is followed by exactly one of these. Optional. */
+	void (*on_request_end)(void *ctx, const struct http_request *req);
 	/* A request will not be measured, and why. Optional. */
 	void (*on_unmeasured)(void *ctx, enum http_unmeasured why);
 };

@@ -9,34 +9,7 @@
 #include <unistd.h>
 
 #include "lib/hashmap.h"
-
-/* Circular doubly linked list with a sentinel. */
-struct link {
-	struct link *prev, *next;
-};
-
-static void list_init(struct link *head)
-{
-	head->prev = head->next = head;
-}
-
-static void list_add_tail(struct link *head, struct link *l)
-{
-	l->prev = head->prev;
-	l->next = head;
-	head->prev->next = l;
-	head->prev = l;
-}
-
-static void list_del(struct link *l)
-{
-	l->prev->next = l->next;
-	l->next->prev = l->prev;
-	l->prev = l->next = l;
-}
-
-#define list_entry(l, type, member) \
-	((type *)((char *)(l) - offsetof(type, member)))
+#include "lib/list.h"
 
 /* The threads of one process that have an entry. */
 struct pid_entry {
@@ -46,14 +19,24 @@ struct pid_entry {
 };
 
 struct entry {
-	struct hnode node; /* by tid */
+	struct hnode node; /* by (tid, unit) */
 	struct link age;   /* in t->by_age, oldest first */
 	struct link sibling; /* in its pid_entry's threads */
 	struct pid_entry *proc;
 	uint32_t tid;
+	uint64_t unit;
 	uint64_t since_ns;
-	uint64_t key;
+	/* Requests set and not yet cleared: more than one is an event loop
+	 * serving several at once, whose calls cannot be told apart. */
+	unsigned int open;
+	bool has_data;     /* data is the latest one's, still open */
+	uint64_t key;      /* the latest one's */
 	uint8_t data[THREAD_TABLE_DATA];
+};
+
+struct unit_key {
+	uint32_t tid;
+	uint64_t unit;
 };
 
 struct thread_table {
@@ -109,10 +92,17 @@ void thread_table_free(struct thread_table *t)
 	free(t);
 }
 
-static bool tid_eq(const struct hnode *n, const void *key)
+static bool unit_eq(const struct hnode *n, const void *key)
 {
-	return hmap_entry(n, struct entry, node)->tid ==
-	       *(const uint32_t *)key;
+	const struct entry *e = hmap_entry(n, struct entry, node);
+	const struct unit_key *k = key;
+
+	return e->tid == k->tid && e->unit == k->unit;
+}
+
+static uint64_t unit_hash(const struct unit_key *k)
+{
+	return hash_u64(k->unit * 0x9e3779b97f4a7c15ULL ^ k->tid);
 }
 
 static bool pid_eq(const struct hnode *n, const void *key)
@@ -121,9 +111,11 @@ static bool pid_eq(const struct hnode *n, const void *key)
 	       *(const uint32_t *)key;
 }
 
-static struct entry *find(const struct thread_table *t, uint32_t tid)
+static struct entry *find(const struct thread_table *t, uint32_t tid,
+			  uint64_t unit)
 {
-	struct hnode *n = hmap_find(&t->threads, hash_u64(tid), &tid, tid_eq);
+	struct unit_key k = { tid, unit };
+	struct hnode *n = hmap_find(&t->threads, unit_hash(&k), &k, unit_eq);
 
 	return n ? hmap_entry(n, struct entry, node) : NULL;
 }
@@ -192,16 +184,20 @@ static void remove_entry(struct thread_table *t, struct entry *e,
 	publish_count(t);
 }
 
-void thread_table_set(struct thread_table *t, uint32_t tid, uint32_t pid,
-		      uint64_t now_ns, uint64_t key, const void *data,
-		      size_t len)
+void thread_table_set(struct thread_table *t, uint32_t tid, uint64_t unit,
+		      uint32_t pid, uint64_t now_ns, uint64_t key,
+		      const void *data, size_t len)
 {
-	struct entry *e = find(t, tid);
+	struct unit_key k = { tid, unit };
+	struct entry *e = find(t, tid, unit);
 
 	if (len > THREAD_TABLE_DATA)
 		len = THREAD_TABLE_DATA;
-	if (e && e->proc && e->proc->pid != pid)
-		unlink_proc(t, e); /* the tid now belongs to another process */
+	if (e && e->proc && e->proc->pid != pid) {
+		/* the tid now belongs to another process */
+		unlink_proc(t, e);
+		e->open = 0;
+	}
 	if (!e) {
 		/* Full: the oldest goes; a thread serving one request that
 		 * long is rarer than a new one starting. */
@@ -214,9 +210,10 @@ void thread_table_set(struct thread_table *t, uint32_t tid, uint32_t pid,
 		if (!e)
 			return;
 		e->tid = tid;
+		e->unit = unit;
 		list_init(&e->sibling);
 		list_init(&e->age);
-		hmap_insert(&t->threads, &e->node, hash_u64(tid));
+		hmap_insert(&t->threads, &e->node, unit_hash(&k));
 	} else {
 		unlink_age(t, e);
 	}
@@ -227,6 +224,8 @@ void thread_table_set(struct thread_table *t, uint32_t tid, uint32_t pid,
 		return;
 	}
 	e->since_ns = now_ns;
+	e->open++;
+	e->has_data = true;
 	e->key = key;
 	memset(e->data, 0, sizeof(e->data));
 	memcpy(e->data, data, len);
@@ -234,22 +233,40 @@ void thread_table_set(struct thread_table *t, uint32_t tid, uint32_t pid,
 	publish_count(t);
 }
 
-const void *thread_table_get(struct thread_table *t, uint32_t tid,
-			     uint32_t pid, uint64_t now_ns)
+void *thread_table_get(struct thread_table *t, uint32_t tid, uint64_t unit,
+		       uint32_t pid, uint64_t now_ns, bool *ambiguous)
 {
-	struct entry *e = find(t, tid);
+	struct entry *e = find(t, tid, unit);
 
+	*ambiguous = false;
 	if (!e || e->proc->pid != pid ||
 	    (now_ns > e->since_ns && now_ns - e->since_ns > t->ttl_ns))
 		return NULL;
+	if (e->open != 1 || !e->has_data) {
+		*ambiguous = true;
+		return NULL;
+	}
 	return e->data;
 }
 
-void thread_table_clear(struct thread_table *t, uint32_t tid, uint64_t key)
+void *thread_table_find(struct thread_table *t, uint32_t tid, uint64_t unit,
+			uint64_t key)
 {
-	struct entry *e = find(t, tid);
+	struct entry *e = find(t, tid, unit);
 
-	if (e && e->key == key)
+	return e && e->has_data && e->key == key ? e->data : NULL;
+}
+
+void thread_table_clear(struct thread_table *t, uint32_t tid, uint64_t unit,
+			uint64_t key)
+{
+	struct entry *e = find(t, tid, unit);
+
+	if (!e)
+		return;
+	if (e->key == key)
+		e->has_data = false;
+	if (--e->open == 0)
 		remove_entry(t, e, THREAD_RM__COUNT);
 }
 

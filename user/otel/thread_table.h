@@ -1,8 +1,13 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * The server request each thread is serving, so that the client calls the
- * thread makes meanwhile can be its children. Keyed by thread id, with the
- * caller's fixed-size context per entry.
+ * thread makes meanwhile can be its children. Keyed by thread id and, where
+ * one thread runs many pieces of work in turn (greenlets), by the unit of
+ * work within it; with the caller's fixed-size context per entry.
+ *
+ * A unit serving more than one request at once (an event loop on one
+ * thread) cannot say which of them a call belongs to: lookups then answer
+ * "ambiguous", never a guess.
  *
  * Bounded and self-cleaning: an entry leaves when its exchange ends
  * (thread_table_clear), when its process exits, when its thread is found
@@ -45,17 +50,25 @@ struct thread_table *thread_table_new(unsigned int max_entries,
 				      uint64_t ttl_ns, thread_alive_fn alive);
 void thread_table_free(struct thread_table *t); /* accepts NULL */
 
-/* Thread tid (of pid) serves, since now_ns, the request named `key` with
- * context data (len <= THREAD_TABLE_DATA). Replaces what the thread had. */
-void thread_table_set(struct thread_table *t, uint32_t tid, uint32_t pid,
-		      uint64_t now_ns, uint64_t key, const void *data,
-		      size_t len);
-/* The context of what thread tid of pid serves; NULL when none, older
- * than the TTL, or the entry is another process's (its tid reused). */
-const void *thread_table_get(struct thread_table *t, uint32_t tid,
-			     uint32_t pid, uint64_t now_ns);
-/* The request `key` of thread tid ended. */
-void thread_table_clear(struct thread_table *t, uint32_t tid, uint64_t key);
+/* Unit `unit` (0: the thread itself) of thread tid (of pid) serves, since
+ * now_ns, the request named `key` with context data (len <=
+ * THREAD_TABLE_DATA), besides any it still serves. */
+void thread_table_set(struct thread_table *t, uint32_t tid, uint64_t unit,
+		      uint32_t pid, uint64_t now_ns, uint64_t key,
+		      const void *data, size_t len);
+/* The context of the one request the unit serves; NULL when none, older
+ * than the TTL, the entry is another process's (its tid reused), or, with
+ * *ambiguous set, the unit serves more than one. The caller may change the
+ * data in place. */
+void *thread_table_get(struct thread_table *t, uint32_t tid, uint64_t unit,
+		       uint32_t pid, uint64_t now_ns, bool *ambiguous);
+/* The context of request `key` if it is the unit's latest, still open. */
+void *thread_table_find(struct thread_table *t, uint32_t tid, uint64_t unit,
+			uint64_t key);
+/* The request `key` of the unit ended (answered or not): every set is
+ * cleared once. */
+void thread_table_clear(struct thread_table *t, uint32_t tid, uint64_t unit,
+			uint64_t key);
 void thread_table_process_exit(struct thread_table *t, uint32_t pid);
 /* Removes entries older than the TTL, and checks up to `budget` entries,
  * round robin, for threads that are gone. */

@@ -28,19 +28,41 @@
 /* Threads checked per tick for having exited (one tgkill each): a full
  * table is gone through in 4 ticks. */
 #define THREAD_CHECKS_PER_TICK 4096
+/* Requests of one end of a same-node connection waiting for the other
+ * end's: the other is normally microseconds away (a server takes a while
+ * to accept when its backlog is long). */
+#define MAX_PEER_LINKS 16384
+#define PEER_LINK_TTL_NS (30 * NSEC_PER_SEC)
 
-/* A request's trace context, kept in http_request.user. */
+/* A request's trace context, kept in http_request.user (and, for a server
+ * request, in the thread table while it is served). */
 struct span_ctx {
 	uint8_t trace_id[TRACE_ID_SIZE];
 	uint8_t span_id[TRACE_SPAN_ID_SIZE];
 	uint8_t parent_id[TRACE_SPAN_ID_SIZE]; /* zero: a root span */
 	uint8_t sampled;
 	uint8_t valid;
+	uint8_t has_children; /* a client call took it as parent */
+	uint8_t pad;
+	uint32_t tid;  /* server: the unit serving it, where it is kept */
+	uint64_t unit;
 };
 _Static_assert(sizeof(struct span_ctx) <= HTTP_USER_DATA_SIZE,
 	       "span context must fit in http_request.user");
 _Static_assert(sizeof(struct span_ctx) <= THREAD_TABLE_DATA,
 	       "span context must fit in a thread table entry");
+
+/* A server request waiting for its same-node client's: where its context
+ * is kept, to be made the client span's child when that comes. */
+struct waiting_server {
+	uint8_t span_id[TRACE_SPAN_ID_SIZE];
+	uint32_t tid;
+	uint32_t pid;
+	uint64_t unit;
+};
+_Static_assert(sizeof(struct span_ctx) <= PEER_LINK_DATA &&
+		       sizeof(struct waiting_server) <= PEER_LINK_DATA,
+	       "contexts must fit in a peer link entry");
 
 struct resource_entry {
 	struct hnode node;
@@ -58,6 +80,8 @@ struct tracer {
 	struct span_resource_attr extra[SPAN_RESOURCE_EXTRA_MAX];
 	unsigned int n_extra;
 	struct thread_table *threads; /* the server request each serves */
+	struct peer_links *links;     /* same-node ends awaiting the other */
+	_Atomic uint64_t ambiguous, linked, linked_late;
 	pthread_mutex_t lock; /* resources: released from the exporter */
 	struct hmap resources;
 };
@@ -72,8 +96,10 @@ struct tracer *tracer_new(const struct sampler *sampler,
 	if (!t)
 		return NULL;
 	t->threads = thread_table_new(MAX_THREADS, THREAD_CTX_TTL_NS, NULL);
-	if (!t->threads || hmap_init(&t->resources)) {
+	t->links = peer_links_new(MAX_PEER_LINKS, PEER_LINK_TTL_NS);
+	if (!t->threads || !t->links || hmap_init(&t->resources)) {
 		thread_table_free(t->threads);
+		peer_links_free(t->links);
 		free(t);
 		return NULL;
 	}
@@ -107,6 +133,7 @@ void tracer_free(struct tracer *t)
 	if (!t)
 		return;
 	thread_table_free(t->threads);
+	peer_links_free(t->links);
 	free_all(&t->resources, offsetof(struct resource_entry, node));
 	pthread_mutex_destroy(&t->lock);
 	free(t);
@@ -122,27 +149,33 @@ static uint64_t span_key(const struct span_ctx *ctx)
 	return k;
 }
 
-static void thread_set(struct tracer *t, uint32_t tid, uint32_t pid,
-		       uint64_t now_ns, const struct span_ctx *ctx)
+static void thread_set(struct tracer *t, uint32_t pid, uint64_t now_ns,
+		       const struct span_ctx *ctx)
 {
-	thread_table_set(t->threads, tid, pid, now_ns, span_key(ctx), ctx,
-			 sizeof(*ctx));
+	thread_table_set(t->threads, ctx->tid, ctx->unit, pid, now_ns,
+			 span_key(ctx), ctx, sizeof(*ctx));
 }
 
-static void thread_clear(struct tracer *t, uint32_t tid,
-			 const struct span_ctx *ctx)
+static void count(_Atomic uint64_t *c)
 {
-	thread_table_clear(t->threads, tid, span_key(ctx));
+	atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
 }
 
 void tracer_tick(struct tracer *t, uint64_t now_ns)
 {
 	thread_table_tick(t->threads, now_ns, THREAD_CHECKS_PER_TICK);
+	peer_links_tick(t->links, now_ns);
 }
 
-void tracer_get_thread_stats(struct tracer *t, struct thread_table_stats *out)
+void tracer_get_stats(struct tracer *t, struct tracer_stats *out)
 {
-	thread_table_get_stats(t->threads, out);
+	thread_table_get_stats(t->threads, &out->threads);
+	peer_links_get_stats(t->links, &out->links);
+	out->ambiguous = atomic_load_explicit(&t->ambiguous,
+					      memory_order_relaxed);
+	out->linked = atomic_load_explicit(&t->linked, memory_order_relaxed);
+	out->linked_late = atomic_load_explicit(&t->linked_late,
+						memory_order_relaxed);
 }
 
 /* --- trace context ------------------------------------------------------ */
@@ -184,8 +217,9 @@ static enum sampler_parent parent_state(const struct trace_context *tc)
 	}
 }
 
-/* A server span: continues the caller's trace, or starts one. */
-static void server_context(struct tracer *t, const struct http_request *req,
+/* A server span: continues the caller's trace, or starts one. Returns
+ * whether the request named its caller. */
+static bool server_context(struct tracer *t, const struct http_request *req,
 			   struct span_ctx *ctx)
 {
 	struct trace_context tc = { 0 };
@@ -201,6 +235,20 @@ static void server_context(struct tracer *t, const struct http_request *req,
 		trace_new_trace_id(ctx->trace_id);
 	trace_new_span_id(ctx->span_id);
 	ctx->sampled = sampler_should_sample(&t->sampler, ctx->trace_id, parent);
+	return !all_zero(ctx->parent_id, sizeof(ctx->parent_id));
+}
+
+/* A server span made the child of its same-node caller's client span. */
+static void adopt_caller(struct tracer *t, const struct span_ctx *caller,
+			 struct span_ctx *ctx)
+{
+	memcpy(ctx->trace_id, caller->trace_id, sizeof(ctx->trace_id));
+	memcpy(ctx->parent_id, caller->span_id, sizeof(ctx->parent_id));
+	ctx->sampled = sampler_should_sample(
+		&t->sampler, ctx->trace_id,
+		caller->sampled ? SAMPLER_PARENT_SAMPLED
+				: SAMPLER_PARENT_NOT_SAMPLED);
+	count(&t->linked);
 }
 
 /*
@@ -212,9 +260,17 @@ static void client_context(struct tracer *t, const struct tracer_conn *conn,
 			   const struct http_request *req, uint64_t now_ns,
 			   struct span_ctx *ctx)
 {
-	const struct span_ctx *serving =
-		thread_table_get(t->threads, conn->tid, conn->pid, now_ns);
+	bool ambiguous;
+	struct span_ctx *serving =
+		thread_table_get(t->threads, conn->tid, conn->unit, conn->pid,
+				 now_ns, &ambiguous);
 	struct trace_context tc = { 0 };
+
+	/* A wrong parent is worse than none. */
+	if (ambiguous)
+		count(&t->ambiguous);
+	if (serving)
+		serving->has_children = 1;
 
 	if (incoming_context(&req->headers, &tc) &&
 	    !all_zero(tc.trace_id, sizeof(tc.trace_id))) {
@@ -245,6 +301,80 @@ static void client_context(struct tracer *t, const struct tracer_conn *conn,
 					     SAMPLER_PARENT_NONE);
 }
 
+/* Same-node stitching (otel/peer_links.h): the key of this request at
+ * its end of the connection; false when it has none. */
+static bool link_key(const struct tracer_conn *conn, enum peer_end end,
+		     const struct http_request *req, struct peer_link_key *k)
+{
+	return conn->whole_stream && conn->addrs &&
+	       peer_link_key_of(end, conn->addrs, req->stream_pos, k);
+}
+
+static void server_request(struct tracer *t, const struct tracer_conn *conn,
+			   struct http_request *req, struct span_ctx *ctx)
+{
+	struct peer_link_key k;
+	struct span_ctx caller;
+	bool named = server_context(t, req, ctx);
+
+	ctx->tid = conn->tid;
+	ctx->unit = conn->unit;
+	if (link_key(conn, PEER_SERVER, req, &k)) {
+		if (peer_links_take(t->links, PEER_CLIENT, &k, &caller,
+				    sizeof(caller))) {
+			/* A header the caller sent names the same span. */
+			if (!named)
+				adopt_caller(t, &caller, ctx);
+		} else if (!named) {
+			struct waiting_server w = { .tid = ctx->tid,
+						    .pid = conn->pid,
+						    .unit = ctx->unit };
+
+			memcpy(w.span_id, ctx->span_id, sizeof(w.span_id));
+			peer_links_put(t->links, PEER_SERVER, &k, req->start_ns,
+				       &w, sizeof(w));
+		}
+	}
+	thread_set(t, conn->pid, req->start_ns, ctx);
+}
+
+/*
+ * The server end of this client request was read first (the two ends' events
+ * can come in either order): it becomes this span's child now, unless it
+ * already made calls of its own, which took its first trace id.
+ */
+static void link_waiting_server(struct tracer *t,
+				const struct waiting_server *w,
+				const struct span_ctx *client)
+{
+	uint64_t key;
+	struct span_ctx *server;
+
+	memcpy(&key, w->span_id, sizeof(key));
+	server = thread_table_find(t->threads, w->tid, w->unit, key);
+	if (!server || server->has_children) {
+		count(&t->linked_late);
+		return;
+	}
+	adopt_caller(t, client, server);
+}
+
+static void client_request(struct tracer *t, const struct tracer_conn *conn,
+			   struct http_request *req, struct span_ctx *ctx)
+{
+	struct peer_link_key k;
+	struct waiting_server w;
+
+	client_context(t, conn, req, req->start_ns, ctx);
+	if (!link_key(conn, PEER_CLIENT, req, &k))
+		return;
+	if (peer_links_take(t->links, PEER_SERVER, &k, &w, sizeof(w)))
+		link_waiting_server(t, &w, ctx);
+	else
+		peer_links_put(t->links, PEER_CLIENT, &k, req->start_ns, ctx,
+			       sizeof(*ctx));
+}
+
 void tracer_on_request(struct tracer *t, enum http_role role,
 		       const struct tracer_conn *conn,
 		       struct http_request *req)
@@ -253,13 +383,21 @@ void tracer_on_request(struct tracer *t, enum http_role role,
 
 	if (!t->exporter)
 		return;
-	if (role == HTTP_ROLE_SERVER) {
-		server_context(t, req, ctx);
-		thread_set(t, conn->tid, conn->pid, req->start_ns, ctx);
-	} else {
-		client_context(t, conn, req, req->start_ns, ctx);
-	}
+	if (role == HTTP_ROLE_SERVER)
+		server_request(t, conn, req, ctx);
+	else
+		client_request(t, conn, req, ctx);
 	ctx->valid = 1;
+}
+
+void tracer_on_request_end(struct tracer *t, enum http_role role,
+			   const struct http_request *req)
+{
+	const struct span_ctx *ctx = (const struct span_ctx *)req->user;
+
+	if (t->exporter && ctx->valid && role == HTTP_ROLE_SERVER)
+		thread_table_clear(t->threads, ctx->tid, ctx->unit,
+				   span_key(ctx));
 }
 
 /* --- resources ---------------------------------------------------------- */
@@ -515,8 +653,14 @@ void tracer_on_exchange(struct tracer *t, const struct tracer_conn *conn,
 	ctx = (const struct span_ctx *)ex->request->user;
 	if (!ctx->valid)
 		return;
-	if (ex->role == HTTP_ROLE_SERVER)
-		thread_clear(t, conn->tid, ctx);
+	/* A server's context may have been linked to its caller since. */
+	if (ex->role == HTTP_ROLE_SERVER) {
+		const struct span_ctx *kept = thread_table_find(
+			t->threads, ctx->tid, ctx->unit, span_key(ctx));
+
+		if (kept)
+			ctx = kept;
+	}
 	/* A collector on this node serving podtap's own exports: a span for
 	 * each would be exported in turn, a loop that never ends. */
 	if (!ctx->sampled ||

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * Turns HTTP exchanges into OpenTelemetry spans: trace context at request
- * time (incoming traceparent/b3, or the server request the same thread is
- * serving), the sampling decision, the workload's resource, and the span
- * handed to the exporter. Runs on the event-loop thread.
+ * time (incoming traceparent/b3; else, for a server, the client span of
+ * the same request when its caller is on this node; for a client, the
+ * server request the same thread or greenlet is serving), the sampling
+ * decision, the workload's resource, and the span handed to the exporter.
+ * Runs on the event-loop thread.
  */
 #ifndef PODTAP_TRACER_H
 #define PODTAP_TRACER_H
@@ -14,6 +16,7 @@
 #include "k8s/pod_resolver.h"
 #include "otel/sampler.h"
 #include "otel/span.h"
+#include "otel/peer_links.h"
 #include "otel/thread_table.h"
 
 struct tracer;
@@ -23,6 +26,7 @@ struct otlp_exporter;
 struct tracer_conn {
 	uint32_t pid;
 	uint32_t tid;              /* thread of the current event */
+	uint64_t unit;             /* the greenlet it runs; 0: none known */
 	const char *comm;
 	const char *peer_address;  /* "" when not an IP socket */
 	const char *server_address; /* Host; a client's: else the peer */
@@ -30,6 +34,20 @@ struct tracer_conn {
 	const char *scheme;        /* "http" or "https" */
 	const struct workload *w;
 	const char *pod_uid;       /* "" outside pods */
+	/* The connection's addresses (NULL: unknown), and whether it was seen
+	 * from its start, so that stream positions are the TCP stream's. */
+	const struct podtap_sock_addrs *addrs;
+	bool whole_stream;
+};
+
+struct tracer_stats {
+	struct thread_table_stats threads;
+	struct peer_links_stats links;
+	uint64_t ambiguous;     /* client calls of a unit serving several */
+	uint64_t linked;        /* server spans parented by a same-node
+				 * client span */
+	uint64_t linked_late;   /* the server had made calls before its
+				 * caller's request was seen: left alone */
 };
 
 /* Returns NULL on allocation failure. Nothing is built until an exporter
@@ -49,6 +67,10 @@ void tracer_on_request(struct tracer *t, enum http_role role,
 		       const struct tracer_conn *conn,
 		       struct http_request *req);
 
+/* The parser let go of a request tracer_on_request saw (answered or not). */
+void tracer_on_request_end(struct tracer *t, enum http_role role,
+			   const struct http_request *req);
+
 /* At exchange end: builds the span and queues it if sampled. url.path is
  * taken from `target` (ex->target, or a prefix of it). */
 void tracer_on_exchange(struct tracer *t, const struct tracer_conn *conn,
@@ -63,8 +85,8 @@ void tracer_process_exit(struct tracer *t, uint32_t pid);
  * threads that are gone. */
 void tracer_tick(struct tracer *t, uint64_t now_ns);
 
-/* The per-thread table's size and removals (any thread). */
-void tracer_get_thread_stats(struct tracer *t, struct thread_table_stats *out);
+/* Parenting and stitching figures (any thread). */
+void tracer_get_stats(struct tracer *t, struct tracer_stats *out);
 
 /* A workload is about to be freed: its resources are no longer found by
  * it (another workload may come to live at its address) and go once no

@@ -35,6 +35,7 @@
 enum file_role {
 	ROLE_TLS = 1,    /* may define SSL_read and friends */
 	ROLE_INTERP = 2, /* the interpreter: executable or libpython */
+	ROLE_GREENLET = 4, /* greenlet's C extension */
 };
 
 /*
@@ -56,6 +57,7 @@ struct hook_file {
 	bool python;         /* defines the CPython interpreter */
 	bool tls;            /* SSL uprobes attached */
 	bool gc;             /* collector hooks attached */
+	bool greenlet;       /* switch hooks attached */
 	unsigned int nlinks;
 	struct bpf_link *links[FILE_LINKS_MAX];
 };
@@ -89,6 +91,7 @@ struct python_hooks {
 	struct link_reaper *reaper;
 	uint64_t linger_ns;
 	uint64_t next_linger_scan_ns;
+	bool greenlets;
 	struct python_hooks_stats stats;
 };
 
@@ -285,6 +288,46 @@ static void hook_tls(struct python_hooks *ph, struct hook_file *f,
 	log_info("HTTPS: SSL uprobes attached to %s", path);
 }
 
+/* greenlet 2 and 3 (C++): every switch into a greenlet restores its
+ * interpreter state through PythonState::operator>>, and a new greenlet's
+ * is prepared by set_initial_state; both exported, both given the
+ * greenlet's own PythonState (bpf/podtap_py.bpf.c). */
+static void hook_greenlet(struct python_hooks *ph, struct hook_file *f,
+			  const char *path)
+{
+	static const char *const syms[] = {
+		"_ZN8greenlet11PythonStatersEP3_ts",
+		"_ZN8greenlet11PythonState17set_initial_stateEPK3_ts",
+	};
+	unsigned int first = f->nlinks;
+	bool found[2];
+	int err = elf_defines(path, syms, 2, found);
+
+	if (err) {
+		count_failure(ph, failure_of(err));
+		return;
+	}
+	if (!found[0] || !found[1]) {
+		count_failure(ph, HOOK_FAIL_NO_SYMBOL);
+		log_warn("%s exports no greenlet::PythonState switch functions "
+			 "(greenlet older than 2.0?): client calls of its "
+			 "greenlets are parented by thread only", path);
+		return;
+	}
+	for (int i = 0; i < 2 && !err; i++)
+		err = attach_uprobe(ph, f, ph->skel->progs.podtap_greenlet_switch,
+				    path, syms[i], false);
+	if (err) {
+		file_detach_from(ph, f, first);
+		count_failure(ph, failure_of(err));
+		log_warn("cannot hook greenlet switches in %s: %s", path,
+			 strerror(-err));
+		return;
+	}
+	f->greenlet = true;
+	log_info("greenlets: switches hooked in %s", path);
+}
+
 /* The collector's uprobe fallback reads `generation` as the second
  * argument of gc_collect_main, which is its place in 3.11 and 3.12. */
 static bool gc_symbol_known(const char *version)
@@ -395,6 +438,8 @@ static struct hook_file *file_get(struct python_hooks *ph, const char *path,
 			hook_gc(ph, f, path, info);
 		if (todo & ROLE_TLS)
 			hook_tls(ph, f, path, base);
+		if (todo & ROLE_GREENLET)
+			hook_greenlet(ph, f, path);
 		if (!had_links && f->nlinks)
 			atomic_fetch_add(&ph->stats.files, 1);
 	}
@@ -481,10 +526,12 @@ static void proc_hold(struct python_hooks *ph, struct py_proc *p,
 				    * file held by none must not leak */
 }
 
-static unsigned int roles_of(const char *base)
+static unsigned int roles_of(const struct python_hooks *ph, const char *base)
 {
 	if (!strncmp(base, "libssl", 6) || !strncmp(base, "_ssl", 4))
 		return ROLE_TLS;
+	if (!strncmp(base, "_greenlet", 9))
+		return ph->greenlets ? ROLE_GREENLET : 0;
 	/* A libpython may have OpenSSL linked in. */
 	if (!strncmp(base, "libpython", 9))
 		return ROLE_INTERP | ROLE_TLS;
@@ -523,7 +570,7 @@ static void proc_scan(struct python_hooks *ph, struct py_proc *p)
 			if (strstr(file, " (deleted)"))
 				continue;
 			base = strrchr(file, '/') + 1;
-			roles = roles_of(base);
+			roles = roles_of(ph, base);
 			if (!strcmp(file, exe))
 				roles |= ROLE_TLS | (has_libpython ? 0 : ROLE_INTERP);
 			if (!strncmp(base, "libpython", 9))
@@ -776,6 +823,7 @@ int python_hooks_open(struct python_hooks **out, struct capture *cap,
 	ph->on_process = opts->on_process;
 	ph->ctx = opts->ctx;
 	ph->linger_ns = opts->linger_ns;
+	ph->greenlets = opts->greenlets;
 	ph->reaper = link_reaper_new(&ph->stats.links);
 	if (!ph->reaper) {
 		err = -errno;

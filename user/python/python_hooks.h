@@ -2,8 +2,9 @@
 /*
  * Finds the Python processes on the node (at start, on exec, on fork) and
  * hooks the files they run: OpenSSL's SSL_read/SSL_write family wherever
- * the process gets it (libssl, an _ssl module, libpython), and CPython's
- * collector (USDT gc__start/gc__done, else a uprobe on gc_collect_main).
+ * the process gets it (libssl, an _ssl module, libpython), CPython's
+ * collector (USDT gc__start/gc__done, else a uprobe on gc_collect_main),
+ * and, for traces, greenlet's switches (its _greenlet module).
  * Files are opened through /proc/PID/root, so a container's own libraries
  * are hooked, and each distinct file (device + inode) is hooked once for
  * every process that maps it; its links go when its last process exits.
@@ -57,6 +58,7 @@ struct python_hooks_opts {
 	 * finds them attached. 0: let go at once. */
 	uint64_t linger_ns;
 	struct pins *pins;    /* NULL: no pinning */
+	bool greenlets;       /* hook greenlet switches (PODTAP_EV_UNIT) */
 	python_process_fn on_process;
 	void *ctx;
 	const struct bpf_load_observer *observer; /* NULL: none */

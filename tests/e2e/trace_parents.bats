@@ -1,0 +1,209 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#
+# Traces that connect with no help from the apps: the right parent on
+# servers where one OS thread serves many requests (gevent and eventlet
+# greenlets), none rather than a wrong one where podtap cannot tell (an
+# asyncio loop), and one trace across the pods of this node (same-node
+# stitching: the SERVER span of a request is the child of the CLIENT span
+# that sent it, matched on the client's address and port and the request's
+# byte offset on the connection). No app here sends a traceparent.
+#
+#   pod relay/gevent-1   gunicorn -k gevent -w 1    GET /relay/<n>?to=B
+#   pod relay/eventlet-1 gunicorn -k eventlet -w 1  GET /relay/<n>?to=B
+#   pod relay/gthread-1  gunicorn -w 1 --threads 8  GET /relay/<n>?to=B[&via=C]
+#   pod relay/asyncio-1  uvicorn, httpx.AsyncClient GET /relay/<n>?to=B
+#   pod relay/back-1     gunicorn -w 4 (sync)       GET /users/<n>, and
+#                        /relay/<n>?to=C for the chain
+#   pod relay/leaf-1     gunicorn -w 2 (sync)       GET /users/<n>
+#
+# Each front end gets 200 requests at 16 in flight from curl on the host,
+# each request's id in its path (/relay/<n>), and its handler calls the
+# back end with the same id (/users/<n>): a span's id says which request it
+# belongs to. curl is traced too (a CLIENT span per request, no pod).
+
+load 'lib/common'
+load 'lib/otlp'
+
+NS=relay
+N=200
+
+setup_file() {
+	local p
+	pt_podtap_setup
+	pt_otlp_require
+	pt_otlp_clear_env
+	for p in gevent eventlet gthread asyncio back leaf; do
+		pt_pod_create "$NS" "$p-1" "$p"
+		export "SCOPE_$p=$PT_POD_SCOPE"
+	done
+	pt_gunicorn_app GEVENT gevent --cgroup "$SCOPE_gevent" -- -w 1 \
+		-k gevent --worker-connections 64
+	pt_gunicorn_app EVENTLET eventlet --cgroup "$SCOPE_eventlet" -- -w 1 \
+		-k eventlet --worker-connections 64
+	pt_gunicorn_app GTHREAD gthread --cgroup "$SCOPE_gthread" -- -w 1 \
+		--threads 8
+	pt_gunicorn_app BACK back --cgroup "$SCOPE_back" -- -w 4
+	pt_gunicorn_app LEAF leaf --cgroup "$SCOPE_leaf" -- -w 2
+	ASYNCIO_PORT=$(pt_free_port)
+	ASYNCIO_PID=$(pt_spawn "$PT_TMP/logs/asyncio.log" --cgroup "$SCOPE_asyncio" \
+		-- /usr/bin/python3 -m uvicorn --app-dir "$PT_FIXTURES" asgi_app:app \
+		--host 127.0.0.1 --port "$ASYNCIO_PORT" --log-level warning)
+	pt_wait_port "$ASYNCIO_PORT" 20 "$ASYNCIO_PID"
+	export ASYNCIO_PORT ASYNCIO_PID ASYNCIO="http://127.0.0.1:$ASYNCIO_PORT"
+}
+
+teardown_file() {
+	pt_cleanup
+}
+
+setup() {
+	pt_test_mark
+	PODTAP_PID=""
+	OTLP_PID=""
+}
+
+teardown() {
+	pt_test_stop
+}
+
+podtap_otlp() {
+	pt_otlp_podtap_start "OTEL_EXPORTER_OTLP_ENDPOINT=$OTLP_URL" \
+		OTEL_TRACES_SAMPLER=always_on "$@"
+}
+
+# fire BASE QUERY: GET BASE/relay/<n>?QUERY for n = 1..N, 16 at a time;
+# fails unless every answer is 200.
+fire() {
+	local base=$1 query=$2 bad
+	bad=$(seq 1 "$N" | xargs -P 16 -I{} curl -sS -o /dev/null \
+		-w '%{http_code}\n' --max-time 60 "$base/relay/{}?$query" |
+		grep -cvx 200 || true)
+	pt_expect_eq "answers other than 200 of $N" 0 "$bad"
+}
+
+# check_family POD: for every id n, pod POD's SERVER span for /relay/n is
+# the child of curl's CLIENT span for it; POD's CLIENT span for /users/n is
+# the child of that SERVER span; back-1's SERVER span for /users/n is the
+# child of that CLIENT span: exactly one of each, all in one trace. Prints
+# the ids that are not so (none: passes).
+check_family() {
+	local out
+	out=$(jq -r -s --arg pod "$1" --argjson n "$N" '
+		def path: .attributes["url.path"];
+		def podof: .resource["k8s.pod.name"] // "";
+		[ .[] | select(path | test("^/(relay|users)/[0-9]+$")) ] as $s |
+		range(1; $n + 1) as $i |
+		[ $s[] | select(path == "/relay/\($i)") ] as $r |
+		[ $r[] | select(.kind == "SPAN_KIND_CLIENT" and podof == "") ] as $c0 |
+		[ $r[] | select(.kind == "SPAN_KIND_SERVER" and podof == $pod) ] as $sa |
+		[ $s[] | select(path == "/users/\($i)" and .kind == "SPAN_KIND_CLIENT" and podof == $pod) ] as $ca |
+		[ $s[] | select(path == "/users/\($i)" and .kind == "SPAN_KIND_SERVER" and podof == "back-1") ] as $sb |
+		def child($c; $p): $c.traceId == $p.traceId and $c.parentSpanId == $p.spanId;
+		if ([$c0, $sa, $ca, $sb] | map(length)) != [1, 1, 1, 1] then
+			"\($i): spans curl/\($pod)/\($pod) client/back-1: \([$c0, $sa, $ca, $sb] | map(length))"
+		elif (child($sa[0]; $c0[0]) | not) then "\($i): \($pod) SERVER not under curl"
+		elif (child($ca[0]; $sa[0]) | not) then "\($i): \($pod) CLIENT not under its SERVER span"
+		elif (child($sb[0]; $ca[0]) | not) then "\($i): back-1 SERVER not under \($pod) CLIENT"
+		else empty end' "$OTLP_SPANS")
+	printf '%s\n' "$out" | head -20
+	[ -z "$out" ]
+}
+
+# front_end_test POD BASE: the whole check for one front end.
+front_end_test() {
+	local pod=$1 base=$2 bad
+	pt_otlp_start
+	podtap_otlp
+	fire "$base" "to=$BACK"
+	pt_otlp_wait_count "$N" "server and pod(\"back-1\")"
+	pt_otlp_wait_count "$N" "client and pod(\"$pod\")"
+	pt_otlp_wait_count "$N" "server and pod(\"$pod\")"
+	pt_otlp_settle
+	if ! bad=$(check_family "$pod"); then
+		pt_fail "ids whose spans are not one chain: $bad"
+		return 1
+	fi
+	pt_expect_eq "CLIENT spans of $pod without a parent" 0 \
+		"$(pt_otlp_count "client and pod(\"$pod\") and .parentSpanId == \"\"")"
+	pt_podtap_stop
+}
+
+@test "gevent (one OS thread, a greenlet per request): every CLIENT span is the child of the SERVER span with the same id; the back end's SERVER span the child of that CLIENT span" {
+	front_end_test gevent-1 "$GEVENT"
+}
+
+@test "eventlet: every CLIENT span is the child of the SERVER span with the same id, and so on across pods" {
+	front_end_test eventlet-1 "$EVENTLET"
+}
+
+@test "gthread (8 threads): every CLIENT span is the child of the SERVER span with the same id, and so on across pods" {
+	front_end_test gthread-1 "$GTHREAD"
+}
+
+@test "asyncio (uvicorn + httpx.AsyncClient, no task hooks yet): no CLIENT span under a wrong SERVER span; those podtap cannot place have none, counted" {
+	local wrong unparented amb
+	pt_otlp_start
+	podtap_otlp
+	fire "$ASYNCIO" "to=$BACK"
+	pt_otlp_wait_count "$N" "client and pod(\"asyncio-1\")"
+	pt_otlp_wait_count "$N" "server and pod(\"asyncio-1\")"
+	pt_otlp_settle
+	# A CLIENT span for /users/n may only be under the SERVER span for
+	# /relay/n, or under none.
+	wrong=$(jq -r -s '
+		def path: .attributes["url.path"];
+		[ .[] | select(.resource["k8s.pod.name"] == "asyncio-1") ] as $s |
+		($s | map(select(.kind == "SPAN_KIND_SERVER")) |
+		 map({ key: .spanId, value: (path | ltrimstr("/relay/")) }) |
+		 from_entries) as $srv |
+		[ $s[] | select(.kind == "SPAN_KIND_CLIENT" and .parentSpanId != "") |
+		  select($srv[.parentSpanId] != (path | ltrimstr("/users/"))) ] |
+		length' "$OTLP_SPANS")
+	pt_expect_eq "CLIENT spans under a wrong SERVER span" 0 "$wrong"
+	unparented=$(pt_otlp_count 'client and pod("asyncio-1") and .parentSpanId == ""')
+	amb=$(pt_metric podtap_trace_ambiguous_parents_total)
+	# Other processes on the node may be counted too: at least these.
+	if ! awk -v a="$amb" -v u="$unparented" 'BEGIN { exit !(a + 0 >= u + 0) }'; then
+		pt_fail "podtap_trace_ambiguous_parents_total $amb < $unparented unparented CLIENT spans"
+		return 1
+	fi
+	pt_log "asyncio: $unparented of $N CLIENT spans without a parent"
+	pt_podtap_stop
+}
+
+@test "a chain of three pods (gthread -> back -> leaf), apps propagating nothing: one trace of five pod spans per request, each the child of the one before" {
+	local out
+	N=50
+	pt_otlp_start
+	podtap_otlp
+	fire "$GTHREAD" "to=$BACK&via=$LEAF"
+	pt_otlp_wait_count "$N" 'server and pod("leaf-1")'
+	pt_otlp_wait_count "$N" 'client and pod("back-1")'
+	pt_otlp_settle
+	out=$(jq -r -s --argjson n "$N" '
+		def path: .attributes["url.path"];
+		def podof: .resource["k8s.pod.name"] // "";
+		def one($p; $k; $u): [ .[] | select(podof == $p and .kind == $k and path == $u) ];
+		. as $all | range(1; $n + 1) as $i |
+		[ ($all | one("gthread-1"; "SPAN_KIND_SERVER"; "/relay/\($i)")),
+		  ($all | one("gthread-1"; "SPAN_KIND_CLIENT"; "/relay/\($i)")),
+		  ($all | one("back-1"; "SPAN_KIND_SERVER"; "/relay/\($i)")),
+		  ($all | one("back-1"; "SPAN_KIND_CLIENT"; "/users/\($i)")),
+		  ($all | one("leaf-1"; "SPAN_KIND_SERVER"; "/users/\($i)")) ] as $c |
+		if ($c | map(length)) != [1, 1, 1, 1, 1] then "\($i): \($c | map(length))"
+		else ($c | map(.[0])) as $x |
+		  if ($x | map(.traceId) | unique | length) != 1 then "\($i): \($x | map(.traceId) | unique | length) traces"
+		  elif [range(1; 5) as $k | $x[$k].parentSpanId == $x[$k - 1].spanId] | all | not
+		  then "\($i): a span not under the one before"
+		  else empty end
+		end' "$OTLP_SPANS")
+	if [ -n "$out" ]; then
+		pt_fail "requests whose five spans are not one chain: $(printf '%s\n' "$out" | head -10)"
+		return 1
+	fi
+	pt_expect_eq "same-node links of the chain's hops (and curl's)" "" \
+		"$(awk -v m="$(pt_metric podtap_trace_peer_links_total result=linked)" \
+			-v n="$N" 'BEGIN { if (m + 0 < 4 * n) print m }')"
+	pt_podtap_stop
+}
