@@ -119,7 +119,7 @@ front_end_test() {
 	pt_otlp_wait_count "$N" "server and pod(\"back-1\")"
 	pt_otlp_wait_count "$N" "client and pod(\"$pod\")"
 	pt_otlp_wait_count "$N" "server and pod(\"$pod\")"
-	pt_otlp_settle
+	pt_otlp_settle 1 15 true >/dev/null
 	if ! bad=$(check_family "$pod"); then
 		pt_fail "ids whose spans are not one chain: $bad"
 		return 1
@@ -148,7 +148,7 @@ front_end_test() {
 	fire "$ASYNCIO" "to=$BACK"
 	pt_otlp_wait_count "$N" "client and pod(\"asyncio-1\")"
 	pt_otlp_wait_count "$N" "server and pod(\"asyncio-1\")"
-	pt_otlp_settle
+	pt_otlp_settle 1 15 true >/dev/null
 	# A CLIENT span for /users/n may only be under the SERVER span for
 	# /relay/n, or under none.
 	wrong=$(jq -r -s '
@@ -180,7 +180,7 @@ front_end_test() {
 	fire "$GTHREAD" "to=$BACK&via=$LEAF"
 	pt_otlp_wait_count "$N" 'server and pod("leaf-1")'
 	pt_otlp_wait_count "$N" 'client and pod("back-1")'
-	pt_otlp_settle
+	pt_otlp_settle 1 15 true >/dev/null
 	out=$(jq -r -s --argjson n "$N" '
 		def path: .attributes["url.path"];
 		def podof: .resource["k8s.pod.name"] // "";
