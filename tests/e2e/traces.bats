@@ -756,12 +756,17 @@ json_list() {
 	expect_req 200 "$A/"
 	expect_req 200 "$A/"
 	expect_req 200 "$A/"
-	# 4 sampled parents + 3 roots (always_on).
+	# 4 sampled parents + 3 of curl's (always_on).
 	pt_otlp_wait_count 7 "$SA"
 	for t in "${pos[@]}"; do
 		s=$(one "$SA and trace(\"$t\")")
 	done
-	pt_expect_eq "root SERVER spans" 3 "$(pt_otlp_count "$SA and .parentSpanId == \"\"")"
+	# The 3 without context: children of curl's own (sampled) spans.
+	while IFS= read -r s; do
+		check_caller "$s" || return 1
+	done < <(pt_otlp_spans "$SA and a(\"url.path\") == \"/\"")
+	pt_expect_eq "SERVER spans for /" 3 \
+		"$(pt_otlp_count "$SA and a(\"url.path\") == \"/\"")"
 	negs=$(json_list "${neg[@]}" "$b1" "$b2" "$tc")
 	pt_expect_eq "pod spans in unsampled traces" 0 \
 		"$(pt_otlp_count '(pod("front-1") or pod("back-2")) and (.traceId as $t | any($negs[]; . == $t))' --argjson negs "$negs")"
@@ -1230,8 +1235,10 @@ trace_threads_gone() {
 	out=$(cat "$PT_TMP/logs/flood.log")
 	pt_log "flood: $out; podtap_trace_threads peaked at $peak"
 	pt_expect_eq "flood result" "sent 20000, unanswered 20000" "$out"
-	if pt_num_gt "$peak" 16384; then
-		pt_fail "podtap_trace_threads reached $peak, over the table's 16384"
+	# Each entry goes when its connection closes unanswered (the parser
+	# lets go of the request): the table never fills.
+	if pt_num_gt "$peak" 2000; then
+		pt_fail "podtap_trace_threads reached $peak: unanswered requests' entries stayed"
 		return 1
 	fi
 	# A handler that calls out, on a thread of its own: each CLIENT span is
@@ -1251,19 +1258,18 @@ trace_threads_gone() {
 			"the CLIENT span is the child of a /call SERVER span" \
 			--argjson sids "$sids"
 	done < <(pt_otlp_spans 'client and pod("drop-4")')
-	# Back to normal while the server still runs: the threads are gone,
-	# and so are their entries (checked a few thousand a second), each
-	# removal counted. Other tests' traffic on this node holds a few.
+	# Back to normal while the server still runs, none forgotten for want
+	# of room. Other tests' traffic on this node holds a few.
 	for i in $(seq 1 40); do
 		n=$(own_metric podtap_trace_threads)
-		r1=$(trace_threads_removed)
-		[ "$n" -lt 200 ] && [ $((r1 - r0)) -ge 20000 ] && break
+		[ "$n" -lt 200 ] && break
 		sleep 0.5
 	done
-	pt_log "podtap_trace_threads now $n; entries removed since the flood: $((r1 - r0)) (full: $(own_metric podtap_trace_threads_removed_total 'reason="full"'), thread_exit: $(own_metric podtap_trace_threads_removed_total 'reason="thread_exit"'))"
+	r1=$(trace_threads_removed)
+	pt_log "podtap_trace_threads now $n; entries removed (not ended) since the flood: $((r1 - r0)) (full: $(own_metric podtap_trace_threads_removed_total 'reason="full"'), thread_exit: $(own_metric podtap_trace_threads_removed_total 'reason="thread_exit"'))"
 	[ "$n" -lt 200 ] || { pt_fail "podtap_trace_threads still $n"; return 1; }
-	[ $((r1 - r0)) -ge 20000 ] ||
-		{ pt_fail "only $((r1 - r0)) entries counted as removed, want >= 20000"; return 1; }
+	pt_expect_eq "entries forgotten for room" 0 \
+		"$(own_metric podtap_trace_threads_removed_total 'reason="full"')" || return 1
 	# 2,000 more whose threads stay alive, stuck (this machine's pid_max
 	# of 32768 allows no more without starving its other users): their
 	# entries stay until the process exits, and go then.
@@ -1278,11 +1284,12 @@ trace_threads_gone() {
 	for i in $(seq 1 40); do
 		n=$(own_metric podtap_trace_threads)
 		r1=$(trace_threads_gone)
-		[ "$n" -lt 200 ] && [ $((r1 - r0)) -ge 2000 ] && break
+		[ "$n" -lt 200 ] && break
 		sleep 0.25
 	done
+	# Their connections end with the process, and with them the requests.
 	pt_log "after the server's exit: podtap_trace_threads $n, removed as their threads or process went $((r1 - r0)) (process_exit: $(own_metric podtap_trace_threads_removed_total 'reason="process_exit"'))"
-	[ "$n" -lt 200 ] && [ $((r1 - r0)) -ge 2000 ]
+	[ "$n" -lt 200 ]
 	pt_podtap_stop
 }
 
