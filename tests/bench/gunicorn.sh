@@ -22,7 +22,6 @@
 # seconds apart), so a machine that speeds up or slows down during the run
 # moves a and b alike.
 
-CONC=${BENCH_CONCURRENCY:-16}
 WORKERS=${BENCH_WORKERS:-2}
 
 gunicorn_setup() {
@@ -62,19 +61,6 @@ gunicorn_setup() {
 	curl -s "http://127.0.0.1:$PORT_PROM/metrics" |
 		grep -q '^flask_http_request_duration_seconds_count' ||
 		die "instrumented app exposes no histogram"
-}
-
-# hey_run URL OUT: the measured load run; prints "rps p99_s responses errors".
-hey_run() {
-	hey -z "$DURATION" -c "$CONC" "$1" >"$2" 2>&1 || return 1
-	awk '
-		/Requests\/sec:/ { rps = $2 }
-		/^ *99% in / { p99 = $3 }
-		/^ *\[[0-9]+\][ \t]+[0-9]+ responses/ { resp += $2 }
-		/^Error distribution:/ { inerr = 1; next }
-		inerr && /^ *\[[0-9]+\]/ { gsub(/[\[\]]/, "", $1); err += $1 }
-		END { if (rps == "" || p99 == "") exit 1;
-		      printf "%s %s %d %d\n", rps, p99, resp, err }' "$2"
 }
 
 SENT=0 COUNTED=0 DROPS=0 CPU_TICKS=0 ERRORS=0

@@ -8,6 +8,7 @@ die() {
 }
 
 CLK_TCK=$(getconf CLK_TCK)
+CONC=${BENCH_CONCURRENCY:-16}
 
 # cpu_ticks PID: utime + stime in clock ticks.
 cpu_ticks() {
@@ -66,4 +67,17 @@ note_rss() {
 	hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$PODTAP_PID/status")
 	[ "${hwm:-0}" -gt "$HWM_KB" ] && HWM_KB=$hwm
 	return 0
+}
+
+# hey_run URL OUT: the measured load run; prints "rps p99_s responses errors".
+hey_run() {
+	hey -z "$DURATION" -c "$CONC" "$1" >"$2" 2>&1 || return 1
+	awk '
+		/Requests\/sec:/ { rps = $2 }
+		/^ *99% in / { p99 = $3 }
+		/^ *\[[0-9]+\][ \t]+[0-9]+ responses/ { resp += $2 }
+		/^Error distribution:/ { inerr = 1; next }
+		inerr && /^ *\[[0-9]+\]/ { gsub(/[\[\]]/, "", $1); err += $1 }
+		END { if (rps == "" || p99 == "") exit 1;
+		      printf "%s %s %d %d\n", rps, p99, resp, err }' "$2"
 }

@@ -7,6 +7,7 @@
 # one run (modes alternated, ratios per round, median over the rounds):
 #   gunicorn.sh  gunicorn + Flask hello: podtap, in-process
 #                prometheus_client, spans at always_on, HTTPS
+#   event_loop.sh  gunicorn -k gevent (greenlet hooks on) and uvicorn
 #   nginx.sh     nginx at wrk's maximum rate, 5 B and 16 KiB bodies, with
 #                podtap's in-kernel time per request (bpf_stats)
 #   non_http.sh  file I/O (dd bs=64) and a small-send TCP stream (iperf3)
@@ -15,7 +16,7 @@
 # work on the same cores moves the figures.
 #
 # Environment: BENCH_DURATION (default 6s), BENCH_ROUNDS (5),
-# BENCH_SECTIONS ("gunicorn nginx non_http"), BENCH_CONCURRENCY (16, hey),
+# BENCH_SECTIONS ("gunicorn event_loop nginx non_http"), BENCH_CONCURRENCY (16, hey),
 # BENCH_WORKERS (2, gunicorn), BENCH_NGINX_CONNECTIONS (32, wrk),
 # BENCH_DD_BLOCKS (1000000), BENCH_IPERF_SECONDS (3), PODTAP_BIN, FLOOR_BIN
 # (build/podtap).
@@ -24,7 +25,7 @@ set -u -o pipefail
 
 DURATION=${BENCH_DURATION:-6s}
 ROUNDS=${BENCH_ROUNDS:-5}
-SECTIONS=${BENCH_SECTIONS:-gunicorn nginx non_http}
+SECTIONS=${BENCH_SECTIONS:-gunicorn event_loop nginx non_http}
 
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 # The e2e helpers: temp dir, pods, gunicorn and podtap start/stop, cleanup.
@@ -70,6 +71,11 @@ case " $SECTIONS " in *" gunicorn "*)
 		"gunicorn $CPU_10K"
 	target "podtap <= 0.03 CPU-s per 10k spans" "$SPAN_CPU_10K <= 0.03" \
 		"$SPAN_CPU_10K; $SPAN_DROPS dropped"
+	;;
+esac
+case " $SECTIONS " in *" event_loop "*)
+	target "gevent h/g (greenlet hooks on) >= 0.99" "$TP_GEVENT >= 0.99" "$TP_GEVENT"
+	target "uvicorn v/u >= 0.99" "$TP_UVICORN >= 0.99" "$TP_UVICORN"
 	;;
 esac
 case " $SECTIONS " in *" nginx "*)
