@@ -207,3 +207,28 @@ front_end_test() {
 			-v n="$N" 'BEGIN { if (m + 0 < 4 * n) print m }')"
 	pt_podtap_stop
 }
+
+@test "a minute at 16 in flight, a new connection per request (gevent front end, back end on the node): podtap's memory and its parenting tables stay flat" {
+	local rss0 rss1 threads waiting url
+	pt_otlp_start
+	podtap_otlp
+	url="$GEVENT/relay/7?to=$BACK"
+	hey -z 10s -c 16 -disable-keepalive "$url" >/dev/null 2>&1
+	rss0=$(awk '/^VmRSS:/ { print $2 }' "/proc/$PODTAP_PID/status")
+	hey -z 50s -c 16 -disable-keepalive "$url" >"$PT_TMP/hey-churn.txt" 2>&1
+	rss1=$(awk '/^VmRSS:/ { print $2 }' "/proc/$PODTAP_PID/status")
+	threads=$(pt_metric podtap_trace_threads)
+	waiting=$(pt_metric podtap_trace_peer_links_waiting)
+	pt_log "RSS $rss0 kB after 10 s, $rss1 kB after 60 s; $(grep 'Requests/sec' "$PT_TMP/hey-churn.txt"); podtap_trace_threads $threads, podtap_trace_peer_links_waiting $waiting"
+	# Spans of the whole node are queued and sent meanwhile: a few MiB of
+	# slack, not the growth of a table per request (tens of thousands).
+	if [ $((rss1 - rss0)) -gt 4096 ]; then
+		pt_fail "podtap's RSS grew from $rss0 to $rss1 kB"
+		return 1
+	fi
+	pt_num_gt 64 "$threads" || { pt_fail "podtap_trace_threads $threads"; return 1; }
+	pt_num_gt 64 "$waiting" || { pt_fail "podtap_trace_peer_links_waiting $waiting"; return 1; }
+	pt_expect_eq "forgotten for room" 0 \
+		"$(pt_metric podtap_trace_peer_links_removed_total reason=full)"
+	pt_podtap_stop
+}

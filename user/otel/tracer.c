@@ -301,12 +301,20 @@ static void client_context(struct tracer *t, const struct tracer_conn *conn,
 					     SAMPLER_PARENT_NONE);
 }
 
+/* A collector on this node serving podtap's own exports: a span for each
+ * would be exported in turn, a loop that never ends; and their client end,
+ * podtap itself, is never seen. */
+static bool own_export(const struct http_request *req)
+{
+	return !strncmp(req->headers.user_agent, "podtap/", 7);
+}
+
 /* Same-node stitching (otel/peer_links.h): the key of this request at
  * its end of the connection; false when it has none. */
 static bool link_key(const struct tracer_conn *conn, enum peer_end end,
 		     const struct http_request *req, struct peer_link_key *k)
 {
-	return conn->whole_stream && conn->addrs &&
+	return conn->whole_stream && conn->addrs && !own_export(req) &&
 	       peer_link_key_of(end, conn->addrs, req->stream_pos, k);
 }
 
@@ -661,10 +669,7 @@ void tracer_on_exchange(struct tracer *t, const struct tracer_conn *conn,
 		if (kept)
 			ctx = kept;
 	}
-	/* A collector on this node serving podtap's own exports: a span for
-	 * each would be exported in turn, a loop that never ends. */
-	if (!ctx->sampled ||
-	    !strncmp(ex->request->headers.user_agent, "podtap/", 7))
+	if (!ctx->sampled || own_export(ex->request))
 		return;
 	res = resource_get(t, conn);
 	if (!res)
