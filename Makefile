@@ -40,7 +40,7 @@ TEST_PKGS := bats curl gunicorn python3-flask python3-requests \
 	python3-prometheus-client hey wrk prometheus openssl iproute2 \
 	netcat-openbsd procps jq strace util-linux busybox libclang-rt-14-dev \
 	python3-uvicorn python3-httpx python3-aiohttp python3-gevent \
-	python3-eventlet nginx-light haproxy \
+	python3-eventlet nginx-light haproxy nftables \
 	qemu-system-x86 cpio \
 	libcap2-bin golang-go golang-github-masterminds-sprig-dev \
 	golang-k8s-sigs-yaml-dev golang-github-xeipuuv-gojsonschema-dev

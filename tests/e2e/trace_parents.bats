@@ -61,10 +61,13 @@ setup() {
 	pt_test_mark
 	PODTAP_PID=""
 	OTLP_PID=""
+	NETNS=""
 }
 
 teardown() {
+	local ns
 	pt_test_stop
+	for ns in ${NETNS:-}; do ip netns del "$ns" 2>/dev/null || true; done
 }
 
 podtap_otlp() {
@@ -230,5 +233,69 @@ front_end_test() {
 	pt_num_gt 64 "$waiting" || { pt_fail "podtap_trace_peer_links_waiting $waiting"; return 1; }
 	pt_expect_eq "forgotten for room" 0 \
 		"$(pt_metric podtap_trace_peer_links_removed_total reason=full)"
+	pt_podtap_stop
+}
+
+@test "through a Service address (DNAT in the caller's network namespace, as kube-proxy does): the callee's SERVER span is the child of the caller's CLIENT span" {
+	local nsa nsb ua pid i out
+	nsa=pt-a-$(pt_rand_hex 4)
+	nsb=pt-b-$(pt_rand_hex 4)
+	ua="podtap-e2e-dnat/$(pt_rand_hex 6)"
+	NETNS="$nsa $nsb"
+	# Two network namespaces on a veth pair: the caller at 10.201.0.2, the
+	# back end's pod at 10.201.0.3:8080, reached as 10.96.0.10:80.
+	ip netns add "$nsa"
+	ip netns add "$nsb"
+	ip link add "v$nsa" type veth peer name "v$nsb"
+	ip link set "v$nsa" netns "$nsa"
+	ip link set "v$nsb" netns "$nsb"
+	ip -n "$nsa" addr add 10.201.0.2/24 dev "v$nsa"
+	ip -n "$nsb" addr add 10.201.0.3/24 dev "v$nsb"
+	for i in "$nsa" "$nsb"; do
+		ip -n "$i" link set lo up
+		ip -n "$i" link set "v$i" up
+	done
+	ip -n "$nsa" route add 10.96.0.0/16 dev "v$nsa"
+	ip netns exec "$nsa" nft -f - <<'NFT'
+table ip nat {
+	chain output {
+		type nat hook output priority -100;
+		ip daddr 10.96.0.10 tcp dport 80 dnat to 10.201.0.3:8080
+	}
+}
+NFT
+	pid=$(pt_spawn "$PT_TMP/logs/dnat-back.log" --cgroup "$SCOPE_back" -- \
+		ip netns exec "$nsb" "$PT_GUNICORN" --chdir "$PT_FIXTURES" \
+		-b 10.201.0.3:8080 -w 1 app:app)
+	for i in $(seq 1 100); do
+		out=$(ip netns exec "$nsa" curl -s --max-time 2 http://10.96.0.10/users/0) || true
+		[ "$out" = '{"id":0}' ] && break
+		sleep 0.1
+	done
+	pt_expect_eq "the back end through the Service address" '{"id":0}' "$out"
+	pt_otlp_start
+	podtap_otlp
+	for i in $(seq 1 20); do
+		out=$(ip netns exec "$nsa" curl -sS --max-time 10 -A "$ua" \
+			"http://10.96.0.10/users/$i")
+		pt_expect_eq "answer $i" "{\"id\":$i}" "$out"
+	done
+	pt_otlp_wait_count 20 "server and pod(\"back-1\") and ua(\"$ua\")"
+	pt_otlp_wait_count 20 "client and host and ua(\"$ua\")"
+	out=$(jq -r -s --arg ua "$ua" '
+		def path: .attributes["url.path"];
+		[ .[] | select(.attributes["user_agent.original"] == $ua) ] as $s |
+		range(1; 21) as $i |
+		[ $s[] | select(path == "/users/\($i)" and .kind == "SPAN_KIND_CLIENT") ] as $c |
+		[ $s[] | select(path == "/users/\($i)" and .kind == "SPAN_KIND_SERVER") ] as $v |
+		if ([$c, $v] | map(length)) != [1, 1] then "\($i): \([$c, $v] | map(length))"
+		elif $c[0].attributes["server.address"] != "10.96.0.10" then "\($i): client saw \($c[0].attributes["server.address"])"
+		elif $v[0].attributes["client.address"] != "10.201.0.2" then "\($i): server saw \($v[0].attributes["client.address"])"
+		elif ($v[0].traceId != $c[0].traceId or $v[0].parentSpanId != $c[0].spanId) then "\($i): not the child"
+		else empty end' "$OTLP_SPANS")
+	if [ -n "$out" ]; then
+		pt_fail "requests through the Service address not linked: $out"
+		return 1
+	fi
 	pt_podtap_stop
 }
