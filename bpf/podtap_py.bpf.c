@@ -258,9 +258,16 @@ int BPF_KPROBE(podtap_greenlet_switch, void *state)
 	struct podtap_event *ev = (struct podtap_event *)buf;
 	struct podtap_unit *unit = (struct podtap_unit *)(buf + sizeof(*ev));
 
-	if (!traced_task())
+	__u64 id = bpf_get_current_pid_tgid();
+
+	if ((id >> 32) == self_tgid)
 		return 0;
-	fill_header(ev, PODTAP_EV_UNIT, NO_SOCK, 0, PODTAP_ROLE_UNKNOWN);
+	/* Only the thread and the greenlet are read: no clock, command or
+	 * cgroup, at every switch. */
+	ev->kind = PODTAP_EV_UNIT;
+	ev->pid = id >> 32;
+	ev->tid = (__u32)id;
+	ev->fd = -1;
 	unit->id = (__u64)state;
 	ev->captured = sizeof(*unit);
 	send_event(ev, sizeof(buf));

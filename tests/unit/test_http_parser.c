@@ -2525,6 +2525,85 @@ static void test_trace_header_cut(void)
 	http_conn_free(c);
 }
 
+/* ---- request offsets and ends (what same-node stitching matches on) ---- */
+
+struct request_log {
+	uint64_t pos[8];
+	int started, ended;
+};
+
+static void log_request(void *ctx, struct http_request *req)
+{
+	struct request_log *l = ctx;
+
+	if (l->started < 8)
+		l->pos[l->started] = req->stream_pos;
+	l->started++;
+}
+
+static void log_request_end(void *ctx, const struct http_request *req)
+{
+	(void)req;
+	((struct request_log *)ctx)->ended++;
+}
+
+static void ignore_exchange(void *ctx, const struct http_exchange *ex)
+{
+	(void)ctx;
+	(void)ex;
+}
+
+/*
+ * Each request's offset is where its first byte is in the stream: after a
+ * body, after another request in the same syscall (pipelined), after bytes
+ * lost to the parser; and every request seen ends once, answered or not.
+ */
+static void test_request_offsets_and_ends(void)
+{
+	static const char post[] = "POST /p HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello";
+	static const char two[] = "GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n";
+	static const char last[] = "GET /3 HTTP/1.1\r\n\r\n";
+	const struct http_conn_callbacks cb = {
+		.on_exchange = ignore_exchange,
+		.on_request = log_request,
+		.on_request_end = log_request_end,
+	};
+	struct request_log l = { 0 };
+	struct http_conn *c = http_conn_new(HTTP_ROLE_SERVER);
+	uint64_t pos = 0, lost_at;
+
+#define SEND(dir, s) (http_conn_data(c, dir, pos, (const uint8_t *)(s), \
+				     strlen(s), strlen(s), 10, &cb, &l), \
+		      pos += strlen(s))
+	SEND(HTTP_DIR_INGRESS, post);
+	http_conn_data(c, HTTP_DIR_EGRESS, 0, (const uint8_t *)OK_0,
+		       strlen(OK_0), strlen(OK_0), 11, &cb, &l);
+	SEND(HTTP_DIR_INGRESS, two);
+	CHECK_INT(l.started, 3);
+	CHECK_INT(l.pos[0], 0);
+	CHECK_INT(l.pos[1], strlen(post));
+	CHECK_INT(l.pos[2], strlen(post) + strlen(two) / 2);
+	CHECK_INT(l.ended, 1);
+	http_conn_data(c, HTTP_DIR_EGRESS, strlen(OK_0), (const uint8_t *)OK_0,
+		       strlen(OK_0), strlen(OK_0), 12, &cb, &l);
+	http_conn_data(c, HTTP_DIR_EGRESS, 2 * strlen(OK_0),
+		       (const uint8_t *)OK_0, strlen(OK_0), strlen(OK_0), 13,
+		       &cb, &l);
+	CHECK_INT(l.ended, 3);
+	/* 100 bytes the parser never got (a lost event), then a request */
+	pos += 100;
+	lost_at = pos;
+	SEND(HTTP_DIR_INGRESS, last);
+	CHECK_INT(l.started, 4);
+	CHECK_INT(l.pos[3], lost_at);
+	CHECK_INT(l.ended, 3);
+	/* closed unanswered: it ends all the same */
+	http_conn_close(c, 20, &cb, &l);
+	CHECK_INT(l.ended, 4);
+	http_conn_free(c);
+#undef SEND
+}
+
 int main(void)
 {
 	RUN(test_trace_headers);
@@ -2571,6 +2650,7 @@ int main(void)
 	RUN(test_loss_at_stream_start);
 	RUN(test_reordered);
 	RUN(test_chunk_errors);
+	RUN(test_request_offsets_and_ends);
 	RUN(test_chunk_framing_unseen);
 	RUN(test_chunked_framing_sweep);
 	RUN(test_unmeasured_accounting);
