@@ -24,7 +24,7 @@ struct exchange_ctx {
 	struct agent *agent;
 	struct conn *conn;
 	uint32_t tid; /* thread of the event being parsed */
-	uint64_t unit; /* the greenlet it ran (exec_units); 0: none */
+	uint64_t unit; /* the greenlet it ran (python/greenlets.h); 0: none */
 	/* What an exchange cut short now is counted as: how the connection
 	 * ended, while it ends; else its times disagreed. */
 	enum stats_incomplete incomplete;

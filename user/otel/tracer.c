@@ -53,11 +53,12 @@ _Static_assert(sizeof(struct span_ctx) <= THREAD_TABLE_DATA,
 	       "span context must fit in a thread table entry");
 
 /* A server request waiting for its same-node client's: where its context
- * is kept, to be made the client span's child when that comes. */
+ * is kept (the thread table entry of its unit, named by its span id), to be
+ * made the client span's child when that comes. */
 struct waiting_server {
 	uint8_t span_id[TRACE_SPAN_ID_SIZE];
 	uint32_t tid;
-	uint32_t pid;
+	uint32_t pad;
 	uint64_t unit;
 };
 _Static_assert(sizeof(struct span_ctx) <= PEER_LINK_DATA &&
@@ -335,7 +336,6 @@ static void server_request(struct tracer *t, const struct tracer_conn *conn,
 				adopt_caller(t, &caller, ctx);
 		} else if (!named) {
 			struct waiting_server w = { .tid = ctx->tid,
-						    .pid = conn->pid,
 						    .unit = ctx->unit };
 
 			memcpy(w.span_id, ctx->span_id, sizeof(w.span_id));

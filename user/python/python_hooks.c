@@ -57,7 +57,6 @@ struct hook_file {
 	bool python;         /* defines the CPython interpreter */
 	bool tls;            /* SSL uprobes attached */
 	bool gc;             /* collector hooks attached */
-	bool greenlet;       /* switch hooks attached */
 	unsigned int nlinks;
 	struct bpf_link *links[FILE_LINKS_MAX];
 };
@@ -324,7 +323,6 @@ static void hook_greenlet(struct python_hooks *ph, struct hook_file *f,
 			 strerror(-err));
 		return;
 	}
-	f->greenlet = true;
 	log_info("greenlets: switches hooked in %s", path);
 }
 
