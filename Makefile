@@ -91,9 +91,10 @@ $(LIB_OBJS) $(ASAN_OBJS) $(OUTPUT)/user/daemon/main.o: | $(OUTPUT)/podtap_versio
 
 # --- BPF ------------------------------------------------------------------
 
-# Two objects, each named as its skeleton: podtap (socket syscalls) and
-# podtap_py (Python runtime hooks), sharing maps through bpf/conn.bpf.h and
-# the BPF<->user contract bpf/contract.h.
+# Three objects, each named as its skeleton: podtap (socket syscalls),
+# podtap_py (Python runtime hooks) and podtap_inject (trace context
+# injection, --inject-trace-context), sharing maps through bpf/conn.bpf.h
+# and the BPF<->user contract bpf/contract.h.
 # -mcpu=v3 (32-bit jumps and ALU, Linux 5.1 and later; GKE runs 5.15 and
 # later) makes fewer instructions for the verifier to walk (6.1's walks
 # 21,467 of podtap_sys_exit). Rebuilt when the flags here change.
@@ -102,7 +103,8 @@ $(OUTPUT)/%.bpf.o: bpf/%.bpf.c Makefile | $(OUTPUT)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -MMD -MP -c $< -o $@
 
 # The objects stay beside their skeletons, for bpftool and llvm-objdump.
-.SECONDARY: $(OUTPUT)/podtap.bpf.o $(OUTPUT)/podtap_py.bpf.o
+.SECONDARY: $(OUTPUT)/podtap.bpf.o $(OUTPUT)/podtap_py.bpf.o \
+	$(OUTPUT)/podtap_inject.bpf.o
 $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $* > $@
@@ -128,6 +130,7 @@ $(OUTPUT)/asan/otlp.pb-c.o: $(OUTPUT)/otlp.pb-c.c
 $(foreach d,$(OUTPUT) $(OUTPUT)/asan,\
 	$(eval $(d)/user/capture/capture.o: $(OUTPUT)/podtap.skel.h) \
 	$(eval $(d)/user/python/python_hooks.o: $(OUTPUT)/podtap_py.skel.h) \
+	$(eval $(d)/user/capture/trace_inject.o: $(OUTPUT)/podtap_inject.skel.h) \
 	$(eval $(d)/user/otel/otlp_encoder.o: $(OUTPUT)/otlp.pb-c.h))
 
 $(OUTPUT)/user/%.o: user/%.c

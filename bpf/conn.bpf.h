@@ -13,6 +13,7 @@
 #include "drops.bpf.h"
 #include "payload.bpf.h"
 #include "sockfd.bpf.h"
+#include "trace_ctx.bpf.h"
 
 /* Set by the daemon between open and load. */
 const volatile __u32 self_tgid = 0;         /* never trace ourselves */
@@ -489,6 +490,8 @@ static __always_inline __u64 emit_data(struct sock_ref sock,
 	ev = (struct podtap_event *)s->data;
 	payload = scratch_payload(s);
 	fill_data_header(ev, sock, st, dir, count, pos);
+	if (st->role == PODTAP_ROLE_SERVER)
+		stamp_serving(sock.id, st->gen, dir, pos + count);
 
 	captured = copy_payload(shape, ptr, iovcnt, count, st->body_from[dir & 1]);
 	st->body_from[dir & 1] = s->body_from;

@@ -29,6 +29,10 @@
 #define PODTAP_MAX_GC_RUNS 4096    /* podtap_gc_runs: collections in progress */
 #define PODTAP_MAX_TLS_RECVS 16384 /* podtap_tls_recvs: TLS records just read */
 #define PODTAP_MAX_SOCK_FDS 65536  /* podtap_sock_fds: (process, fd) -> socket */
+/* --inject-trace-context only (else one entry each): */
+#define PODTAP_MAX_TRACE_UNITS 65536 /* podtap_units, podtap_serving,
+				      * podtap_trace_ctx: threads/greenlets */
+#define PODTAP_MAX_INJECT_SOCKS 65536 /* podtap_inject_socks: outgoing TCP */
 
 enum podtap_event_kind {
 	PODTAP_EV_DATA = 1,     /* bytes read from or written to a socket */
@@ -48,6 +52,9 @@ enum podtap_event_kind {
 				     * from the root, NUL-terminated */
 	PODTAP_EV_UNIT = 10,    /* the thread switched to another greenlet;
 				 * payload: struct podtap_unit */
+	PODTAP_EV_INJECTED = 11,/* a traceparent was put into the request
+				 * that starts at stream_pos of an outgoing
+				 * connection; payload: struct podtap_injected */
 	PODTAP_EV__COUNT,
 };
 
@@ -117,6 +124,73 @@ struct podtap_unit {
 	__u64 id;
 };
 
+/* --- trace context injection (--inject-trace-context) ---------------- */
+
+/* A unit of work: a thread, or a greenlet of it (unit != 0). */
+struct unit_key {
+	__u32 tid;
+	__u32 pad;
+	__u64 unit;
+};
+
+/* podtap_serving: the server connection a unit last read (the kernel's
+ * own record, so that a context the daemon wrote is checked against what
+ * the unit does now, not what it did when the daemon caught up). */
+#define SERVING_WROTE 0x1       /* it wrote to that connection since */
+#define SERVING_MULTIPLEXED 0x2 /* it once read a second connection before
+				 * answering the first: an event loop, whose
+				 * calls no thread-level record can place */
+struct serving_state {
+	__u64 sock_id;
+	__u64 gen;
+	__u64 pos_end;  /* its read position after that read */
+	__u32 flags;    /* SERVING_* */
+	__u32 pad;
+};
+
+/* podtap_trace_ctx, written by the daemon: the server request a unit is
+ * serving, valid while the unit's last read is inside it. */
+struct trace_ctx {
+	__u8 trace_id[16];
+	__u8 span_id[8];   /* the server span: the parent of its calls */
+	__u64 sock_id;     /* its connection and generation */
+	__u64 gen;
+	__u64 head_pos;    /* stream positions of its first byte and of */
+	__u64 end_pos;     /* the byte after its body */
+	__u8 sampled;      /* the decision for its calls' client spans */
+	__u8 pad[7];
+};
+
+/* Payload of PODTAP_EV_INJECTED: the context the header names, which the
+ * request's client span takes. */
+struct podtap_injected {
+	__u8 trace_id[16];
+	__u8 span_id[8];    /* the client span's own */
+	__u8 parent_id[8];  /* zero: it starts the trace */
+	__u32 header_bytes; /* bytes inserted into the stream */
+	__u8 sampled;
+	__u8 pad[3];
+};
+
+/* What became of an outgoing request (podtap_inject_stats). */
+enum podtap_inject_result {
+	PODTAP_INJECT_CHILD = 0,      /* injected, child of the unit's request */
+	PODTAP_INJECT_ROOT = 1,       /* injected, the unit serves nothing */
+	PODTAP_INJECT_HAS_CONTEXT = 2,/* it carries a trace header: untouched */
+	PODTAP_INJECT_NO_CONTEXT = 3, /* the unit serves a request the daemon
+				       * has not placed yet (or never can) */
+	PODTAP_INJECT_MULTIPLEXED = 4,/* the unit serves many at once */
+	PODTAP_INJECT_UNFRAMED = 5,   /* head not whole in one send, or a body
+				       * of unknown length: the connection
+				       * is left alone from then on */
+	PODTAP_INJECT_NOT_HTTP = 6,   /* the connection's first bytes are not
+				       * an HTTP/1.x request: left alone */
+	PODTAP_INJECT_FAILED = 7,     /* the kernel could not insert it */
+	PODTAP_INJECT_SOCKS_FULL = 8, /* not a request but a connection:
+				       * podtap_inject_socks was full */
+	PODTAP_INJECT__COUNT = 9,
+};
+
 /*
  * A connection is its socket, whatever fds name it: dup/dup2 copies, a
  * forked child's, one passed over a unix socket all share the socket's one
@@ -177,7 +251,11 @@ _Static_assert(sizeof(struct podtap_unit) == 8, "podtap_unit");
 _Static_assert(sizeof(struct conn_key) == 8, "conn_key");
 _Static_assert(sizeof(struct conn_state) == 64, "conn_state");
 _Static_assert(sizeof(struct podtap_event) == 80, "podtap_event");
-_Static_assert(PODTAP_EV__COUNT == PODTAP_EV_UNIT + 1,
+_Static_assert(sizeof(struct unit_key) == 16, "unit_key");
+_Static_assert(sizeof(struct serving_state) == 32, "serving_state");
+_Static_assert(sizeof(struct trace_ctx) == 64, "trace_ctx");
+_Static_assert(sizeof(struct podtap_injected) == 40, "podtap_injected");
+_Static_assert(PODTAP_EV__COUNT == PODTAP_EV_INJECTED + 1,
 	       "event kinds are numbered 1..PODTAP_EV__COUNT-1");
 _Static_assert((PODTAP_PAYLOAD_MAX & (PODTAP_PAYLOAD_MAX - 1)) == 0,
 	       "PODTAP_PAYLOAD_MAX is a mask bound: a power of two");

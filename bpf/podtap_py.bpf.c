@@ -262,6 +262,12 @@ int BPF_KPROBE(podtap_greenlet_switch, void *state)
 
 	if ((id >> 32) == self_tgid)
 		return 0;
+	if (trace_ctx_on) { /* the kernel's own copy, for injection */
+		__u32 tid = (__u32)id;
+		__u64 unit = (__u64)state;
+
+		bpf_map_update_elem(&podtap_units, &tid, &unit, BPF_ANY);
+	}
 	/* Only the thread and the greenlet are read: no clock, command or
 	 * cgroup, at every switch. */
 	ev->kind = PODTAP_EV_UNIT;

@@ -13,6 +13,7 @@
 
 #include "capture/kernel_btf.h"
 #include "capture/pins.h"
+#include "lib/array_size.h"
 #include "lib/log.h"
 #include "podtap.skel.h"
 
@@ -63,9 +64,18 @@ static int configure(struct capture *cap, const struct capture_opts *opts)
 	 * still far from full when it wakes. */
 	cap->wakeup_min_bytes = opts->ringbuf_size / 16;
 	skel->rodata->wakeup_min_bytes = cap->wakeup_min_bytes;
+	skel->rodata->trace_ctx_on = opts->trace_ctx;
 	err = bpf_map__set_max_entries(skel->maps.podtap_events, opts->ringbuf_size);
 	if (!err)
 		err = bpf_map__set_max_entries(skel->maps.podtap_scratch, cap->ncpus);
+	if (!opts->trace_ctx) {
+		struct bpf_map *unused[] = { skel->maps.podtap_units,
+					     skel->maps.podtap_serving,
+					     skel->maps.podtap_trace_ctx };
+
+		for (size_t i = 0; !err && i < ARRAY_SIZE(unused); i++)
+			err = bpf_map__set_max_entries(unused[i], 1);
+	}
 	return err;
 }
 

@@ -4,6 +4,7 @@
 #ifndef PODTAP_USER_CAPTURE_H
 #define PODTAP_USER_CAPTURE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <linux/types.h>
@@ -28,6 +29,9 @@ struct capture_opts {
 	uint32_t payload_size;
 	uint32_t ringbuf_size;
 	struct pins *pins;    /* NULL: no pinning */
+	/* Keep the record trace context injection checks against
+	 * (bpf/trace_ctx.bpf.h); else its maps have one entry each. */
+	bool trace_ctx;
 	const struct bpf_load_observer *observer; /* NULL: none */
 };
 

@@ -102,16 +102,27 @@ static void on_exchange(void *ctx, const struct http_exchange *ex)
 static void on_request(void *ctx, struct http_request *req)
 {
 	struct exchange_ctx *x = ctx;
+	struct conn *c = x->conn;
+	enum http_role role = http_conn_role(c->http);
 	struct tracer_conn tc = {
-		.pid = x->conn->pid, .tid = x->tid, .unit = x->unit,
-		.comm = x->conn->comm,
-		.addrs = x->conn->addrs.family ? &x->conn->addrs : NULL,
-		.whole_stream = x->conn->whole_stream,
+		.pid = c->pid, .tid = x->tid, .unit = x->unit,
+		.comm = c->comm,
+		.addrs = c->addrs.family ? &c->addrs : NULL,
+		.whole_stream = c->whole_stream,
+		.sock_id = c->sock_id, .gen = c->gen,
+		.stream_shift = c->inject_shift,
 	};
 
-	if (x->agent->tracer)
-		tracer_on_request(x->agent->tracer,
-				  http_conn_role(x->conn->http), &tc, req);
+	if (!x->agent->tracer)
+		return;
+	if (role == HTTP_ROLE_CLIENT && c->has_injected &&
+	    c->injected_pos == req->stream_pos)
+		tc.injected = &c->injected;
+	tracer_on_request(x->agent->tracer, role, &tc, req);
+	if (tc.injected) {
+		c->has_injected = false;
+		c->inject_shift += c->injected.header_bytes;
+	}
 }
 
 static void on_request_end(void *ctx, const struct http_request *req)
@@ -334,6 +345,14 @@ void agent_handle_event(void *ctx, const struct podtap_event *ev, size_t size)
 					 ((const struct podtap_unit *)
 						  ev->payload)->id);
 		break;
+	case PODTAP_EV_INJECTED:
+		c = conn_table_find(a->conns, ev->sock_id, ev->conn_gen);
+		if (c && ev->captured >= sizeof(c->injected)) {
+			memcpy(&c->injected, ev->payload, sizeof(c->injected));
+			c->injected_pos = ev->stream_pos;
+			c->has_injected = true;
+		}
+		break;
 	case PODTAP_EV_CGROUP_MKDIR:
 		/* NUL-terminated by the kernel within what it captured. */
 		if (ev->captured && !ev->payload[ev->captured - 1])
@@ -409,6 +428,10 @@ void agent_render(void *ctx, struct prom_writer *out)
 	}
 	if (a->tracer)
 		tracer_get_stats(a->tracer, &snap.tracer);
+	if (a->inject) {
+		snap.inject = true;
+		trace_inject_read_stats(a->inject, snap.injects);
+	}
 	if (a->python) {
 		snap.python = true;
 		snap.hooks = python_hooks_stats(a->python);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "capture/capture.h"
+#include "capture/trace_inject.h"
 #include "daemon/config.h"
 #include "daemon/stats.h"
 #include "http/conn_table.h"
@@ -33,6 +34,7 @@ struct agent {
 	struct metrics *metrics;
 	struct tracer *tracer;   /* NULL: traces off */
 	struct python_hooks *python; /* set once attached; NULL: off */
+	struct trace_inject *inject; /* set once attached; NULL: off */
 	struct python_metrics *python_metrics;
 	struct greenlets *greenlets; /* which greenlet each thread runs */
 	struct otlp_exporter *exporter; /* for its stats; NULL: off */

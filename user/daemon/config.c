@@ -90,6 +90,14 @@ static const char *check_http_url(const char *value)
 	return NULL;
 }
 
+static const char *check_trace_format(const char *value)
+{
+	if (strcmp(value, "w3c") && strcmp(value, "b3") &&
+	    strcmp(value, "w3c,b3") && strcmp(value, "b3,w3c"))
+		return "must be w3c, b3 or w3c,b3";
+	return NULL;
+}
+
 static const struct opt opts[] = {
 	{ .flag = "metrics-listen", .env = "PODTAP_METRICS_LISTEN",
 	  STRING(metrics_listen), .check = check_listen,
@@ -158,6 +166,13 @@ static const struct opt opts[] = {
 	{ .flag = "no-python-hooks", .env = "PODTAP_PYTHON_HOOKS",
 	  SWITCH(python_hooks), .negated = true, .def = "on",
 	  .help = "do not hook Python processes (HTTPS plaintext, GC metrics)" },
+	{ .flag = "inject-trace-context", .env = "PODTAP_INJECT_TRACE_CONTEXT",
+	  SWITCH(inject_trace_context), .def = "off",
+	  .help = "put a traceparent naming podtap's client span into outgoing plain-HTTP/1.x requests that carry no trace header, so that callees on other nodes join the trace (needs traces on, and CAP_NET_ADMIN)" },
+	{ .flag = "inject-trace-format", .env = "PODTAP_INJECT_TRACE_FORMAT",
+	  STRING(inject_trace_format), .check = check_trace_format,
+	  .def = "w3c", .arg = "FORMATS",
+	  .help = "the headers injected: w3c (traceparent), b3 (single b3 header) or w3c,b3" },
 	{ .flag = "uprobe-linger", .env = "PODTAP_UPROBE_LINGER",
 	  U32(uprobe_linger_s, 0, TTL_MAX), .def = "60", .arg = "SECONDS",
 	  .help = "a file's uprobes stay this long after its last Python process exits, for the next one to use" },

@@ -34,6 +34,10 @@ struct config {
 	uint32_t ringbuf_size;    /* bytes, power of two */
 	uint32_t max_series_per_pod;
 	bool python_hooks;        /* SSL and GC uprobes in Python processes */
+	/* Trace context put into outgoing requests (capture/trace_inject.h):
+	 * the headers named in inject_trace_format ("w3c", "b3", "w3c,b3"). */
+	bool inject_trace_context;
+	char inject_trace_format[16];
 	uint32_t uprobe_linger_s; /* a file's uprobes kept after its last
 				   * Python process */
 	uint32_t series_ttl_s;    /* series of gone pods, unused host ones */

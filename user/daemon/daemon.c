@@ -22,7 +22,9 @@
 #include "capture/capture.h"
 #include "capture/pins.h"
 #include "capture/preflight.h"
+#include "capture/trace_inject.h"
 #include "daemon/agent.h"
+#include "k8s/proc_cgroup.h"
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/version.h"
@@ -92,6 +94,55 @@ static int start_traces(const struct config *cfg, struct tracer **tracer,
 	return 0;
 }
 
+/* The tracer's word on which request each unit serves, to the kernel. */
+static void serving_serve(void *ctx, uint32_t tid, uint64_t unit,
+			  const struct trace_ctx *c)
+{
+	trace_inject_set(ctx, tid, unit, c);
+}
+
+static void serving_done(void *ctx, uint32_t tid, uint64_t unit,
+			 const uint8_t *span_id)
+{
+	trace_inject_done(ctx, tid, unit, span_id);
+}
+
+static void serving_retrace(void *ctx, uint32_t tid, uint64_t unit,
+			    const uint8_t *span_id, const uint8_t *trace_id,
+			    bool sampled)
+{
+	trace_inject_retrace(ctx, tid, unit, span_id, trace_id, sampled);
+}
+
+/* --inject-trace-context, once the capture and the Python hooks (whose
+ * greenlet switches name the units) are loaded. */
+static int start_injection(const struct config *cfg, struct agent *agent)
+{
+	struct trace_inject_opts o = {
+		.w3c = strstr(cfg->inject_trace_format, "w3c") != NULL,
+		.b3 = strstr(cfg->inject_trace_format, "b3") != NULL,
+		.root_sample_bound = tracer_root_sample_bound(agent->tracer),
+		.cgroup_root = cfg->cgroup_root,
+	};
+	char root[512];
+	struct tracer_serving_ops ops = { serving_serve, serving_done,
+					  serving_retrace, NULL };
+
+	if (!cfg->cgroup_root[0]) {
+		if (cgroup2_mount_point(root, sizeof(root))) {
+			log_error("--inject-trace-context: no cgroup v2 mount "
+				  "to attach to");
+			return -1;
+		}
+		o.cgroup_root = root;
+	}
+	if (trace_inject_open(&agent->inject, agent->capture, &o))
+		return -1;
+	ops.ctx = agent->inject;
+	tracer_set_serving_ops(agent->tracer, &ops);
+	return 0;
+}
+
 int daemon_run(const struct config *cfg, volatile sig_atomic_t *stop)
 {
 	static struct agent agent;
@@ -127,6 +178,12 @@ int daemon_run(const struct config *cfg, volatile sig_atomic_t *stop)
 	}
 	if (start_traces(cfg, &tracer, &exporter))
 		goto cleanup;
+	if (cfg->inject_trace_context && !tracer) {
+		log_error("--inject-trace-context names podtap's client spans: "
+			  "it needs traces on (set OTEL_EXPORTER_OTLP_ENDPOINT)");
+		goto cleanup;
+	}
+	copts.trace_ctx = cfg->inject_trace_context;
 	agent.tracer = tracer;
 	agent.exporter = exporter;
 	heartbeat_s = monotonic_ns() / NSEC_PER_SEC;
@@ -146,6 +203,7 @@ int daemon_run(const struct config *cfg, volatile sig_atomic_t *stop)
 				     NSEC_PER_SEC,
 			.pins = pins,
 			.greenlets = tracer != NULL,
+			.trace_ctx = cfg->inject_trace_context,
 			.on_process = agent_python_process,
 			.ctx = &agent,
 		};
@@ -155,6 +213,8 @@ int daemon_run(const struct config *cfg, volatile sig_atomic_t *stop)
 			log_warn("Python hooks off: no HTTPS plaintext and no "
 				 "python_* metrics");
 	}
+	if (cfg->inject_trace_context && start_injection(cfg, &agent))
+		goto cleanup;
 	/* libbpf parsed the kernel's BTF (megabytes) for each object and freed
 	 * it; give that back before the ring's mapping adds to the RSS. */
 	malloc_trim(0);
@@ -192,6 +252,10 @@ cleanup:
 	 * make no spans as they end: what was in flight is incomplete. */
 	otlp_exporter_flush_begin(exporter);
 	metrics_server_stop(server);
+	if (agent.inject) /* requests still ending must not reach it */
+		tracer_set_serving_ops(tracer, &(struct tracer_serving_ops){ 0 });
+	trace_inject_close(agent.inject);
+	agent.inject = NULL;
 	python_hooks_close(agent.python);
 	agent.python = NULL;
 	agent.capture = NULL;

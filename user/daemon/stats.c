@@ -4,6 +4,7 @@
 #include <bpf/libbpf.h>
 
 #include "capture/capture.h"
+#include "capture/trace_inject.h"
 #include "lib/version.h"
 
 static void counter(struct prom_writer *out, const char *name,
@@ -119,6 +120,36 @@ static void render_spans(const struct otlp_exporter_stats *sp,
 	      (double)sp->queue_length);
 }
 
+static void render_injection(const struct stats_snapshot *snap,
+			     struct prom_writer *out)
+{
+	prom_family(out, "podtap_trace_inject_total", "counter",
+		    "Outgoing HTTP/1.x requests seen by --inject-trace-context, "
+		    "by result (child: a traceparent naming the caller's "
+		    "server request went in; root: one starting a trace, its "
+		    "sender serving nothing; has_context: it had a trace "
+		    "header, untouched; no_context: its sender serves a "
+		    "request podtap had not placed yet, untouched; "
+		    "multiplexed: its sender serves many at once (an event "
+		    "loop), untouched; unframed: a head split over sends or "
+		    "a body of unknown length, the connection left alone from "
+		    "then on; not_http: a connection that does not start with "
+		    "a request, left alone; failed: the kernel could not "
+		    "insert it; sockets_full: a connection the socket map had "
+		    "no room for).");
+	for (int r = 0; r < PODTAP_INJECT__COUNT; r++)
+		by_label(out, "podtap_trace_inject_total", "result",
+			 trace_inject_result_name(r), snap->injects[r]);
+	counter(out, "podtap_trace_injected_spans_total",
+		"CLIENT spans whose ids an injected header names.",
+		snap->tracer.injected);
+	counter(out, "podtap_trace_inject_parent_dropped_total",
+		"Of those, spans left without the parent the kernel named: "
+		"its server span had moved to another trace by then (its "
+		"same-node caller was seen late).",
+		snap->tracer.injected_unparented);
+}
+
 static void render_parenting(const struct tracer_stats *t,
 			     struct prom_writer *out)
 {
@@ -208,7 +239,7 @@ void stats_render(const struct stats *s, const struct stats_snapshot *snap,
 	static const char *const kinds[STATS_EVENT_KINDS] = {
 		"unknown", "data", "open", "close", "process_exit",
 		"exec", "fork", "library_mapped", "python_gc",
-		"cgroup_mkdir", "greenlet_switch",
+		"cgroup_mkdir", "greenlet_switch", "trace_injected",
 	};
 	char libbpf[32];
 	struct prom_label build[] = { { "version", PODTAP_VERSION },
@@ -271,6 +302,8 @@ void stats_render(const struct stats *s, const struct stats_snapshot *snap,
 		render_spans(&snap->spans, out);
 		render_parenting(&snap->tracer, out);
 	}
+	if (snap->inject)
+		render_injection(snap, out);
 	if (snap->python)
 		render_hooks(snap->hooks, out);
 

@@ -59,6 +59,8 @@ struct stats_snapshot {
 	bool traces;                      /* an exporter runs */
 	struct otlp_exporter_stats spans; /* when traces */
 	struct tracer_stats tracer; /* when traces */
+	bool inject;                      /* --inject-trace-context runs */
+	uint64_t injects[PODTAP_INJECT__COUNT]; /* when inject */
 	bool python;                      /* Python hooks run */
 	const struct python_hooks_stats *hooks; /* when python */
 	bool kubelet;                     /* the kubelet source is on */

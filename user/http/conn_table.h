@@ -30,6 +30,13 @@ struct conn {
 	bool tls;                /* plaintext of SSL calls: https */
 	bool counted_http;       /* protocol HTTP already counted */
 	bool whole_stream;       /* seen from accept/connect, not mid-stream */
+	/* Trace context injection: the ids put into the request that starts
+	 * at injected_pos (awaiting its head), and the bytes inserted into
+	 * the stream before the next request. */
+	bool has_injected;
+	uint64_t injected_pos;
+	struct podtap_injected injected;
+	uint64_t inject_shift;
 };
 
 struct conn_table;

@@ -92,6 +92,7 @@ struct dir {
 	struct head_scan scan;
 	uint64_t head_ts;
 	uint64_t head_pos;   /* stream position of its first byte */
+	uint64_t head_end;   /* ... and of the byte after it, once whole */
 	uint64_t head_event;
 	size_t head_len;   /* bytes read in earlier syscalls, kept in buf */
 	uint8_t *buf;
@@ -258,6 +259,7 @@ static void fill_request(struct http_request *r, const struct head_info *hi,
 		h->traceparent[0] = '\0';
 	r->start_ns = start_ns;
 	r->stream_pos = stream_pos;
+	r->end_pos = 0;
 	memset(r->user, 0, sizeof(r->user));
 }
 
@@ -285,6 +287,8 @@ static void queue_request(struct http_conn *c, const struct dir *d,
 		return;
 	}
 	fill_request(req, hi, d->head_ts, d->head_pos);
+	if (!hi->has_te)
+		req->end_pos = d->head_end + (hi->has_length ? hi->length : 0);
 	p = queue_at(c, c->q_len++);
 	memset(p, 0, sizeof(*p));
 	memcpy(p->method, hi->method, hi->method_len); /* < HTTP_METHOD_MAX */
@@ -636,6 +640,7 @@ static void head_complete(struct http_conn *c, struct dir *d,
 		len = d->head_len;
 	}
 	ev->off += n;
+	d->head_end = ev->pos + ev->off;
 	if (!head_parse(head, len, is_request_dir(c, d), &hi)) {
 		head_failed(c, d, ev, malformed(c, d));
 		return;
@@ -663,6 +668,7 @@ static bool read_whole_head(struct http_conn *c, struct dir *d,
 		return false;
 	commit(c, d);
 	ev->off += len;
+	d->head_end = ev->pos + ev->off;
 	head_done(c, d, &hi, ev->ts);
 	return true;
 }

@@ -102,6 +102,9 @@ struct http_request {
 	 * connection seen from its start (a known role), the TCP stream's own
 	 * offset, the same at both ends of the connection. */
 	uint64_t stream_pos;
+	/* Where the byte after its body is, when its head says (a
+	 * Content-Length, or no body); 0 when it does not (chunked). */
+	uint64_t end_pos;
 	/* The caller's: zeroed, filled by on_request if it likes, and handed
 	 * back with the exchange (ex->request->user). */
 	uint8_t user[HTTP_USER_DATA_SIZE];

@@ -145,6 +145,18 @@ static bool root_decision(const struct sampler *s, const uint8_t *trace_id)
 	return false;
 }
 
+uint64_t sampler_root_bound(const struct sampler *s)
+{
+	switch (s->root) {
+	case SAMPLER_ALWAYS_ON:
+		return 1ULL << 63;
+	case SAMPLER_TRACEIDRATIO:
+		return s->bound;
+	default:
+		return 0;
+	}
+}
+
 bool sampler_should_sample(const struct sampler *s, const uint8_t *trace_id,
 			   enum sampler_parent parent)
 {

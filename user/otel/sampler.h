@@ -54,6 +54,10 @@ enum sampler_parent {
 int sampler_parse(struct sampler *s, const char *name, const char *arg,
 		  char *msg, size_t msg_size);
 
+/* A new trace is sampled when the low 63 bits of its id's last 8 bytes are
+ * below this (for a decision made elsewhere, such as the kernel's). */
+uint64_t sampler_root_bound(const struct sampler *s);
+
 /*
  * The decision for a new span in the trace `trace_id` (16 bytes): true to
  * record and export it.

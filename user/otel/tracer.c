@@ -83,6 +83,8 @@ struct tracer {
 	struct thread_table *threads; /* the server request each serves */
 	struct peer_links *links;     /* same-node ends awaiting the other */
 	_Atomic uint64_t ambiguous, linked, linked_late;
+	_Atomic uint64_t injected, injected_unparented;
+	struct tracer_serving_ops serving; /* serve == NULL: no injection */
 	pthread_mutex_t lock; /* resources: released from the exporter */
 	struct hmap resources;
 };
@@ -119,6 +121,17 @@ struct tracer *tracer_new(const struct sampler *sampler,
 void tracer_set_exporter(struct tracer *t, struct otlp_exporter *exporter)
 {
 	t->exporter = exporter;
+}
+
+uint64_t tracer_root_sample_bound(const struct tracer *t)
+{
+	return sampler_root_bound(&t->sampler);
+}
+
+void tracer_set_serving_ops(struct tracer *t,
+			    const struct tracer_serving_ops *ops)
+{
+	t->serving = *ops;
 }
 
 static void free_all(struct hmap *m, size_t offset)
@@ -177,6 +190,10 @@ void tracer_get_stats(struct tracer *t, struct tracer_stats *out)
 	out->linked = atomic_load_explicit(&t->linked, memory_order_relaxed);
 	out->linked_late = atomic_load_explicit(&t->linked_late,
 						memory_order_relaxed);
+	out->injected = atomic_load_explicit(&t->injected,
+					     memory_order_relaxed);
+	out->injected_unparented = atomic_load_explicit(
+		&t->injected_unparented, memory_order_relaxed);
 }
 
 /* --- trace context ------------------------------------------------------ */
@@ -316,7 +333,41 @@ static bool link_key(const struct tracer_conn *conn, enum peer_end end,
 		     const struct http_request *req, struct peer_link_key *k)
 {
 	return conn->whole_stream && conn->addrs && !own_export(req) &&
-	       peer_link_key_of(end, conn->addrs, req->stream_pos, k);
+	       peer_link_key_of(end, conn->addrs,
+				req->stream_pos + conn->stream_shift, k);
+}
+
+/*
+ * Injection: the kernel may name this request in the unit's calls while
+ * the unit serves only it, and its body's end is known (the kernel checks
+ * that the unit's reads stay inside it).
+ */
+static void publish_serving(struct tracer *t, const struct tracer_conn *conn,
+			    const struct http_request *req,
+			    const struct span_ctx *ctx)
+{
+	struct trace_ctx k = { 0 };
+	bool ambiguous;
+
+	if (!t->serving.serve)
+		return;
+	thread_table_get(t->threads, ctx->tid, ctx->unit, conn->pid,
+			 req->start_ns, &ambiguous);
+	if (ambiguous || !req->end_pos || !conn->sock_id) {
+		/* Whatever the kernel has for the unit is another's. */
+		t->serving.done(t->serving.ctx, ctx->tid, ctx->unit, NULL);
+		return;
+	}
+	memcpy(k.trace_id, ctx->trace_id, sizeof(k.trace_id));
+	memcpy(k.span_id, ctx->span_id, sizeof(k.span_id));
+	k.sock_id = conn->sock_id;
+	k.gen = conn->gen;
+	k.head_pos = req->stream_pos;
+	k.end_pos = req->end_pos;
+	k.sampled = sampler_should_sample(&t->sampler, ctx->trace_id,
+					  ctx->sampled ? SAMPLER_PARENT_SAMPLED
+						       : SAMPLER_PARENT_NOT_SAMPLED);
+	t->serving.serve(t->serving.ctx, ctx->tid, ctx->unit, &k);
 }
 
 static void server_request(struct tracer *t, const struct tracer_conn *conn,
@@ -344,6 +395,7 @@ static void server_request(struct tracer *t, const struct tracer_conn *conn,
 		}
 	}
 	thread_set(t, conn->pid, req->start_ns, ctx);
+	publish_serving(t, conn, req, ctx);
 }
 
 /*
@@ -365,6 +417,42 @@ static void link_waiting_server(struct tracer *t,
 		return;
 	}
 	adopt_caller(t, client, server);
+	if (t->serving.retrace)
+		t->serving.retrace(t->serving.ctx, w->tid, w->unit,
+				   server->span_id, server->trace_id,
+				   server->sampled);
+}
+
+/*
+ * A client span whose ids the kernel chose and put in the request
+ * (capture/trace_inject.h). Its parent is the server span the kernel named,
+ * unless the daemon has since moved that span to another trace (a
+ * same-node caller seen late): then none, as the callee's trace has no
+ * such parent.
+ */
+static void injected_context(struct tracer *t, const struct tracer_conn *conn,
+			     struct span_ctx *ctx)
+{
+	const struct podtap_injected *in = conn->injected;
+	struct span_ctx *parent = NULL;
+	uint64_t key;
+
+	memcpy(ctx->trace_id, in->trace_id, sizeof(ctx->trace_id));
+	memcpy(ctx->span_id, in->span_id, sizeof(ctx->span_id));
+	ctx->sampled = in->sampled;
+	count(&t->injected);
+	if (all_zero(in->parent_id, sizeof(in->parent_id)))
+		return;
+	memcpy(&key, in->parent_id, sizeof(key));
+	parent = thread_table_find(t->threads, conn->tid, conn->unit, key);
+	if (parent && memcmp(parent->trace_id, in->trace_id,
+			     sizeof(in->trace_id))) {
+		count(&t->injected_unparented);
+		return;
+	}
+	if (parent)
+		parent->has_children = 1;
+	memcpy(ctx->parent_id, in->parent_id, sizeof(ctx->parent_id));
 }
 
 static void client_request(struct tracer *t, const struct tracer_conn *conn,
@@ -373,6 +461,11 @@ static void client_request(struct tracer *t, const struct tracer_conn *conn,
 	struct peer_link_key k;
 	struct waiting_server w;
 
+	if (conn->injected) {
+		/* The callee reads this context: nothing to stitch. */
+		injected_context(t, conn, ctx);
+		return;
+	}
 	client_context(t, conn, req, req->start_ns, ctx);
 	if (!link_key(conn, PEER_CLIENT, req, &k))
 		return;
@@ -403,9 +496,12 @@ void tracer_on_request_end(struct tracer *t, enum http_role role,
 {
 	const struct span_ctx *ctx = (const struct span_ctx *)req->user;
 
-	if (t->exporter && ctx->valid && role == HTTP_ROLE_SERVER)
-		thread_table_clear(t->threads, ctx->tid, ctx->unit,
-				   span_key(ctx));
+	if (!t->exporter || !ctx->valid || role != HTTP_ROLE_SERVER)
+		return;
+	thread_table_clear(t->threads, ctx->tid, ctx->unit, span_key(ctx));
+	if (t->serving.done)
+		t->serving.done(t->serving.ctx, ctx->tid, ctx->unit,
+				ctx->span_id);
 }
 
 /* --- resources ---------------------------------------------------------- */

@@ -12,6 +12,7 @@
 
 #include <stdint.h>
 
+#include "bpf/contract.h"
 #include "http/http_parser.h"
 #include "k8s/pod_resolver.h"
 #include "otel/sampler.h"
@@ -38,6 +39,27 @@ struct tracer_conn {
 	 * from its start, so that stream positions are the TCP stream's. */
 	const struct podtap_sock_addrs *addrs;
 	bool whole_stream;
+	uint64_t sock_id, gen;     /* the connection, as the kernel names it */
+	/* A client request podtap put a trace header into: the ids the
+	 * header names (NULL: none). Its bytes moved the rest of the stream
+	 * on by stream_shift at the server's end. */
+	const struct podtap_injected *injected;
+	uint64_t stream_shift;
+};
+
+/* Told which server request each unit serves, so that the kernel can name
+ * it in the unit's outgoing requests (capture/trace_inject.h). */
+struct tracer_serving_ops {
+	void (*serve)(void *ctx, uint32_t tid, uint64_t unit,
+		      const struct trace_ctx *c);
+	/* The request whose server span is span_id no longer is (answered),
+	 * or has moved to another trace. */
+	void (*done)(void *ctx, uint32_t tid, uint64_t unit,
+		     const uint8_t *span_id);
+	void (*retrace)(void *ctx, uint32_t tid, uint64_t unit,
+			const uint8_t *span_id, const uint8_t *trace_id,
+			bool sampled);
+	void *ctx;
 };
 
 struct tracer_stats {
@@ -48,6 +70,9 @@ struct tracer_stats {
 				 * client span */
 	uint64_t linked_late;   /* the server had made calls before its
 				 * caller's request was seen: left alone */
+	uint64_t injected;      /* client spans named by an injected header */
+	uint64_t injected_unparented; /* ... whose parent the daemon had put
+				       * in another trace by then: none */
 };
 
 /* Returns NULL on allocation failure. Nothing is built until an exporter
@@ -59,6 +84,11 @@ struct tracer *tracer_new(const struct sampler *sampler,
 /* The exporter releases resources through the tracer, so it is started
  * after it and set here. */
 void tracer_set_exporter(struct tracer *t, struct otlp_exporter *exporter);
+/* The sampler's bound for new traces (sampler_root_bound). */
+uint64_t tracer_root_sample_bound(const struct tracer *t);
+/* Injection is on: ops are told of every server request (copied). */
+void tracer_set_serving_ops(struct tracer *t,
+			    const struct tracer_serving_ops *ops);
 void tracer_free(struct tracer *t); /* accepts NULL */
 
 /* At request-head time: decides the span's ids, parent and sampling, and

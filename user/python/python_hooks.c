@@ -846,6 +846,7 @@ int python_hooks_open(struct python_hooks **out, struct capture *cap,
 	ph->skel->rodata->self_tgid = getpid();
 	ph->skel->rodata->payload_size = opts->payload_size;
 	ph->skel->rodata->wakeup_min_bytes = capture_wakeup_min_bytes(cap);
+	ph->skel->rodata->trace_ctx_on = opts->trace_ctx;
 	err = share_maps(ph, cap);
 	if (err) {
 		log_error("cannot share maps with the Python hooks: %s",

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * What --inject-trace-context needs to know at the moment a unit of work
+ * (a thread, or the greenlet it runs) sends a request: which server
+ * request it is serving. The daemon knows that only once it has parsed
+ * the request's head, later than the app may call out; so the kernel keeps
+ * its own record of each unit's last read of a server connection
+ * (podtap_serving), and a context the daemon wrote (podtap_trace_ctx) is
+ * used only while that record still points inside its request. Included by
+ * conn.bpf.h: the syscall and SSL paths both stamp reads here, and the
+ * greenlet hook keeps podtap_units. Off (and the maps one entry each)
+ * unless the daemon injects.
+ */
+#ifndef PODTAP_TRACE_CTX_BPF_H
+#define PODTAP_TRACE_CTX_BPF_H
+
+#include "contract.h"
+
+const volatile bool trace_ctx_on = false; /* --inject-trace-context */
+
+/* The greenlet a thread runs now (pid_tgid's low half -> unit). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, PODTAP_MAX_TRACE_UNITS);
+	__type(key, __u32);
+	__type(value, __u64);
+} podtap_units SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, PODTAP_MAX_TRACE_UNITS);
+	__type(key, struct unit_key);
+	__type(value, struct serving_state);
+} podtap_serving SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, PODTAP_MAX_TRACE_UNITS);
+	__type(key, struct unit_key);
+	__type(value, struct trace_ctx);
+} podtap_trace_ctx SEC(".maps");
+
+static __always_inline struct unit_key current_unit(void)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct unit_key k = { .tid = tid };
+	__u64 *unit = bpf_map_lookup_elem(&podtap_units, &tid);
+
+	if (unit)
+		k.unit = *unit;
+	return k;
+}
+
+/*
+ * A unit moved `dir` bytes of a server connection, up to read position
+ * pos_end. Reading another connection than the last before writing to
+ * that one is what event loops do (threads and greenlets answer one
+ * request before taking the next): such a unit is marked for good.
+ */
+static __always_inline void stamp_serving(__u64 sock_id, __u64 gen, __u8 dir,
+					  __u64 pos_end)
+{
+	struct unit_key k;
+	struct serving_state *s, fresh = {};
+
+	if (!trace_ctx_on)
+		return;
+	k = current_unit();
+	s = bpf_map_lookup_elem(&podtap_serving, &k);
+	if (dir == PODTAP_DIR_EGRESS) {
+		if (s && s->sock_id == sock_id && s->gen == gen)
+			s->flags |= SERVING_WROTE;
+		return;
+	}
+	if (!s) {
+		fresh.sock_id = sock_id;
+		fresh.gen = gen;
+		fresh.pos_end = pos_end;
+		bpf_map_update_elem(&podtap_serving, &k, &fresh, BPF_ANY);
+		return;
+	}
+	if ((s->sock_id != sock_id || s->gen != gen) &&
+	    !(s->flags & SERVING_WROTE))
+		s->flags |= SERVING_MULTIPLEXED;
+	s->sock_id = sock_id;
+	s->gen = gen;
+	s->pos_end = pos_end;
+	s->flags &= ~SERVING_WROTE;
+}
+
+#endif /* PODTAP_TRACE_CTX_BPF_H */
