@@ -13,6 +13,7 @@
 #include "drops.bpf.h"
 #include "payload.bpf.h"
 #include "sockfd.bpf.h"
+#include "head_scan.bpf.h"
 #include "trace_ctx.bpf.h"
 
 /* Set by the daemon between open and load. */
@@ -457,6 +458,108 @@ static __always_inline void count_lost_data(const struct conn_state *st,
 		count_drop(PODTAP_DROP_REQUEST_CLIENT);
 }
 
+/*
+ * A server unit read a request head: the kernel names its server span
+ * itself, at once (a new trace, or the caller's from its traceparent), so
+ * that the calls the handler makes next can carry it whatever the
+ * daemon's delay (trace_ctx.bpf.h); the ids go to the daemon ahead of the
+ * request's data (PODTAP_EV_SERVING), and its span takes them. Heads it
+ * cannot frame, or whose context is not a plain version-00 traceparent
+ * (b3 alone, two traceparents), are the daemon's to place.
+ */
+static __always_inline void name_serving_head(struct event_scratch *s)
+{
+	const struct podtap_event *data;
+	struct serving_event *se;
+	struct podtap_serving_ids *ids;
+	struct podtap_event *ev;
+	struct head_scan hs;
+	struct trace_ctx c = {};
+	struct unit_key k;
+	__u64 sock_id, gen, pos;
+	__u32 zero = 0, n;
+	__u8 flags = 0;
+
+	/* The data event about to be sent says which request. */
+	data = (const struct podtap_event *)s->data;
+	sock_id = data->sock_id;
+	gen = data->conn_gen;
+	pos = data->stream_pos;
+	n = data->captured;
+	if (n > HEAD_SCAN_MAX_BYTES)
+		n = HEAD_SCAN_MAX_BYTES;
+	head_scan(&hs, (const __u8 *)scratch_payload(s), n);
+	if (!head_framed(&hs))
+		return;
+	se = bpf_map_lookup_elem(&podtap_serving_scratch, &zero);
+	if (!se)
+		return;
+	ev = (struct podtap_event *)se->buf;
+	ids = (struct podtap_serving_ids *)(se->buf + sizeof(*ev));
+	__builtin_memset(ids, 0, sizeof(*ids));
+	if (hs.traceparents) {
+		/* The caller's context, as the daemon would read it. */
+		if (!head_traceparent(&hs, c.trace_id, ids->parent_id, &flags))
+			return;
+		c.sampled = sampler_parent_based ? flags & 1
+						 : root_sampled(c.trace_id);
+	} else if (hs.has_context) {
+		return; /* b3 only: the daemon's */
+	} else {
+		random_bytes(c.trace_id, 4);
+		c.sampled = root_sampled(c.trace_id);
+	}
+	random_bytes(c.span_id, 2);
+	c.sock_id = sock_id;
+	c.gen = gen;
+	c.head_pos = pos;
+	c.end_pos = pos + hs.head_end + (hs.has_length ? hs.length : 0);
+	k = current_unit();
+	bpf_map_update_elem(&podtap_trace_ctx, &k, &c, BPF_ANY);
+
+	__builtin_memcpy(ids->trace_id, c.trace_id, sizeof(c.trace_id));
+	__builtin_memcpy(ids->span_id, c.span_id, sizeof(c.span_id));
+	ids->sampled = c.sampled;
+	__builtin_memset(ev, 0, sizeof(*ev));
+	ev->ts_ns = bpf_ktime_get_ns();
+	ev->sock_id = sock_id;
+	ev->conn_gen = gen;
+	ev->stream_pos = pos;
+	ev->pid = bpf_get_current_pid_tgid() >> 32;
+	ev->tid = k.tid;
+	ev->fd = -1;
+	ev->kind = PODTAP_EV_SERVING;
+	ev->role = PODTAP_ROLE_SERVER;
+	ev->captured = sizeof(*ids);
+	send_event(ev, sizeof(se->buf));
+}
+
+/*
+ * With injection on, a server connection's data event (built in this
+ * CPU's scratch, about to be sent) updates its unit's record
+ * (stamp_serving), and a request head is named at once and wakes the
+ * daemon: the handler calls out soon after, and batched wakeups would
+ * leave the daemon asleep through most of those calls. Returns whether to
+ * wake it. Global, taking nothing but the scratch: the verifier walks it
+ * once, not once per outcome of every caller.
+ */
+__noinline int serving_record(void)
+{
+	struct event_scratch *s = this_scratch();
+	const struct podtap_event *ev;
+
+	if (!s)
+		return 0;
+	ev = (const struct podtap_event *)s->data;
+	stamp_serving(ev->sock_id, ev->conn_gen, ev->direction,
+		      ev->stream_pos + ev->byte_count);
+	if (ev->direction != PODTAP_DIR_INGRESS ||
+	    !starts_request(scratch_payload(s), ev->captured))
+		return 0;
+	name_serving_head(s);
+	return 1;
+}
+
 static __always_inline void fill_data_header(struct podtap_event *ev,
 					     struct sock_ref sock,
 					     struct conn_state *st, __u8 dir,
@@ -481,6 +584,7 @@ static __always_inline __u64 emit_data(struct sock_ref sock,
 	struct podtap_event *ev;
 	char *payload;
 	__u64 captured, size;
+	bool wake;
 	/* Positions advance even when the event is lost below, so userspace
 	 * sees the gap instead of misreading the stream. */
 	__u64 pos = __sync_fetch_and_add(&st->pos[dir & 1], count);
@@ -490,8 +594,6 @@ static __always_inline __u64 emit_data(struct sock_ref sock,
 	ev = (struct podtap_event *)s->data;
 	payload = scratch_payload(s);
 	fill_data_header(ev, sock, st, dir, count, pos);
-	if (st->role == PODTAP_ROLE_SERVER)
-		stamp_serving(sock.id, st->gen, dir, pos + count);
 
 	captured = copy_payload(shape, ptr, iovcnt, count, st->body_from[dir & 1]);
 	st->body_from[dir & 1] = s->body_from;
@@ -501,7 +603,10 @@ static __always_inline __u64 emit_data(struct sock_ref sock,
 
 	size = sizeof(*ev) + captured;
 	verifier_mask(size, PAYLOAD_LEN_MASK);
-	if (bpf_ringbuf_output(&podtap_events, s, size, wakeup_flags(size)))
+	wake = trace_ctx_on && st->role == PODTAP_ROLE_SERVER &&
+	       serving_record();
+	if (bpf_ringbuf_output(&podtap_events, s, size,
+			       wake ? BPF_RB_FORCE_WAKEUP : wakeup_flags(size)))
 		count_lost_data(st, dir, payload, captured);
 	if (captured >= 2) {
 		first[0] = payload[0];

@@ -10,6 +10,7 @@
 #define PODTAP_CONTRACT_H
 
 #ifndef __VMLINUX_H__ /* the BPF side has the kernel's types already */
+#include <stdbool.h>
 #include <linux/types.h>
 #endif
 
@@ -55,6 +56,9 @@ enum podtap_event_kind {
 	PODTAP_EV_INJECTED = 11,/* a traceparent was put into the request
 				 * that starts at stream_pos of an outgoing
 				 * connection; payload: struct podtap_injected */
+	PODTAP_EV_SERVING = 12, /* the kernel named the server request that
+				 * starts at stream_pos (no trace header):
+				 * payload: struct podtap_serving_ids */
 	PODTAP_EV__COUNT,
 };
 
@@ -172,6 +176,24 @@ struct podtap_injected {
 	__u8 pad[3];
 };
 
+/* Payload of PODTAP_EV_SERVING: the ids of the server span, which the
+ * kernel names in the unit's calls from now on. */
+struct podtap_serving_ids {
+	__u8 trace_id[16];
+	__u8 span_id[8];
+	__u8 parent_id[8]; /* from its traceparent; zero: none */
+	__u8 sampled;
+	__u8 pad[7];
+};
+
+/* How the kernel samples the server spans it names (trace_ctx.bpf.h),
+ * as otel/sampler.h does. */
+struct trace_ctx_config {
+	bool on;                    /* --inject-trace-context */
+	bool parent_based;          /* a parent's decision is followed */
+	__u64 root_sample_bound;    /* new traces: sampler_root_bound() */
+};
+
 /* What became of an outgoing request (podtap_inject_stats). */
 enum podtap_inject_result {
 	PODTAP_INJECT_CHILD = 0,      /* injected, child of the unit's request */
@@ -255,7 +277,8 @@ _Static_assert(sizeof(struct unit_key) == 16, "unit_key");
 _Static_assert(sizeof(struct serving_state) == 32, "serving_state");
 _Static_assert(sizeof(struct trace_ctx) == 64, "trace_ctx");
 _Static_assert(sizeof(struct podtap_injected) == 40, "podtap_injected");
-_Static_assert(PODTAP_EV__COUNT == PODTAP_EV_INJECTED + 1,
+_Static_assert(sizeof(struct podtap_serving_ids) == 40, "podtap_serving_ids");
+_Static_assert(PODTAP_EV__COUNT == PODTAP_EV_SERVING + 1,
 	       "event kinds are numbered 1..PODTAP_EV__COUNT-1");
 _Static_assert((PODTAP_PAYLOAD_MAX & (PODTAP_PAYLOAD_MAX - 1)) == 0,
 	       "PODTAP_PAYLOAD_MAX is a mask bound: a power of two");

@@ -29,6 +29,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "conn.bpf.h"
+#include "head_scan.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -38,12 +39,9 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* Set by the daemon between open and load. */
 const volatile bool inject_w3c = true;
 const volatile bool inject_b3 = false;
-/* A new trace is sampled when the low 63 bits of its id's last 8 bytes
- * are below this (otel/sampler.c's TraceIdRatioBased; 2^63: always). */
-const volatile __u64 root_sample_bound = 1ULL << 63;
 
 /* A request head must be whole in the send that starts it, within this. */
-#define INJECT_HEAD_MAX 4096
+#define INJECT_HEAD_MAX HEAD_SCAN_MAX_BYTES
 
 #define TRACEPARENT_LEN 70 /* "traceparent: 00-" 32 "-" 16 "-" 2 CRLF */
 #define B3_LEN 57          /* "b3: " 32 "-" 16 "-" 1 CRLF */
@@ -80,7 +78,7 @@ struct {
 
 /* A copy of the head being judged, and the header being built. */
 struct inject_scratch {
-	__u8 head[INJECT_HEAD_MAX + 64];
+	__u8 head[HEAD_SCAN_MAX_BYTES];
 	__u8 hdr[TRACEPARENT_LEN + B3_LEN];
 	__u8 ev[sizeof(struct podtap_event) + sizeof(struct podtap_injected)];
 };
@@ -115,132 +113,6 @@ int podtap_inject_sockops(struct bpf_sock_ops *skops)
 	return 1;
 }
 
-/* --- the request head ---------------------------------------------------- */
-
-struct head_scan {
-	__u32 n;          /* bytes copied */
-	__u32 line;       /* start of the current line */
-	__u32 first_end;  /* after the request line's CRLF; 0: not yet */
-	__u32 head_end;   /* after the blank line; 0: not found */
-	__u64 length;     /* Content-Length */
-	/* Flags as bytes, not bool: the callback must be seen to return 0
-	 * or 1, and a bool's byte would be returned as loaded. */
-	__u8 has_length;
-	__u8 unframed;    /* Transfer-Encoding, or two Content-Lengths */
-	__u8 has_context; /* traceparent, b3 or X-B3-TraceId */
-};
-
-static __always_inline __u8 at(const __u8 *h, __u32 i)
-{
-	return h[i & (INJECT_HEAD_MAX - 1)];
-}
-
-/* h[i, ...) starts with the lower-case field name `name` and its colon
- * (ASCII letters compared without case; '-' and ':' are unchanged by the
- * OR). */
-static __always_inline bool name_is(const __u8 *h, __u32 i, const char *name,
-				    __u32 len)
-{
-	for (__u32 k = 0; k < len; k++)
-		if ((at(h, i + k) | 0x20) != name[k])
-			return false;
-	return true;
-}
-
-static __always_inline void content_length(struct head_scan *s,
-					   const __u8 *h, __u32 i, __u32 end)
-{
-	__u64 v = 0;
-	__u32 digits = 0;
-
-	if (s->has_length) {
-		s->unframed = 1;
-		return;
-	}
-	for (__u32 k = 0; k < 32 && i + k < end; k++) {
-		__u8 c = at(h, i + k);
-
-		if (c >= '0' && c <= '9') {
-			if (++digits > 18) {
-				s->unframed = 1;
-				return;
-			}
-			v = v * 10 + (c - '0');
-		} else if (digits || (c != ' ' && c != '\t')) {
-			break;
-		}
-	}
-	if (!digits) {
-		s->unframed = 1;
-		return;
-	}
-	s->length = v;
-	s->has_length = 1;
-}
-
-/* The request line ends in " HTTP/1.x" before its CR at cr. */
-static __always_inline bool http1_line(const __u8 *h, __u32 cr)
-{
-	return cr >= 10 && name_is(h, cr - 9, " http/1.", 8) &&
-	       (at(h, cr - 1) == '0' || at(h, cr - 1) == '1');
-}
-
-/* One line of the head per LF: the request line, a field, or the end. */
-static long scan_byte(__u64 i, void *ctx)
-{
-	struct head_scan *s = ctx;
-	__u32 zero = 0, ls = s->line, end = (__u32)i;
-	struct inject_scratch *sc;
-	const __u8 *h;
-
-	if (i >= s->n)
-		return 1;
-	sc = bpf_map_lookup_elem(&podtap_inject_scratch, &zero);
-	if (!sc)
-		return 1;
-	h = sc->head;
-	if (at(h, end) != '\n')
-		return 0;
-	s->line = end + 1;
-	if (end == ls || at(h, end - 1) != '\r') {
-		s->unframed = 1; /* a bare LF: not ours to judge */
-		return 1;
-	}
-	if (!s->first_end) {
-		if (!http1_line(h, end - 1)) {
-			s->unframed = 1;
-			return 1;
-		}
-		s->first_end = end + 1;
-		return 0;
-	}
-	if (end == ls + 1) {
-		s->head_end = end + 1;
-		return 1;
-	}
-	switch (at(h, ls) | 0x20) {
-	case 't':
-		if (name_is(h, ls, "traceparent:", 12))
-			s->has_context = 1;
-		else if (name_is(h, ls, "transfer-encoding:", 18))
-			s->unframed = 1;
-		break;
-	case 'b':
-		if (name_is(h, ls, "b3:", 3))
-			s->has_context = 1;
-		break;
-	case 'x':
-		if (name_is(h, ls, "x-b3-traceid:", 13))
-			s->has_context = 1;
-		break;
-	case 'c':
-		if (name_is(h, ls, "content-length:", 15))
-			content_length(s, h, ls + 15, end);
-		break;
-	}
-	return s->unframed ? 1 : 0;
-}
-
 /* Its first word is a method's (conn.bpf.h's starts_request). */
 static __always_inline bool request_start(const __u8 *h)
 {
@@ -272,24 +144,6 @@ static __always_inline __u32 unit_context(struct trace_ctx *ctx)
 		return PODTAP_INJECT_NO_CONTEXT;
 	*ctx = *c;
 	return PODTAP_INJECT_CHILD;
-}
-
-static __always_inline void random_bytes(__u8 *p, __u32 words)
-{
-	for (__u32 i = 0; i < words; i++) {
-		__u32 r = bpf_get_prandom_u32();
-
-		__builtin_memcpy(p + 4 * i, &r, 4);
-	}
-}
-
-static __always_inline bool root_sampled(const __u8 *trace_id)
-{
-	__u64 x = 0;
-
-	for (int i = 8; i < 16; i++)
-		x = x << 8 | trace_id[i];
-	return (x >> 1) < root_sample_bound;
 }
 
 static __always_inline __u8 hex_digit(__u8 v)
@@ -333,30 +187,36 @@ static __always_inline void put_b3(__u8 *p, const struct podtap_injected *in)
 	p[56] = '\n';
 }
 
-/* Inserts hdr[0, len) at byte off of the message. */
+/*
+ * Inserts hdr[0, len) at byte off of the message, inside its head of
+ * head_len bytes. The head is then pulled into one piece: left in three
+ * (before, the header, after), TCP could send them apart, and a server
+ * reading the first alone would see half a head.
+ */
 static __always_inline bool insert(struct sk_msg_md *msg, __u32 off,
-				   const __u8 *hdr, __u32 len)
+				   __u32 head_len, const __u8 *hdr, __u32 len)
 {
-	__u8 *data, *end;
+	__u8 *data, *end, *p;
 
 	if (bpf_msg_push_data(msg, off, len, 0))
 		return false;
-	if (bpf_msg_pull_data(msg, off, off + len, 0))
+	if (bpf_msg_pull_data(msg, 0, head_len + len, 0))
 		goto undo;
 	data = msg->data;
 	end = msg->data_end;
+	p = data + (off & (INJECT_HEAD_MAX - 1));
 	if (len == TRACEPARENT_LEN) {
-		if (data + TRACEPARENT_LEN > end)
+		if (p + TRACEPARENT_LEN > end)
 			goto undo;
-		__builtin_memcpy(data, hdr, TRACEPARENT_LEN);
+		__builtin_memcpy(p, hdr, TRACEPARENT_LEN);
 	} else if (len == B3_LEN) {
-		if (data + B3_LEN > end)
+		if (p + B3_LEN > end)
 			goto undo;
-		__builtin_memcpy(data, hdr, B3_LEN);
+		__builtin_memcpy(p, hdr, B3_LEN);
 	} else {
-		if (data + TRACEPARENT_LEN + B3_LEN > end)
+		if (p + TRACEPARENT_LEN + B3_LEN > end)
 			goto undo;
-		__builtin_memcpy(data, hdr, TRACEPARENT_LEN + B3_LEN);
+		__builtin_memcpy(p, hdr, TRACEPARENT_LEN + B3_LEN);
 	}
 	return true;
 undo:
@@ -442,9 +302,8 @@ static __always_inline __u32 request(struct sk_msg_md *msg,
 		is->off = 1;
 		return PODTAP_INJECT_NOT_HTTP;
 	}
-	s.n = n;
-	bpf_loop(n, scan_byte, &s, 0);
-	if (s.unframed || !s.head_end || !s.first_end)
+	head_scan(&s, sc->head, n);
+	if (!head_framed(&s))
 		goto unframed;
 	is->next_at = pos + s.head_end + (s.has_length ? s.length : 0);
 	if (s.has_context)
@@ -472,7 +331,7 @@ static __always_inline __u32 request(struct sk_msg_md *msg,
 		put_b3(sc->hdr + len, &in);
 		len += B3_LEN;
 	}
-	if (!len || !insert(msg, s.first_end, sc->hdr, len))
+	if (!len || !insert(msg, s.first_end, s.head_end, sc->hdr, len))
 		return PODTAP_INJECT_FAILED;
 	in.header_bytes = len;
 	report(sc, st, key.sock_id, pos, &in);

@@ -17,6 +17,11 @@
 #include "contract.h"
 
 const volatile bool trace_ctx_on = false; /* --inject-trace-context */
+/* A new trace is sampled when the low 63 bits of its id's last 8 bytes
+ * are below this (otel/sampler.c's TraceIdRatioBased; 2^63: always). */
+const volatile __u64 root_sample_bound = 1ULL << 63;
+/* A span whose parent said is sampled as the parent was (ParentBased). */
+const volatile bool sampler_parent_based = true;
 
 /* The greenlet a thread runs now (pid_tgid's low half -> unit). */
 struct {
@@ -39,6 +44,36 @@ struct {
 	__type(key, struct unit_key);
 	__type(value, struct trace_ctx);
 } podtap_trace_ctx SEC(".maps");
+
+static __always_inline void random_bytes(__u8 *p, __u32 words)
+{
+	for (__u32 i = 0; i < words; i++) {
+		__u32 r = bpf_get_prandom_u32();
+
+		__builtin_memcpy(p + 4 * i, &r, 4);
+	}
+}
+
+static __always_inline bool root_sampled(const __u8 *trace_id)
+{
+	__u64 x = 0;
+
+	for (int i = 8; i < 16; i++)
+		x = x << 8 | trace_id[i];
+	return (x >> 1) < root_sample_bound;
+}
+
+/* Where PODTAP_EV_SERVING is built (the syscall program's stack is full). */
+struct serving_event {
+	__u8 buf[sizeof(struct podtap_event) + sizeof(struct podtap_serving_ids)];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct serving_event);
+} podtap_serving_scratch SEC(".maps");
 
 static __always_inline struct unit_key current_unit(void)
 {

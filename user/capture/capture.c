@@ -64,11 +64,13 @@ static int configure(struct capture *cap, const struct capture_opts *opts)
 	 * still far from full when it wakes. */
 	cap->wakeup_min_bytes = opts->ringbuf_size / 16;
 	skel->rodata->wakeup_min_bytes = cap->wakeup_min_bytes;
-	skel->rodata->trace_ctx_on = opts->trace_ctx;
+	skel->rodata->trace_ctx_on = opts->trace_ctx.on;
+	skel->rodata->sampler_parent_based = opts->trace_ctx.parent_based;
+	skel->rodata->root_sample_bound = opts->trace_ctx.root_sample_bound;
 	err = bpf_map__set_max_entries(skel->maps.podtap_events, opts->ringbuf_size);
 	if (!err)
 		err = bpf_map__set_max_entries(skel->maps.podtap_scratch, cap->ncpus);
-	if (!opts->trace_ctx) {
+	if (!opts->trace_ctx.on) {
 		struct bpf_map *unused[] = { skel->maps.podtap_units,
 					     skel->maps.podtap_serving,
 					     skel->maps.podtap_trace_ctx };

@@ -29,9 +29,10 @@ struct capture_opts {
 	uint32_t payload_size;
 	uint32_t ringbuf_size;
 	struct pins *pins;    /* NULL: no pinning */
-	/* Keep the record trace context injection checks against
-	 * (bpf/trace_ctx.bpf.h); else its maps have one entry each. */
-	bool trace_ctx;
+	/* Keep the record trace context injection checks against, and name
+	 * server requests (bpf/trace_ctx.bpf.h); off: its maps have one
+	 * entry each. */
+	struct trace_ctx_config trace_ctx;
 	const struct bpf_load_observer *observer; /* NULL: none */
 };
 

@@ -123,9 +123,10 @@ int trace_inject_open(struct trace_inject **out, struct capture *cap,
 	ti->skel->rodata->self_tgid = getpid();
 	ti->skel->rodata->wakeup_min_bytes = capture_wakeup_min_bytes(cap);
 	ti->skel->rodata->trace_ctx_on = true;
+	ti->skel->rodata->sampler_parent_based = opts->trace_ctx.parent_based;
+	ti->skel->rodata->root_sample_bound = opts->trace_ctx.root_sample_bound;
 	ti->skel->rodata->inject_w3c = opts->w3c;
 	ti->skel->rodata->inject_b3 = opts->b3;
-	ti->skel->rodata->root_sample_bound = opts->root_sample_bound;
 	err = share_maps(ti, cap);
 	if (err) {
 		log_error("cannot share maps with the injection programs: %s",

@@ -21,9 +21,7 @@ struct bpf_load_observer;
 struct trace_inject_opts {
 	bool w3c;                   /* traceparent */
 	bool b3;                    /* b3 (single header) */
-	/* New traces are sampled when the low 63 bits of their id's last 8
-	 * bytes are below this (otel/sampler.h's bound; 2^63: always). */
-	uint64_t root_sample_bound;
+	struct trace_ctx_config trace_ctx; /* as the capture's */
 	const char *cgroup_root;    /* the cgroup v2 mount */
 	const struct bpf_load_observer *observer; /* NULL: none */
 };

@@ -118,11 +118,16 @@ static void on_request(void *ctx, struct http_request *req)
 	if (role == HTTP_ROLE_CLIENT && c->has_injected &&
 	    c->injected_pos == req->stream_pos)
 		tc.injected = &c->injected;
+	if (role == HTTP_ROLE_SERVER && c->has_serving &&
+	    c->serving_pos == req->stream_pos)
+		tc.kernel_named = &c->serving;
 	tracer_on_request(x->agent->tracer, role, &tc, req);
 	if (tc.injected) {
 		c->has_injected = false;
 		c->inject_shift += c->injected.header_bytes;
 	}
+	if (tc.kernel_named)
+		c->has_serving = false;
 }
 
 static void on_request_end(void *ctx, const struct http_request *req)
@@ -351,6 +356,14 @@ void agent_handle_event(void *ctx, const struct podtap_event *ev, size_t size)
 			memcpy(&c->injected, ev->payload, sizeof(c->injected));
 			c->injected_pos = ev->stream_pos;
 			c->has_injected = true;
+		}
+		break;
+	case PODTAP_EV_SERVING:
+		c = conn_table_find(a->conns, ev->sock_id, ev->conn_gen);
+		if (c && ev->captured >= sizeof(c->serving)) {
+			memcpy(&c->serving, ev->payload, sizeof(c->serving));
+			c->serving_pos = ev->stream_pos;
+			c->has_serving = true;
 		}
 		break;
 	case PODTAP_EV_CGROUP_MKDIR:

@@ -121,13 +121,13 @@ static int start_injection(const struct config *cfg, struct agent *agent)
 	struct trace_inject_opts o = {
 		.w3c = strstr(cfg->inject_trace_format, "w3c") != NULL,
 		.b3 = strstr(cfg->inject_trace_format, "b3") != NULL,
-		.root_sample_bound = tracer_root_sample_bound(agent->tracer),
 		.cgroup_root = cfg->cgroup_root,
 	};
 	char root[512];
 	struct tracer_serving_ops ops = { serving_serve, serving_done,
 					  serving_retrace, NULL };
 
+	tracer_trace_ctx_config(agent->tracer, &o.trace_ctx);
 	if (!cfg->cgroup_root[0]) {
 		if (cgroup2_mount_point(root, sizeof(root))) {
 			log_error("--inject-trace-context: no cgroup v2 mount "
@@ -183,7 +183,8 @@ int daemon_run(const struct config *cfg, volatile sig_atomic_t *stop)
 			  "it needs traces on (set OTEL_EXPORTER_OTLP_ENDPOINT)");
 		goto cleanup;
 	}
-	copts.trace_ctx = cfg->inject_trace_context;
+	if (cfg->inject_trace_context)
+		tracer_trace_ctx_config(tracer, &copts.trace_ctx);
 	agent.tracer = tracer;
 	agent.exporter = exporter;
 	heartbeat_s = monotonic_ns() / NSEC_PER_SEC;
@@ -203,7 +204,7 @@ int daemon_run(const struct config *cfg, volatile sig_atomic_t *stop)
 				     NSEC_PER_SEC,
 			.pins = pins,
 			.greenlets = tracer != NULL,
-			.trace_ctx = cfg->inject_trace_context,
+			.trace_ctx = copts.trace_ctx,
 			.on_process = agent_python_process,
 			.ctx = &agent,
 		};

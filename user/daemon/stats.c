@@ -240,6 +240,7 @@ void stats_render(const struct stats *s, const struct stats_snapshot *snap,
 		"unknown", "data", "open", "close", "process_exit",
 		"exec", "fork", "library_mapped", "python_gc",
 		"cgroup_mkdir", "greenlet_switch", "trace_injected",
+		"trace_serving",
 	};
 	char libbpf[32];
 	struct prom_label build[] = { { "version", PODTAP_VERSION },

@@ -37,6 +37,11 @@ struct conn {
 	uint64_t injected_pos;
 	struct podtap_injected injected;
 	uint64_t inject_shift;
+	/* ... and the server span ids the kernel chose for the request that
+	 * starts at serving_pos (awaiting its head). */
+	bool has_serving;
+	uint64_t serving_pos;
+	struct podtap_serving_ids serving;
 };
 
 struct conn_table;

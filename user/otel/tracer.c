@@ -43,7 +43,7 @@ struct span_ctx {
 	uint8_t sampled;
 	uint8_t valid;
 	uint8_t has_children; /* a client call took it as parent */
-	uint8_t pad;
+	uint8_t kernel_named; /* its ids are the kernel's (trace_inject.h) */
 	uint32_t tid;  /* server: the unit serving it, where it is kept */
 	uint64_t unit;
 };
@@ -123,9 +123,12 @@ void tracer_set_exporter(struct tracer *t, struct otlp_exporter *exporter)
 	t->exporter = exporter;
 }
 
-uint64_t tracer_root_sample_bound(const struct tracer *t)
+void tracer_trace_ctx_config(const struct tracer *t,
+			     struct trace_ctx_config *out)
 {
-	return sampler_root_bound(&t->sampler);
+	out->on = true;
+	out->parent_based = t->sampler.parent_based;
+	out->root_sample_bound = sampler_root_bound(&t->sampler);
 }
 
 void tracer_set_serving_ops(struct tracer *t,
@@ -337,6 +340,24 @@ static bool link_key(const struct tracer_conn *conn, enum peer_end end,
 				req->stream_pos + conn->stream_shift, k);
 }
 
+/* The sampling decision for the client spans of a server span's calls. */
+static bool calls_sampled(struct tracer *t, const struct span_ctx *server)
+{
+	return sampler_should_sample(&t->sampler, server->trace_id,
+				     server->sampled
+					     ? SAMPLER_PARENT_SAMPLED
+					     : SAMPLER_PARENT_NOT_SAMPLED);
+}
+
+/* A server span moved to its caller's trace: so does the kernel's record. */
+static void retrace(struct tracer *t, const struct span_ctx *server)
+{
+	if (t->serving.retrace)
+		t->serving.retrace(t->serving.ctx, server->tid, server->unit,
+				   server->span_id, server->trace_id,
+				   calls_sampled(t, server));
+}
+
 /*
  * Injection: the kernel may name this request in the unit's calls while
  * the unit serves only it, and its body's end is known (the kernel checks
@@ -349,7 +370,7 @@ static void publish_serving(struct tracer *t, const struct tracer_conn *conn,
 	struct trace_ctx k = { 0 };
 	bool ambiguous;
 
-	if (!t->serving.serve)
+	if (!t->serving.serve || ctx->kernel_named)
 		return;
 	thread_table_get(t->threads, ctx->tid, ctx->unit, conn->pid,
 			 req->start_ns, &ambiguous);
@@ -364,9 +385,7 @@ static void publish_serving(struct tracer *t, const struct tracer_conn *conn,
 	k.gen = conn->gen;
 	k.head_pos = req->stream_pos;
 	k.end_pos = req->end_pos;
-	k.sampled = sampler_should_sample(&t->sampler, ctx->trace_id,
-					  ctx->sampled ? SAMPLER_PARENT_SAMPLED
-						       : SAMPLER_PARENT_NOT_SAMPLED);
+	k.sampled = calls_sampled(t, ctx);
 	t->serving.serve(t->serving.ctx, ctx->tid, ctx->unit, &k);
 }
 
@@ -375,7 +394,22 @@ static void server_request(struct tracer *t, const struct tracer_conn *conn,
 {
 	struct peer_link_key k;
 	struct span_ctx caller;
-	bool named = server_context(t, req, ctx);
+	bool named;
+
+	if (conn->kernel_named) {
+		/* The kernel names this span in the unit's calls already. */
+		memcpy(ctx->trace_id, conn->kernel_named->trace_id,
+		       sizeof(ctx->trace_id));
+		memcpy(ctx->span_id, conn->kernel_named->span_id,
+		       sizeof(ctx->span_id));
+		memcpy(ctx->parent_id, conn->kernel_named->parent_id,
+		       sizeof(ctx->parent_id));
+		ctx->sampled = conn->kernel_named->sampled;
+		ctx->kernel_named = 1;
+		named = !all_zero(ctx->parent_id, sizeof(ctx->parent_id));
+	} else {
+		named = server_context(t, req, ctx);
+	}
 
 	ctx->tid = conn->tid;
 	ctx->unit = conn->unit;
@@ -383,8 +417,10 @@ static void server_request(struct tracer *t, const struct tracer_conn *conn,
 		if (peer_links_take(t->links, PEER_CLIENT, &k, &caller,
 				    sizeof(caller))) {
 			/* A header the caller sent names the same span. */
-			if (!named)
+			if (!named) {
 				adopt_caller(t, &caller, ctx);
+				retrace(t, ctx);
+			}
 		} else if (!named) {
 			struct waiting_server w = { .tid = ctx->tid,
 						    .unit = ctx->unit };
@@ -417,10 +453,7 @@ static void link_waiting_server(struct tracer *t,
 		return;
 	}
 	adopt_caller(t, client, server);
-	if (t->serving.retrace)
-		t->serving.retrace(t->serving.ctx, w->tid, w->unit,
-				   server->span_id, server->trace_id,
-				   server->sampled);
+	retrace(t, server);
 }
 
 /*

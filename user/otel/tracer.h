@@ -45,6 +45,9 @@ struct tracer_conn {
 	 * on by stream_shift at the server's end. */
 	const struct podtap_injected *injected;
 	uint64_t stream_shift;
+	/* A server request the kernel named itself (no trace header): its
+	 * span takes these ids (NULL: none). */
+	const struct podtap_serving_ids *kernel_named;
 };
 
 /* Told which server request each unit serves, so that the kernel can name
@@ -84,8 +87,9 @@ struct tracer *tracer_new(const struct sampler *sampler,
 /* The exporter releases resources through the tracer, so it is started
  * after it and set here. */
 void tracer_set_exporter(struct tracer *t, struct otlp_exporter *exporter);
-/* The sampler's bound for new traces (sampler_root_bound). */
-uint64_t tracer_root_sample_bound(const struct tracer *t);
+/* How the kernel is to sample the server spans it names. */
+void tracer_trace_ctx_config(const struct tracer *t,
+			     struct trace_ctx_config *out);
 /* Injection is on: ops are told of every server request (copied). */
 void tracer_set_serving_ops(struct tracer *t,
 			    const struct tracer_serving_ops *ops);

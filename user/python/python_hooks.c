@@ -846,7 +846,9 @@ int python_hooks_open(struct python_hooks **out, struct capture *cap,
 	ph->skel->rodata->self_tgid = getpid();
 	ph->skel->rodata->payload_size = opts->payload_size;
 	ph->skel->rodata->wakeup_min_bytes = capture_wakeup_min_bytes(cap);
-	ph->skel->rodata->trace_ctx_on = opts->trace_ctx;
+	ph->skel->rodata->trace_ctx_on = opts->trace_ctx.on;
+	ph->skel->rodata->sampler_parent_based = opts->trace_ctx.parent_based;
+	ph->skel->rodata->root_sample_bound = opts->trace_ctx.root_sample_bound;
 	err = share_maps(ph, cap);
 	if (err) {
 		log_error("cannot share maps with the Python hooks: %s",

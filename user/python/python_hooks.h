@@ -59,7 +59,7 @@ struct python_hooks_opts {
 	uint64_t linger_ns;
 	struct pins *pins;    /* NULL: no pinning */
 	bool greenlets;       /* hook greenlet switches (PODTAP_EV_UNIT) */
-	bool trace_ctx;       /* ... and keep podtap_units for injection */
+	struct trace_ctx_config trace_ctx; /* as the capture's */
 	python_process_fn on_process;
 	void *ctx;
 	const struct bpf_load_observer *observer; /* NULL: none */
