@@ -78,7 +78,7 @@ struct {
 
 /* A copy of the head being judged, and the header being built. */
 struct inject_scratch {
-	__u8 head[HEAD_SCAN_MAX_BYTES];
+	__u8 head[HEAD_SCAN_BUF];
 	__u8 hdr[TRACEPARENT_LEN + B3_LEN];
 	__u8 ev[sizeof(struct podtap_event) + sizeof(struct podtap_injected)];
 };

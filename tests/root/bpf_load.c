@@ -32,6 +32,7 @@
 #include <bpf/libbpf.h>
 
 #include "capture/capture.h"
+#include "capture/trace_inject.h"
 #include "python/python_hooks.h"
 #include "lib/array_size.h"
 #include "lib/log.h"
@@ -724,6 +725,14 @@ static void test_copy_policy(void)
 
 static struct object_report capture_report = { .object = "podtap" };
 static struct object_report python_report = { .object = "podtap_py" };
+/* --inject-trace-context: the two objects again with their trace context
+ * code on, and the injection object. */
+static struct object_report capture_ctx_report = { .object = "podtap+ctx" };
+static struct object_report python_ctx_report = { .object = "podtap_py+ctx" };
+static struct object_report inject_report = { .object = "podtap_inject" };
+static const struct trace_ctx_config ctx_on = {
+	.on = true, .parent_based = true, .root_sample_bound = 1ULL << 63,
+};
 
 /* One load of the capture object, as the daemon configures it; the first
  * one that succeeds is kept for the tests. */
@@ -762,6 +771,56 @@ static void test_python_hooks(void)
 	CHECK_INT(report_object(&python_report, load_python, cap), 0);
 }
 
+static int load_capture_ctx(void *arg, const struct bpf_load_observer *o)
+{
+	struct capture_opts opts = { .payload_size = 8192,
+				     .ringbuf_size = 1 << 20,
+				     .trace_ctx = ctx_on, .observer = o };
+
+	return capture_open(arg, &opts, on_event, NULL);
+}
+
+static int load_python_ctx(void *arg, const struct bpf_load_observer *o)
+{
+	struct python_hooks_opts opts = { .payload_size = 8192,
+					  .greenlets = true,
+					  .trace_ctx = ctx_on, .observer = o };
+	struct python_hooks *ph = NULL;
+	int err = python_hooks_open(&ph, arg, &opts);
+
+	python_hooks_close(ph);
+	return err;
+}
+
+static int load_inject(void *arg, const struct bpf_load_observer *o)
+{
+	char root[512];
+	struct trace_inject_opts opts = { .w3c = true, .b3 = true,
+					  .trace_ctx = ctx_on,
+					  .cgroup_root = root, .observer = o };
+	struct trace_inject *ti = NULL;
+	int err = cgroup2_mount_point(root, sizeof(root));
+
+	if (!err)
+		err = trace_inject_open(&ti, arg, &opts);
+	trace_inject_close(ti);
+	return err;
+}
+
+/* Loads and attaches (sock_ops on the cgroup v2 root, sk_msg on its map);
+ * what they do to traffic is tests/e2e/inject.bats'. */
+static void test_trace_injection(void)
+{
+	struct capture *c = NULL;
+
+	CHECK_INT(report_object(&capture_ctx_report, load_capture_ctx, &c), 0);
+	if (!c)
+		return;
+	CHECK_INT(report_object(&python_ctx_report, load_python_ctx, c), 0);
+	CHECK_INT(report_object(&inject_report, load_inject, c), 0);
+	capture_close(c);
+}
+
 /* Every program verifies with room to spare: at most a quarter of the
  * verifier's instruction limit, so growth shows here before a kernel
  * refuses it. */
@@ -786,6 +845,9 @@ static void test_verifier_budget(void)
 {
 	check_budget(&capture_report);
 	check_budget(&python_report);
+	check_budget(&capture_ctx_report);
+	check_budget(&python_ctx_report);
+	check_budget(&inject_report);
 }
 
 int main(void)
@@ -819,6 +881,7 @@ int main(void)
 	RUN(test_events);
 	RUN(test_copy_policy);
 	RUN(test_python_hooks);
+	RUN(test_trace_injection);
 	RUN(test_verifier_budget);
 	capture_close(cap);
 	return check_summary("bpf_load");
