@@ -94,7 +94,8 @@ env_of() {
 		"service.enabled=true,podMonitoring.enabled=true,serviceMonitor.enabled=true,prometheusAnnotations.enabled=true,kubelet.enabled=true" \
 		"otlp.endpoint=https://c:4318,otlp.headersSecret.name=s,sampler.type=traceidratio,sampler.arg=0.25,routes={/a/x,/b/*},priorityClassName=system-node-critical,metrics.hostPort=true,verbose=true,extraArgs={--route,/x/y},extraEnv[0].name=A,extraEnv[0].value=b,nodeSelector.kubernetes\.io/os=linux,ringbufSize=8388608,maxSeriesPerPod=50,otlp.compression=gzip,otlp.timeout=5000" \
 		"pinPath=,securityContext.extraCapabilities={SYS_RESOURCE},securityContext.seccompProfile=null,securityContext.appArmorProfile=null" \
-		"pythonHooks.enabled=false"; do
+		"pythonHooks.enabled=false" \
+		"injectTraceContext.enabled=true,injectTraceContext.format=w3c\,b3,otlp.endpoint=http://c:4318"; do
 		i=$((i + 1))
 		if [ -n "$set" ]; then
 			"$RENDER" podtap --namespace obs --set "$set" >"$BATS_TEST_TMPDIR/t$i.yaml"
@@ -183,6 +184,25 @@ env_of() {
 	expect "PODTAP_PYTHON_HOOKS" '{"name":"PODTAP_PYTHON_HOOKS","value":"0"}' \
 		"$(env_of off PODTAP_PYTHON_HOOKS)"
 	run "$RENDER" podtap --namespace obs --set pythonHooks.enabled=yes
+	[ "$status" -ne 0 ]
+}
+
+@test "injectTraceContext: off by default; on, NET_ADMIN and PODTAP_INJECT_TRACE_CONTEXT=1; refused without an OTLP endpoint" {
+	render d
+	expect "PODTAP_INJECT_TRACE_CONTEXT by default" '""' "$(env_of d PODTAP_INJECT_TRACE_CONTEXT)"
+	render on --set injectTraceContext.enabled=true --set otlp.endpoint=http://c:4318 \
+		--set injectTraceContext.format=b3
+	expect "capabilities with injection" '["BPF","PERFMON","SYS_PTRACE","DAC_READ_SEARCH","SYS_ADMIN","NET_ADMIN"]' \
+		"$(ds on '$c.securityContext.capabilities.add')"
+	expect "PODTAP_INJECT_TRACE_CONTEXT" '{"name":"PODTAP_INJECT_TRACE_CONTEXT","value":"1"}' \
+		"$(env_of on PODTAP_INJECT_TRACE_CONTEXT)"
+	expect "PODTAP_INJECT_TRACE_FORMAT" '{"name":"PODTAP_INJECT_TRACE_FORMAT","value":"b3"}' \
+		"$(env_of on PODTAP_INJECT_TRACE_FORMAT)"
+	run "$RENDER" podtap --namespace obs --set injectTraceContext.enabled=true
+	[ "$status" -ne 0 ]
+	[[ $output == *"set otlp.endpoint"* ]]
+	run "$RENDER" podtap --namespace obs --set injectTraceContext.enabled=true \
+		--set otlp.endpoint=http://c:4318 --set injectTraceContext.format=zipkin
 	[ "$status" -ne 0 ]
 }
 

@@ -68,6 +68,10 @@ rendered chart.
 {{- if .Values.pythonHooks.enabled }}
 {{- $caps = append $caps "SYS_ADMIN" }}
 {{- end }}
+{{- /* sock_ops and sk_msg programs, attached to the cgroup root. */}}
+{{- if .Values.injectTraceContext.enabled }}
+{{- $caps = append $caps "NET_ADMIN" }}
+{{- end }}
 {{- range .Values.securityContext.extraCapabilities }}
 {{- $caps = append $caps (. | upper | trimPrefix "CAP_") }}
 {{- end }}
