@@ -2529,6 +2529,7 @@ static void test_trace_header_cut(void)
 
 struct request_log {
 	uint64_t pos[8];
+	uint64_t end_pos[8];
 	int started, ended;
 };
 
@@ -2536,8 +2537,10 @@ static void log_request(void *ctx, struct http_request *req)
 {
 	struct request_log *l = ctx;
 
-	if (l->started < 8)
+	if (l->started < 8) {
 		l->pos[l->started] = req->stream_pos;
+		l->end_pos[l->started] = req->end_pos;
+	}
 	l->started++;
 }
 
@@ -2583,6 +2586,11 @@ static void test_request_offsets_and_ends(void)
 	CHECK_INT(l.pos[0], 0);
 	CHECK_INT(l.pos[1], strlen(post));
 	CHECK_INT(l.pos[2], strlen(post) + strlen(two) / 2);
+	/* Where each ends, as its head says: after its 5-byte body, or its
+	 * head (no body). */
+	CHECK_INT(l.end_pos[0], strlen(post));
+	CHECK_INT(l.end_pos[1], strlen(post) + strlen(two) / 2);
+	CHECK_INT(l.end_pos[2], strlen(post) + strlen(two));
 	CHECK_INT(l.ended, 1);
 	http_conn_data(c, HTTP_DIR_EGRESS, strlen(OK_0), (const uint8_t *)OK_0,
 		       strlen(OK_0), strlen(OK_0), 12, &cb, &l);
@@ -2600,6 +2608,14 @@ static void test_request_offsets_and_ends(void)
 	/* closed unanswered: it ends all the same */
 	http_conn_close(c, 20, &cb, &l);
 	CHECK_INT(l.ended, 4);
+	http_conn_free(c);
+	/* A chunked body's end is not in its head. */
+	c = http_conn_new(HTTP_ROLE_SERVER);
+	pos = 0;
+	SEND(HTTP_DIR_INGRESS, "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
+	CHECK_INT(l.started, 5);
+	CHECK_INT(l.end_pos[4], 0);
+	http_conn_close(c, 30, &cb, &l);
 	http_conn_free(c);
 #undef SEND
 }

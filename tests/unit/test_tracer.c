@@ -797,6 +797,169 @@ static void test_ambiguous_parent(void)
 	forget_bodies();
 }
 
+
+/* ---- trace context injection ------------------------------------------- */
+
+/* What the tracer told the kernel (tracer_serving_ops), in order. */
+struct serving_op {
+	char op;              /* 's'erve, 'd'one, 'r'etrace */
+	uint32_t tid;
+	struct trace_ctx ctx; /* serve */
+	uint8_t span_id[8];   /* done (zero: any), retrace */
+};
+
+static struct serving_op ops_seen[16];
+static int nops;
+
+static void op_serve(void *ctx, uint32_t tid, uint64_t unit,
+		     const struct trace_ctx *c)
+{
+	(void)ctx, (void)unit;
+	if (nops < 16) {
+		memset(&ops_seen[nops], 0, sizeof(ops_seen[nops]));
+		ops_seen[nops].op = 's';
+		ops_seen[nops].tid = tid;
+		ops_seen[nops++].ctx = *c;
+	}
+}
+
+static void op_done(void *ctx, uint32_t tid, uint64_t unit,
+		    const uint8_t *span_id)
+{
+	struct serving_op o;
+
+	(void)ctx, (void)unit;
+	memset(&o, 0, sizeof(o));
+	o.op = 'd';
+	o.tid = tid;
+	if (span_id)
+		memcpy(o.span_id, span_id, 8);
+	if (nops < 16)
+		ops_seen[nops++] = o;
+}
+
+static void op_retrace(void *ctx, uint32_t tid, uint64_t unit,
+		       const uint8_t *span_id, const uint8_t *trace_id,
+		       bool sampled)
+{
+	struct serving_op o;
+
+	(void)ctx, (void)unit, (void)sampled;
+	memset(&o, 0, sizeof(o));
+	o.op = 'r';
+	o.tid = tid;
+	memcpy(o.span_id, span_id, 8);
+	memcpy(o.ctx.trace_id, trace_id, 16);
+	if (nops < 16)
+		ops_seen[nops++] = o;
+}
+
+static void fill(uint8_t *p, size_t n, uint8_t v)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = v + (uint8_t)i;
+}
+
+/*
+ * A server request the kernel named: its span takes the kernel's ids and
+ * parent, and the daemon writes no record of its own. A call the kernel
+ * injected: its CLIENT span is the one the header names. A request with a
+ * b3 header only (the kernel leaves those to the daemon) is published
+ * with its framing. A call whose named parent the daemon has in another
+ * trace keeps the header's trace and no parent. A second request on the
+ * same thread makes it ambiguous: cleared.
+ */
+static void test_injection(void)
+{
+	const struct tracer_serving_ops ops = { op_serve, op_done, op_retrace,
+						NULL };
+	struct podtap_serving_ids ids = { .sampled = 1 };
+	struct podtap_injected in = { .sampled = 1, .header_bytes = 70 };
+	struct podtap_injected stray = { .sampled = 1, .header_bytes = 70 };
+	struct call s1, c1, s2, s3, c2;
+	const Podtap__Otlp__Span *srv, *cli, *cli2;
+	struct tracer_stats ts;
+	uint8_t zero[8] = { 0 };
+
+	if (start("parentbased_always_on"))
+		return;
+	nops = 0;
+	tracer_set_serving_ops(tracer, &ops);
+	fill(ids.trace_id, 16, 0x10);
+	fill(ids.span_id, 8, 0x40);
+	fill(ids.parent_id, 8, 0x60);
+	prepare(&s1, HTTP_ROLE_SERVER, 400, 401, "GET", "/named", T0, NULL,
+		NULL);
+	s1.conn.sock_id = 7;
+	s1.conn.gen = 1;
+	s1.conn.kernel_named = &ids;
+	s1.req.end_pos = 120;
+	submit(&s1);
+	CHECK_INT(nops, 0);
+	memcpy(in.trace_id, ids.trace_id, 16);
+	fill(in.span_id, 8, 0x80);
+	memcpy(in.parent_id, ids.span_id, 8);
+	prepare(&c1, HTTP_ROLE_CLIENT, 400, 401, "GET", "/injected",
+		T0 + MS, NULL, NULL);
+	c1.conn.injected = &in;
+	submit(&c1);
+	end(&c1, 200, T0 + 2 * MS, "/injected");
+	end(&s1, 200, T0 + 3 * MS, "/named");
+	CHECK_INT(nops, 1);
+	CHECK(ops_seen[0].op == 'd' && ops_seen[0].tid == 401 &&
+	      !memcmp(ops_seen[0].span_id, ids.span_id, 8));
+
+	prepare(&s2, HTTP_ROLE_SERVER, 400, 402, "GET", "/b3", T0 + 4 * MS,
+		NULL, "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1");
+	s2.conn.sock_id = 9;
+	s2.conn.gen = 2;
+	s2.req.stream_pos = 500;
+	s2.req.end_pos = 640;
+	submit(&s2);
+	CHECK_INT(nops, 2);
+	CHECK(ops_seen[1].op == 's' && ops_seen[1].tid == 402);
+	CHECK_INT(ops_seen[1].ctx.sock_id, 9);
+	CHECK_INT(ops_seen[1].ctx.gen, 2);
+	CHECK_INT(ops_seen[1].ctx.head_pos, 500);
+	CHECK_INT(ops_seen[1].ctx.end_pos, 640);
+	CHECK_INT(ops_seen[1].ctx.trace_id[0], 0x80);
+	CHECK_INT(ops_seen[1].ctx.sampled, 1);
+	/* A header naming s2's span (the tracer keeps a request's trace id,
+	 * then its span id, first in req.user) but another trace. */
+	fill(stray.trace_id, 16, 0x20);
+	fill(stray.span_id, 8, 0x90);
+	memcpy(stray.parent_id, s2.req.user + 16, 8);
+	prepare(&c2, HTTP_ROLE_CLIENT, 400, 402, "GET", "/stray",
+		T0 + 6 * MS, NULL, NULL);
+	c2.conn.injected = &stray;
+	submit(&c2);
+	end(&c2, 200, T0 + 7 * MS, "/stray");
+	begin(&s3, HTTP_ROLE_SERVER, 400, 402, "GET", "/second", T0 + 5 * MS,
+	      NULL, NULL);
+	CHECK_INT(nops, 3);
+	CHECK(ops_seen[2].op == 'd' && !memcmp(ops_seen[2].span_id, zero, 8));
+	end(&s3, 200, T0 + 8 * MS, "/second");
+	end(&s2, 200, T0 + 9 * MS, "/b3");
+	tracer_get_stats(tracer, &ts);
+	CHECK_INT(ts.injected, 2);
+	CHECK_INT(ts.injected_unparented, 1);
+	flush();
+	srv = span_named("GET /named", KIND_SERVER);
+	cli = span_named("GET /injected", KIND_CLIENT);
+	cli2 = span_named("GET /stray", KIND_CLIENT);
+	if (srv && cli && cli2) {
+		CHECK_HEX(srv->trace_id, "101112131415161718191a1b1c1d1e1f");
+		CHECK_HEX(srv->span_id, "4041424344454647");
+		CHECK_HEX(srv->parent_span_id, "6061626364656667");
+		CHECK_HEX(cli->span_id, "8081828384858687");
+		CHECK(child_of(cli, srv));
+		CHECK_HEX(cli2->trace_id, "202122232425262728292a2b2c2d2e2f");
+		CHECK_HEX(cli2->span_id, "9091929394959697");
+		CHECK_INT(cli2->parent_span_id.len, 0);
+	}
+	forget_bodies();
+}
+
 int main(void)
 {
 	RUN(test_parent_child);
@@ -807,5 +970,6 @@ int main(void)
 	RUN(test_no_exporter);
 	RUN(test_same_node_links);
 	RUN(test_ambiguous_parent);
+	RUN(test_injection);
 	return check_summary("tracer");
 }
