@@ -33,7 +33,7 @@
 /* --inject-trace-context only (else one entry each): */
 #define PODTAP_MAX_TRACE_UNITS 65536 /* podtap_units, podtap_serving,
 				      * podtap_trace_ctx: threads/greenlets */
-#define PODTAP_MAX_INJECT_SOCKS 65536 /* podtap_inject_socks: outgoing TCP */
+#define PODTAP_MAX_INJECT_SOCKS 65536 /* podtap_injsocks: outgoing TCP */
 
 enum podtap_event_kind {
 	PODTAP_EV_DATA = 1,     /* bytes read from or written to a socket */
@@ -194,7 +194,7 @@ struct trace_ctx_config {
 	__u64 root_sample_bound;    /* new traces: sampler_root_bound() */
 };
 
-/* What became of an outgoing request (podtap_inject_stats). */
+/* What became of an outgoing request (podtap_injstats). */
 enum podtap_inject_result {
 	PODTAP_INJECT_CHILD = 0,      /* injected, child of the unit's request */
 	PODTAP_INJECT_ROOT = 1,       /* injected, the unit serves nothing */
@@ -209,7 +209,7 @@ enum podtap_inject_result {
 				       * an HTTP/1.x request: left alone */
 	PODTAP_INJECT_FAILED = 7,     /* the kernel could not insert it */
 	PODTAP_INJECT_SOCKS_FULL = 8, /* not a request but a connection:
-				       * podtap_inject_socks was full */
+				       * podtap_injsocks was full */
 	PODTAP_INJECT__COUNT = 9,
 };
 

@@ -6,7 +6,7 @@
  * continues the caller's trace with no help from either app.
  *
  * A sock_ops program on the cgroup v2 root puts every outgoing TCP
- * connection, once established, into podtap_inject_socks; the sk_msg
+ * connection, once established, into podtap_injsocks; the sk_msg
  * program attached to that map sees each send on them before TCP does,
  * in the sending task's context. It follows each connection's request
  * framing itself (Content-Length, or no body), so that it only ever
@@ -51,7 +51,7 @@ struct {
 	__uint(max_entries, PODTAP_MAX_INJECT_SOCKS);
 	__type(key, __u64); /* socket cookie */
 	__type(value, __u64);
-} podtap_inject_socks SEC(".maps");
+} podtap_injsocks SEC(".maps");
 
 /* What the sk_msg program knows of a connection: user bytes sent, where
  * the next request starts, and whether it gave up on it. */
@@ -67,14 +67,14 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
 	__type(value, struct inject_sock);
-} podtap_inject_state SEC(".maps");
+} podtap_injstate SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, PODTAP_INJECT__COUNT);
 	__type(key, __u32);
 	__type(value, __u64);
-} podtap_inject_stats SEC(".maps");
+} podtap_injstats SEC(".maps");
 
 /* A copy of the head being judged, and the header being built. */
 struct inject_scratch {
@@ -88,11 +88,11 @@ struct {
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct inject_scratch);
-} podtap_inject_scratch SEC(".maps");
+} podtap_injbuf SEC(".maps");
 
 static __always_inline void count_inject(__u32 result)
 {
-	__u64 *n = bpf_map_lookup_elem(&podtap_inject_stats, &result);
+	__u64 *n = bpf_map_lookup_elem(&podtap_injstats, &result);
 
 	if (n)
 		*n += 1;
@@ -107,7 +107,7 @@ int podtap_inject_sockops(struct bpf_sock_ops *skops)
 	    (skops->family != AF_INET && skops->family != AF_INET6))
 		return 1;
 	cookie = bpf_get_socket_cookie(skops);
-	if (bpf_sock_hash_update(skops, &podtap_inject_socks, &cookie,
+	if (bpf_sock_hash_update(skops, &podtap_injsocks, &cookie,
 				 BPF_NOEXIST))
 		count_inject(PODTAP_INJECT_SOCKS_FULL);
 	return 1;
@@ -281,7 +281,7 @@ static __always_inline __u32 request(struct sk_msg_md *msg,
 		is->off = 1;
 		return PODTAP_INJECT__COUNT;
 	}
-	sc = bpf_map_lookup_elem(&podtap_inject_scratch, &zero);
+	sc = bpf_map_lookup_elem(&podtap_injbuf, &zero);
 	if (!sc)
 		return PODTAP_INJECT_FAILED;
 	n = msg->size < INJECT_HEAD_MAX ? msg->size : INJECT_HEAD_MAX;
@@ -352,7 +352,7 @@ int podtap_inject_msg(struct sk_msg_md *msg)
 
 	if (!sk)
 		return SK_PASS;
-	is = bpf_sk_storage_get(&podtap_inject_state, sk, NULL,
+	is = bpf_sk_storage_get(&podtap_injstate, sk, NULL,
 				BPF_SK_STORAGE_GET_F_CREATE);
 	if (!is || is->off)
 		return SK_PASS;

@@ -91,7 +91,7 @@ static int attach(struct trace_inject *ti, const char *cgroup_root)
 		return err;
 	}
 	if (bpf_prog_attach(bpf_program__fd(ti->skel->progs.podtap_inject_msg),
-			    bpf_map__fd(ti->skel->maps.podtap_inject_socks),
+			    bpf_map__fd(ti->skel->maps.podtap_injsocks),
 			    BPF_SK_MSG_VERDICT, 0)) {
 		err = -errno;
 		log_error("cannot attach sk_msg to its socket map: %s",
@@ -203,7 +203,7 @@ void trace_inject_retrace(struct trace_inject *ti, uint32_t tid,
 
 int trace_inject_read_stats(struct trace_inject *ti, uint64_t *out)
 {
-	int fd = bpf_map__fd(ti->skel->maps.podtap_inject_stats);
+	int fd = bpf_map__fd(ti->skel->maps.podtap_injstats);
 	uint64_t *vals = calloc(ti->ncpus, sizeof(*vals));
 
 	memset(out, 0, PODTAP_INJECT__COUNT * sizeof(*out));
@@ -228,7 +228,7 @@ void trace_inject_close(struct trace_inject *ti)
 	bpf_link__destroy(ti->sockops);
 	if (ti->msg_attached)
 		bpf_prog_detach2(bpf_program__fd(ti->skel->progs.podtap_inject_msg),
-				 bpf_map__fd(ti->skel->maps.podtap_inject_socks),
+				 bpf_map__fd(ti->skel->maps.podtap_injsocks),
 				 BPF_SK_MSG_VERDICT);
 	podtap_inject__destroy(ti->skel);
 	free(ti);
