@@ -537,11 +537,10 @@ static __always_inline void name_serving_head(struct event_scratch *s)
 /*
  * With injection on, a server connection's data event (built in this
  * CPU's scratch, about to be sent) updates its unit's record
- * (stamp_serving), and a request head is named at once and wakes the
- * daemon: the handler calls out soon after, and batched wakeups would
- * leave the daemon asleep through most of those calls. Returns whether to
- * wake it. Global, taking nothing but the scratch: the verifier walks it
- * once, not once per outcome of every caller.
+ * (stamp_serving), and a request head is named at once. The daemon need
+ * not be woken for it: the kernel names the request in the handler's
+ * calls by itself. Global, taking nothing but the scratch: the verifier
+ * walks it once, not once per outcome of every caller.
  */
 __noinline int serving_record(void)
 {
@@ -553,11 +552,10 @@ __noinline int serving_record(void)
 	ev = (const struct podtap_event *)s->data;
 	stamp_serving(ev->sock_id, ev->conn_gen, ev->direction,
 		      ev->stream_pos + ev->byte_count);
-	if (ev->direction != PODTAP_DIR_INGRESS ||
-	    !starts_request(scratch_payload(s), ev->captured))
-		return 0;
-	name_serving_head(s);
-	return 1;
+	if (ev->direction == PODTAP_DIR_INGRESS &&
+	    starts_request(scratch_payload(s), ev->captured))
+		name_serving_head(s);
+	return 0;
 }
 
 static __always_inline void fill_data_header(struct podtap_event *ev,
@@ -584,7 +582,6 @@ static __always_inline __u64 emit_data(struct sock_ref sock,
 	struct podtap_event *ev;
 	char *payload;
 	__u64 captured, size;
-	bool wake;
 	/* Positions advance even when the event is lost below, so userspace
 	 * sees the gap instead of misreading the stream. */
 	__u64 pos = __sync_fetch_and_add(&st->pos[dir & 1], count);
@@ -603,10 +600,9 @@ static __always_inline __u64 emit_data(struct sock_ref sock,
 
 	size = sizeof(*ev) + captured;
 	verifier_mask(size, PAYLOAD_LEN_MASK);
-	wake = trace_ctx_on && st->role == PODTAP_ROLE_SERVER &&
-	       serving_record();
-	if (bpf_ringbuf_output(&podtap_events, s, size,
-			       wake ? BPF_RB_FORCE_WAKEUP : wakeup_flags(size)))
+	if (trace_ctx_on && st->role == PODTAP_ROLE_SERVER)
+		serving_record();
+	if (bpf_ringbuf_output(&podtap_events, s, size, wakeup_flags(size)))
 		count_lost_data(st, dir, payload, captured);
 	if (captured >= 2) {
 		first[0] = payload[0];

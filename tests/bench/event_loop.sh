@@ -8,8 +8,10 @@
 #      OTEL_TRACES_SAMPLER=always_off, nothing exported)
 #   u  uvicorn (asyncio), the bare ASGI app, no probe
 #   v  u with podtap, traces on as in h
+#   i  h with --inject-trace-context: every request head named in the
+#      kernel, and hey's own requests (a client on the node) injected
 # Modes alternate, order rotated each round; each ratio is the median of
-# the rounds' own ratios (h/g, v/u). In h, bpf_stats gives the greenlet
+# the rounds' own ratios (h/g, v/u, i/g). In h, bpf_stats gives the greenlet
 # hook's in-kernel nanoseconds per switch, and podtap's events the switches
 # per request (the uprobe's trap into the kernel and back is not in it:
 # h/g is the whole cost).
@@ -34,7 +36,7 @@ event_loop_setup() {
 		die "uvicorn app does not answer"
 }
 
-EL_SWITCHES=0 EL_SWITCH_NS=0 EL_SWITCH_RUNS=0 EL_SENT=0
+EL_SWITCHES=0 EL_SWITCH_NS=0 EL_SWITCH_RUNS=0 EL_SENT=0 EL_INJECTED=0
 
 # switch_prog_stats: "run_time_ns run_cnt" of the greenlet hook.
 switch_prog_stats() {
@@ -45,7 +47,7 @@ switch_prog_stats() {
 event_loop_mode() {
 	local mode=$1 url res e0 e1 s0 s1
 	case $mode in
-	g | h) url="http://127.0.0.1:$EL_GEVENT_PORT/" ;;
+	g | h | i) url="http://127.0.0.1:$EL_GEVENT_PORT/" ;;
 	u | v) url="http://127.0.0.1:$EL_UV_PORT/" ;;
 	esac
 	if [ "$mode" = h ] || [ "$mode" = v ]; then
@@ -53,6 +55,11 @@ event_loop_mode() {
 		OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:9 \
 			OTEL_TRACES_SAMPLER=always_off \
 			pt_podtap_start --no-pin || die "podtap did not start"
+	elif [ "$mode" = i ]; then
+		OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:9 \
+			OTEL_TRACES_SAMPLER=always_off \
+			pt_podtap_start --no-pin --inject-trace-context ||
+			die "podtap did not start"
 	fi
 	hey -n 200 -c 4 "$url" >/dev/null 2>&1 || die "hey failed"
 	if [ "$mode" = h ]; then
@@ -76,7 +83,10 @@ event_loop_mode() {
 		EL_SWITCH_NS=$((EL_SWITCH_NS + ${s1% *} - ${s0% *}))
 		EL_SWITCH_RUNS=$((EL_SWITCH_RUNS + ${s1#* } - ${s0#* }))
 	fi
-	if [ "$mode" = h ] || [ "$mode" = v ]; then
+	if [ "$mode" = i ]; then
+		EL_INJECTED=$(( EL_INJECTED + $(pt_metric podtap_trace_inject_total result=root) ))
+	fi
+	if [ "$mode" = h ] || [ "$mode" = v ] || [ "$mode" = i ]; then
 		note_rss
 		pt_podtap_stop || die "podtap did not stop cleanly"
 	fi
@@ -88,7 +98,7 @@ event_loop_mode() {
 
 bench_event_loop() {
 	local r k
-	local -a modes=(g h u v)
+	local -a modes=(g h u v i)
 	echo "event-loop Python servers: hey -z $DURATION -c $CONC, gunicorn -k gevent -w 1 and uvicorn, $ROUNDS rounds:"
 	for k in "${modes[@]}"; do
 		: >"$PT_TMP/$k"
@@ -96,8 +106,8 @@ bench_event_loop() {
 	event_loop_setup
 	for r in $(seq 0 $((ROUNDS - 1))); do
 		echo " round $((r + 1)):"
-		for k in 0 1 2 3; do
-			event_loop_mode "${modes[$(( (r + k) % 4 ))]}"
+		for k in "${!modes[@]}"; do
+			event_loop_mode "${modes[$(( (r + k) % ${#modes[@]} ))]}"
 		done
 	done
 }
@@ -109,11 +119,15 @@ event_loop_report() {
 	}
 	TP_GEVENT=$(el_ratios h g | median | xargs printf '%.3f')
 	TP_UVICORN=$(el_ratios v u | median | xargs printf '%.3f')
+	TP_INJECT=$(el_ratios i g | median | xargs printf '%.3f')
 	# shellcheck disable=SC2046 # one line of figures
 	echo "gevent with podtap and its greenlet hooks, h/g: $TP_GEVENT (per round:" \
 		$(el_ratios h g) ")"
 	# shellcheck disable=SC2046
 	echo "uvicorn with podtap, v/u: $TP_UVICORN (per round:" $(el_ratios v u) ")"
+	# shellcheck disable=SC2046
+	echo "gevent with podtap injecting trace context, i/g: $TP_INJECT (per round:" \
+		$(el_ratios i g) "); $EL_INJECTED requests injected"
 	echo "greenlet switches: $EL_SWITCHES over $EL_SENT requests" \
 		"($(ratio "$EL_SWITCHES" "$EL_SENT") per request);" \
 		"in-kernel $(ratio "$EL_SWITCH_NS" "$EL_SWITCH_RUNS") ns per switch (bpf_stats)"
