@@ -254,6 +254,19 @@ int capture_map_fd(struct capture *cap, const char *name)
 	return map ? bpf_map__fd(map) : -1;
 }
 
+int capture_share_maps(struct capture *cap, struct bpf_object *obj)
+{
+	struct bpf_map *map;
+
+	bpf_object__for_each_map(map, obj) {
+		int fd = capture_map_fd(cap, bpf_map__name(map));
+
+		if (fd >= 0 && bpf_map__reuse_fd(map, fd))
+			return -errno;
+	}
+	return 0;
+}
+
 uint64_t capture_wakeup_min_bytes(struct capture *cap)
 {
 	return cap->wakeup_min_bytes;

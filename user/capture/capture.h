@@ -64,9 +64,12 @@ void capture_ignore_conn(struct capture *cap, uint64_t sock_id, uint64_t gen);
 /* Drops the kernel's entry for a connection of an exited process. */
 void capture_forget_conn(struct capture *cap, uint64_t sock_id, uint64_t gen);
 
-/* For BPF objects that share the capture's maps (python_hooks.c): the fd
- * of its map `name`, or -1; and its ring-buffer wakeup threshold. */
+/* For BPF objects that share the capture's maps (python_hooks.c,
+ * trace_inject.c): the fd of its map `name`, or -1; every map of obj that
+ * the capture has too made that one (before obj is loaded; 0 or a
+ * negative errno); and its ring-buffer wakeup threshold. */
 int capture_map_fd(struct capture *cap, const char *name);
+int capture_share_maps(struct capture *cap, struct bpf_object *obj);
 uint64_t capture_wakeup_min_bytes(struct capture *cap);
 
 /* Detaches and frees (the pins stay with their struct pins); accepts

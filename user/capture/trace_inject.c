@@ -43,19 +43,6 @@ const char *trace_inject_result_name(int result)
 		       : "unknown";
 }
 
-static int share_maps(struct trace_inject *ti, struct capture *cap)
-{
-	struct bpf_map *map;
-
-	bpf_object__for_each_map(map, ti->skel->obj) {
-		int fd = capture_map_fd(cap, bpf_map__name(map));
-
-		if (fd >= 0 && bpf_map__reuse_fd(map, fd))
-			return -errno;
-	}
-	return 0;
-}
-
 static void why(int err)
 {
 	if (err == -EPERM || err == -EACCES)
@@ -127,7 +114,7 @@ int trace_inject_open(struct trace_inject **out, struct capture *cap,
 	ti->skel->rodata->root_sample_bound = opts->trace_ctx.root_sample_bound;
 	ti->skel->rodata->inject_w3c = opts->w3c;
 	ti->skel->rodata->inject_b3 = opts->b3;
-	err = share_maps(ti, cap);
+	err = capture_share_maps(cap, ti->skel->obj);
 	if (err) {
 		log_error("cannot share maps with the injection programs: %s",
 			  strerror(-err));

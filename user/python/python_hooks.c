@@ -774,19 +774,6 @@ static void scan_running(struct python_hooks *ph)
 
 /* --- object ----------------------------------------------------------- */
 
-static int share_maps(struct python_hooks *ph, struct capture *cap)
-{
-	struct bpf_map *map;
-
-	bpf_object__for_each_map(map, ph->skel->obj) {
-		int fd = capture_map_fd(cap, bpf_map__name(map));
-
-		if (fd >= 0 && bpf_map__reuse_fd(map, fd))
-			return -errno;
-	}
-	return 0;
-}
-
 static int attach_process_events(struct python_hooks *ph)
 {
 	/* Executable mappings (LIB_MAPPED) come from podtap_sys_exit. */
@@ -849,7 +836,7 @@ int python_hooks_open(struct python_hooks **out, struct capture *cap,
 	ph->skel->rodata->trace_ctx_on = opts->trace_ctx.on;
 	ph->skel->rodata->sampler_parent_based = opts->trace_ctx.parent_based;
 	ph->skel->rodata->root_sample_bound = opts->trace_ctx.root_sample_bound;
-	err = share_maps(ph, cap);
+	err = capture_share_maps(cap, ph->skel->obj);
 	if (err) {
 		log_error("cannot share maps with the Python hooks: %s",
 			  strerror(-err));
