@@ -960,6 +960,42 @@ static void test_injection(void)
 	forget_bodies();
 }
 
+/* A proxy forwards the traceparent its server request came with, on the
+ * same thread: its CLIENT span is not the caller's span again but one of
+ * its own, under the proxy's SERVER span. An app that sends a header of its
+ * own (another span id) is named by it as before. */
+static void test_forwarded_header(void)
+{
+	static const char tp[] =
+		"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+	struct call s1, c1, c2;
+	const Podtap__Otlp__Span *srv, *fwd, *own;
+	struct tracer_stats ts;
+
+	if (start("parentbased_always_on"))
+		return;
+	begin(&s1, HTTP_ROLE_SERVER, 600, 601, "GET", "/in", T0, tp, NULL);
+	begin(&c1, HTTP_ROLE_CLIENT, 600, 601, "GET", "/up", T0 + MS, tp, NULL);
+	end(&c1, 200, T0 + 2 * MS, "/up");
+	begin(&c2, HTTP_ROLE_CLIENT, 600, 601, "GET", "/own", T0 + 3 * MS,
+	      "00-4bf92f3577b34da6a3ce929d0e0e4736-1111111111111111-01", NULL);
+	end(&c2, 200, T0 + 4 * MS, "/own");
+	end(&s1, 200, T0 + 5 * MS, "/in");
+	tracer_get_stats(tracer, &ts);
+	CHECK_INT(ts.forwarded, 1);
+	flush();
+	srv = span_named("GET /in", KIND_SERVER);
+	fwd = span_named("GET /up", KIND_CLIENT);
+	own = span_named("GET /own", KIND_CLIENT);
+	if (srv && fwd && own) {
+		CHECK_HEX(srv->parent_span_id, "00f067aa0ba902b7");
+		CHECK(child_of(fwd, srv));
+		CHECK(!same_bytes(fwd->span_id, srv->parent_span_id));
+		CHECK_HEX(own->span_id, "1111111111111111");
+	}
+	forget_bodies();
+}
+
 int main(void)
 {
 	RUN(test_parent_child);
@@ -971,5 +1007,6 @@ int main(void)
 	RUN(test_same_node_links);
 	RUN(test_ambiguous_parent);
 	RUN(test_injection);
+	RUN(test_forwarded_header);
 	return check_summary("tracer");
 }

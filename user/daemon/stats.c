@@ -179,6 +179,11 @@ static void render_parenting(const struct tracer_stats *t,
 		 t->linked);
 	by_label(out, "podtap_trace_peer_links_total", "result", "late",
 		 t->linked_late);
+	counter(out, "podtap_trace_forwarded_headers_total",
+		"Client calls that forward the trace header their thread's "
+		"server request came with (a proxy): their CLIENT spans get "
+		"ids of their own, under the proxy's SERVER span, instead of "
+		"repeating the caller's.", t->forwarded);
 	gauge(out, "podtap_trace_peer_links_waiting",
 	      "Requests on this node waiting for the other end of their "
 	      "connection to be seen.", (double)t->links.entries);

@@ -17,6 +17,10 @@
  * Whichever end is seen first waits here for the other, briefly and within
  * a bound; the oldest makes room for the newest (counted).
  *
+ * A second table of the same kind holds the trace headers server requests
+ * came with, by process and span id (peer_link_key_of_header), so that a
+ * proxy's request that forwards one is told from an app's own.
+ *
  * Used from one thread (the event loop); stats from any thread.
  */
 #ifndef PODTAP_PEER_LINKS_H
@@ -61,6 +65,10 @@ void peer_links_free(struct peer_links *pl); /* accepts NULL */
  * connection cannot be named (not TCP over IP). */
 bool peer_link_key_of(enum peer_end end, const struct podtap_sock_addrs *a,
 		      uint64_t pos, struct peer_link_key *out);
+
+/* The key of a trace header's span id as received by process pid. */
+void peer_link_key_of_header(uint32_t pid, const uint8_t span_id[8],
+			     struct peer_link_key *out);
 
 /* This end's context, left for the other end. */
 void peer_links_put(struct peer_links *pl, enum peer_end end,

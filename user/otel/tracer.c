@@ -82,8 +82,11 @@ struct tracer {
 	unsigned int n_extra;
 	struct thread_table *threads; /* the server request each serves */
 	struct peer_links *links;     /* same-node ends awaiting the other */
+	/* The trace header each server request in flight came with, by its
+	 * thread and the header's span id: a proxy forwards it as is. */
+	struct peer_links *headers;
 	_Atomic uint64_t ambiguous, linked, linked_late;
-	_Atomic uint64_t injected, injected_unparented;
+	_Atomic uint64_t injected, injected_unparented, forwarded;
 	struct tracer_serving_ops serving; /* serve == NULL: no injection */
 	pthread_mutex_t lock; /* resources: released from the exporter */
 	struct hmap resources;
@@ -100,9 +103,12 @@ struct tracer *tracer_new(const struct sampler *sampler,
 		return NULL;
 	t->threads = thread_table_new(MAX_THREADS, THREAD_CTX_TTL_NS, NULL);
 	t->links = peer_links_new(MAX_PEER_LINKS, PEER_LINK_TTL_NS);
-	if (!t->threads || !t->links || hmap_init(&t->resources)) {
+	t->headers = peer_links_new(MAX_PEER_LINKS, PEER_LINK_TTL_NS);
+	if (!t->threads || !t->links || !t->headers ||
+	    hmap_init(&t->resources)) {
 		thread_table_free(t->threads);
 		peer_links_free(t->links);
+		peer_links_free(t->headers);
 		free(t);
 		return NULL;
 	}
@@ -151,6 +157,7 @@ void tracer_free(struct tracer *t)
 		return;
 	thread_table_free(t->threads);
 	peer_links_free(t->links);
+	peer_links_free(t->headers);
 	free_all(&t->resources, offsetof(struct resource_entry, node));
 	pthread_mutex_destroy(&t->lock);
 	free(t);
@@ -182,6 +189,7 @@ void tracer_tick(struct tracer *t, uint64_t now_ns)
 {
 	thread_table_tick(t->threads, now_ns, THREAD_CHECKS_PER_TICK);
 	peer_links_tick(t->links, now_ns);
+	peer_links_tick(t->headers, now_ns);
 }
 
 void tracer_get_stats(struct tracer *t, struct tracer_stats *out)
@@ -197,6 +205,8 @@ void tracer_get_stats(struct tracer *t, struct tracer_stats *out)
 					     memory_order_relaxed);
 	out->injected_unparented = atomic_load_explicit(
 		&t->injected_unparented, memory_order_relaxed);
+	out->forwarded = atomic_load_explicit(&t->forwarded,
+					      memory_order_relaxed);
 }
 
 /* --- trace context ------------------------------------------------------ */
@@ -272,6 +282,46 @@ static void adopt_caller(struct tracer *t, const struct span_ctx *caller,
 	count(&t->linked);
 }
 
+static bool calls_sampled(struct tracer *t, const struct span_ctx *server);
+
+/* The key of a trace header's span id as received on thread tid. */
+static void header_key(uint32_t tid, const uint8_t *span_id,
+		       struct peer_link_key *k)
+{
+	peer_link_key_of_header(tid, span_id, k);
+}
+
+/*
+ * A client request that carries the very header a server request of the
+ * same thread came with is a proxy forwarding it, not an app naming its
+ * own call: its span gets an id of its own (the header's is the caller's
+ * CLIENT span), under the proxy's SERVER span. False when it is not one.
+ */
+static bool forwarded_context(struct tracer *t, const struct tracer_conn *conn,
+			      const struct trace_context *tc,
+			      struct span_ctx *ctx)
+{
+	struct peer_link_key k;
+	struct span_ctx server, *kept;
+	uint64_t key;
+
+	header_key(conn->tid, tc->span_id, &k);
+	if (!peer_links_take(t->headers, PEER_SERVER, &k, &server,
+			     sizeof(server)) ||
+	    memcmp(server.trace_id, tc->trace_id, sizeof(server.trace_id)))
+		return false;
+	memcpy(ctx->trace_id, server.trace_id, sizeof(ctx->trace_id));
+	memcpy(ctx->parent_id, server.span_id, sizeof(ctx->parent_id));
+	trace_new_span_id(ctx->span_id);
+	ctx->sampled = calls_sampled(t, &server);
+	memcpy(&key, server.span_id, sizeof(key));
+	kept = thread_table_find(t->threads, server.tid, server.unit, key);
+	if (kept)
+		kept->has_children = 1;
+	count(&t->forwarded);
+	return true;
+}
+
 /*
  * A client span. The request's own traceparent names it (its parent-id is
  * this call's span id); else it is the child of the server request the
@@ -294,7 +344,10 @@ static void client_context(struct tracer *t, const struct tracer_conn *conn,
 		serving->has_children = 1;
 
 	if (incoming_context(&req->headers, &tc) &&
-	    !all_zero(tc.trace_id, sizeof(tc.trace_id))) {
+	    !all_zero(tc.trace_id, sizeof(tc.trace_id)) &&
+	    forwarded_context(t, conn, &tc, ctx))
+		return;
+	if (!all_zero(tc.trace_id, sizeof(tc.trace_id))) {
 		memcpy(ctx->trace_id, tc.trace_id, sizeof(ctx->trace_id));
 		memcpy(ctx->span_id, tc.span_id, sizeof(ctx->span_id));
 		if (serving && !memcmp(serving->trace_id, tc.trace_id,
@@ -430,6 +483,11 @@ static void server_request(struct tracer *t, const struct tracer_conn *conn,
 				       &w, sizeof(w));
 		}
 	}
+	if (named) {
+		header_key(ctx->tid, ctx->parent_id, &k);
+		peer_links_put(t->headers, PEER_SERVER, &k, req->start_ns, ctx,
+			       sizeof(*ctx));
+	}
 	thread_set(t, conn->pid, req->start_ns, ctx);
 	publish_serving(t, conn, req, ctx);
 }
@@ -532,6 +590,15 @@ void tracer_on_request_end(struct tracer *t, enum http_role role,
 	if (!t->exporter || !ctx->valid || role != HTTP_ROLE_SERVER)
 		return;
 	thread_table_clear(t->threads, ctx->tid, ctx->unit, span_key(ctx));
+	if (!all_zero(ctx->parent_id, sizeof(ctx->parent_id))) {
+		struct peer_link_key k;
+		struct span_ctx gone;
+
+		/* Answered: a header it came with is no longer forwarded. */
+		header_key(ctx->tid, ctx->parent_id, &k);
+		peer_links_take(t->headers, PEER_SERVER, &k, &gone,
+				sizeof(gone));
+	}
 	if (t->serving.done)
 		t->serving.done(t->serving.ctx, ctx->tid, ctx->unit,
 				ctx->span_id);

@@ -76,6 +76,9 @@ struct tracer_stats {
 	uint64_t injected;      /* client spans named by an injected header */
 	uint64_t injected_unparented; /* ... whose parent the daemon had put
 				       * in another trace by then: none */
+	uint64_t forwarded;     /* client requests forwarding the trace
+				 * header their thread's server request
+				 * came with (a proxy) */
 };
 
 /* Returns NULL on allocation failure. Nothing is built until an exporter
