@@ -127,7 +127,7 @@ PY
 	local -a twins
 	mapfile -t twins < <(help_options | grep -oE '\[[A-Z_]+=[01]\]' | tr -d '[]' | cut -d= -f1)
 	echo "switch twins: ${twins[*]}"
-	[ "${#twins[@]}" -eq 4 ]
+	[ "${#twins[@]}" -eq 5 ]
 	for twin in "${twins[@]}"; do
 		for v in 1 true yes on TRUE Yes On 0 false no off FALSE No OFF ''; do
 			# NODE_IP: PODTAP_KUBELET=1 makes the kubelet's URL from it.
@@ -146,7 +146,8 @@ PY
 
 @test "the switch flags are taken, --no-python-hooks over PODTAP_PYTHON_HOOKS=1 too" {
 	local f
-	for f in --kubelet --kubelet-insecure-skip-verify --no-python-hooks -v --verbose; do
+	for f in --kubelet --kubelet-insecure-skip-verify --no-python-hooks \
+		--inject-trace-context -v --verbose; do
 		run podtap NODE_IP=192.0.2.1 PODTAP_PYTHON_HOOKS=1 "$f"
 		accepted || { echo "FAIL: $f refused"; return 1; }
 	done
@@ -171,6 +172,7 @@ PY
 		[--otlp-queue-size]=abc
 		[--otlp-batch-size]=0
 		[--otlp-batch-timeout]=-1
+		[--inject-trace-format]=zipkin
 		[--uprobe-linger]=soon
 	)
 	# The options come from --help, so that a new one without a case
