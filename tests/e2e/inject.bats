@@ -14,6 +14,7 @@
 #   pod inject/eventlet-1 gunicorn -k eventlet -w 1   GET /relay/<n>
 #   pod inject/asyncio-1  uvicorn, httpx.AsyncClient  GET /relay/<n>
 #   pod inject/back-1     gunicorn -w 4 (sync)        GET /headers/<n>, /users/<n>
+#   pod inject/proxy-1    nginx in front of back-1 (upstream keep-alive)
 
 load 'lib/common'
 load 'lib/otlp'
@@ -26,7 +27,7 @@ setup_file() {
 	pt_podtap_setup
 	pt_otlp_require
 	pt_otlp_clear_env
-	for p in gthread gevent eventlet asyncio back; do
+	for p in gthread gevent eventlet asyncio back proxy; do
 		pt_pod_create "$NS" "$p-1" "$p"
 		export "SCOPE_$p=$PT_POD_SCOPE"
 	done
@@ -43,6 +44,36 @@ setup_file() {
 		--host 127.0.0.1 --port "$ASYNCIO_PORT" --log-level warning)
 	pt_wait_port "$ASYNCIO_PORT" 20 "$ASYNCIO_PID"
 	export ASYNCIO_PORT ASYNCIO_PID ASYNCIO="http://127.0.0.1:$ASYNCIO_PORT"
+	PROXY_PORT=$(pt_free_port)
+	mkdir -p "$PT_TMP/nginx"
+	cat >"$PT_TMP/nginx/nginx.conf" <<-EOF
+		daemon off;
+		worker_processes 1;
+		pid $PT_TMP/nginx/nginx.pid;
+		events { worker_connections 64; }
+		http {
+			access_log off;
+			client_body_temp_path $PT_TMP/nginx/body;
+			proxy_temp_path $PT_TMP/nginx/proxy;
+			fastcgi_temp_path $PT_TMP/nginx/fastcgi;
+			uwsgi_temp_path $PT_TMP/nginx/uwsgi;
+			scgi_temp_path $PT_TMP/nginx/scgi;
+			upstream back { server 127.0.0.1:$BACK_PORT; keepalive 4; }
+			server {
+				listen 127.0.0.1:$PROXY_PORT;
+				location / {
+					proxy_pass http://back;
+					proxy_http_version 1.1;
+					proxy_set_header Connection "";
+				}
+			}
+		}
+	EOF
+	PROXY_PID=$(pt_spawn "$PT_TMP/logs/nginx.log" --cgroup "$SCOPE_proxy" -- \
+		/usr/sbin/nginx -p "$PT_TMP/nginx" -e "$PT_TMP/nginx/error.log" \
+		-c "$PT_TMP/nginx/nginx.conf")
+	pt_wait_port "$PROXY_PORT" 20 "$PROXY_PID"
+	export PROXY_PORT PROXY_PID PROXY="http://127.0.0.1:$PROXY_PORT"
 }
 
 teardown_file() {
@@ -193,6 +224,44 @@ front_end_test() {
 		  select(. as $b | [ $c[] | select(.spanId == $b.parentSpanId and .traceId == $b.traceId) ] | length != 1) ] |
 		length' "$OTLP_SPANS")"
 	pt_log "asyncio-1: child $(inject_count child), multiplexed $(inject_count multiplexed), no_context $(inject_count no_context)"
+}
+
+@test "through nginx: the callee gets the header curl's request carried; nginx's CLIENT span is its own, under its SERVER span; no span id twice" {
+	local n=50 bad
+	podtap_inject --inject-trace-context
+	bad=$(seq 1 "$n" | xargs -P 8 -I{} curl -sS -o "$PT_TMP/px.{}" \
+		-w '%{http_code}\n' --max-time 30 "$PROXY/headers/{}" |
+		grep -cvx 200 || true)
+	pt_expect_eq "answers other than 200 of $n" 0 "$bad"
+	cat "$PT_TMP"/px.* >"$PT_TMP/px"
+	pt_otlp_wait_count "$n" "server and pod(\"back-1\")"
+	pt_otlp_wait_count "$n" "client and pod(\"proxy-1\")"
+	pt_otlp_settle 1 15 true >/dev/null
+	bad=$(jq -r -s --slurpfile e "$PT_TMP/px" '
+		def path: .attributes["url.path"];
+		def podof: .resource["k8s.pod.name"] // "";
+		[ .[] | select(path | test("^/headers/[0-9]+$")) ] as $s |
+		$e[] | .n as $i | (.traceparent // "" | split("-")) as $tp |
+		[ $s[] | select(path == "/headers/\($i)" and .kind == "SPAN_KIND_CLIENT" and podof == "") ] as $c0 |
+		[ $s[] | select(path == "/headers/\($i)" and .kind == "SPAN_KIND_SERVER" and podof == "proxy-1") ] as $ps |
+		[ $s[] | select(path == "/headers/\($i)" and .kind == "SPAN_KIND_CLIENT" and podof == "proxy-1") ] as $pc |
+		[ $s[] | select(path == "/headers/\($i)" and .kind == "SPAN_KIND_SERVER" and podof == "back-1") ] as $b |
+		def child($x; $p): $x.traceId == $p.traceId and $x.parentSpanId == $p.spanId;
+		if ([$c0, $ps, $pc, $b] | map(length)) != [1, 1, 1, 1] then
+			"\($i): spans curl, proxy server/client, back-1: \([$c0, $ps, $pc, $b] | map(length))"
+		elif $tp[1] != $c0[0].traceId or $tp[2] != $c0[0].spanId then
+			"\($i): back-1 received \(.traceparent), curl sent \($c0[0].spanId)"
+		elif (child($ps[0]; $c0[0]) | not) then "\($i): proxy SERVER not under curl"
+		elif (child($pc[0]; $ps[0]) | not) then "\($i): proxy CLIENT not under its SERVER span"
+		elif $pc[0].spanId == $c0[0].spanId then "\($i): proxy CLIENT repeats curl'"'"'s span id"
+		elif (child($b[0]; $c0[0]) | not) then "\($i): back-1 SERVER not under the header'"'"'s span"
+		else empty end' "$OTLP_SPANS" | head -10)
+	if [ -n "$bad" ]; then
+		pt_fail "$bad"
+		return 1
+	fi
+	pt_expect_eq "span ids that appear twice" 0 "$(jq -r .spanId "$OTLP_SPANS" | sort | uniq -d | wc -l)"
+	pt_expect_eq "forwarded headers" "$n" "$(pt_metric podtap_trace_forwarded_headers_total)"
 }
 
 @test "a request that already carries a traceparent or b3 header is left byte for byte as it was" {
