@@ -3,10 +3,12 @@
  * What --inject-trace-context needs to know at the moment a unit of work
  * (a thread, or the greenlet it runs) sends a request: which server
  * request it is serving. The daemon knows that only once it has parsed
- * the request's head, later than the app may call out; so the kernel keeps
- * its own record of each unit's last read of a server connection
- * (podtap_serving), and a context the daemon wrote (podtap_trace_ctx) is
- * used only while that record still points inside its request. Included by
+ * the request's head, later than the app may call out; so the kernel names
+ * each server request itself as its head is read (conn.bpf.h's
+ * serving_record: podtap_trace_ctx), keeps its own record of each unit's
+ * last read of a server connection (podtap_serving), and uses a context
+ * (its own, or one the daemon wrote for a head it does not parse) only
+ * while that record still points inside its request. Included by
  * conn.bpf.h: the syscall and SSL paths both stamp reads here, and the
  * greenlet hook keeps podtap_units. Off (and the maps one entry each)
  * unless the daemon injects.
