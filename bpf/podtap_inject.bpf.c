@@ -40,8 +40,6 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 const volatile bool inject_w3c = true;
 const volatile bool inject_b3 = false;
 
-/* A request head must be whole in the send that starts it, within this. */
-#define INJECT_HEAD_MAX HEAD_SCAN_MAX_BYTES
 
 #define TRACEPARENT_LEN 70 /* "traceparent: 00-" 32 "-" 16 "-" 2 CRLF */
 #define B3_LEN 57          /* "b3: " 32 "-" 16 "-" 1 CRLF */
@@ -111,12 +109,6 @@ int podtap_inject_sockops(struct bpf_sock_ops *skops)
 				 BPF_NOEXIST))
 		count_inject(PODTAP_INJECT_SOCKS_FULL);
 	return 1;
-}
-
-/* Its first word is a method's (conn.bpf.h's starts_request). */
-static __always_inline bool request_start(const __u8 *h)
-{
-	return starts_request((const char *)h, 4);
 }
 
 /* --- the context --------------------------------------------------------- */
@@ -204,7 +196,7 @@ static __always_inline bool insert(struct sk_msg_md *msg, __u32 off,
 		goto undo;
 	data = msg->data;
 	end = msg->data_end;
-	p = data + (off & (INJECT_HEAD_MAX - 1));
+	p = data + (off & (HEAD_SCAN_MAX_BYTES - 1));
 	if (len == TRACEPARENT_LEN) {
 		if (p + TRACEPARENT_LEN > end)
 			goto undo;
@@ -284,7 +276,8 @@ static __always_inline __u32 request(struct sk_msg_md *msg,
 	sc = bpf_map_lookup_elem(&podtap_injbuf, &zero);
 	if (!sc)
 		return PODTAP_INJECT_FAILED;
-	n = msg->size < INJECT_HEAD_MAX ? msg->size : INJECT_HEAD_MAX;
+	/* The head must be whole in the send that starts it, within this. */
+	n = msg->size < HEAD_SCAN_MAX_BYTES ? msg->size : HEAD_SCAN_MAX_BYTES;
 	if (n < 16 || bpf_msg_pull_data(msg, 0, n, 0))
 		goto unframed;
 	data = msg->data;
@@ -293,12 +286,12 @@ static __always_inline __u32 request(struct sk_msg_md *msg,
 		goto unframed;
 	if (end - data < n)
 		n = end - data;
-	n &= 2 * INJECT_HEAD_MAX - 1; /* for the verifier: no change */
-	if (n > INJECT_HEAD_MAX || n < 16)
+	n &= 2 * HEAD_SCAN_MAX_BYTES - 1; /* for the verifier: no change */
+	if (n > HEAD_SCAN_MAX_BYTES || n < 16)
 		goto unframed;
 	if (bpf_probe_read_kernel(sc->head, n, data))
 		goto unframed;
-	if (!request_start(sc->head)) {
+	if (!starts_request((const char *)sc->head, n)) {
 		is->off = 1;
 		return PODTAP_INJECT_NOT_HTTP;
 	}

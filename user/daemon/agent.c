@@ -303,6 +303,19 @@ void agent_python_process(void *ctx, const struct python_process *p,
 		pod_resolver_hold(a->pods, w);
 }
 
+/* Ids the kernel chose for the request that starts at ev->stream_pos on
+ * its connection: kept there until the parser reads that request's head
+ * (on_request). */
+static void keep_kernel_ids(const struct podtap_event *ev, void *ids,
+			    size_t len, uint64_t *pos, bool *has)
+{
+	if (ev->captured < len)
+		return;
+	memcpy(ids, ev->payload, len);
+	*pos = ev->stream_pos;
+	*has = true;
+}
+
 void agent_handle_event(void *ctx, const struct podtap_event *ev, size_t size)
 {
 	struct agent *a = ctx;
@@ -352,19 +365,15 @@ void agent_handle_event(void *ctx, const struct podtap_event *ev, size_t size)
 		break;
 	case PODTAP_EV_INJECTED:
 		c = conn_table_find(a->conns, ev->sock_id, ev->conn_gen);
-		if (c && ev->captured >= sizeof(c->injected)) {
-			memcpy(&c->injected, ev->payload, sizeof(c->injected));
-			c->injected_pos = ev->stream_pos;
-			c->has_injected = true;
-		}
+		if (c)
+			keep_kernel_ids(ev, &c->injected, sizeof(c->injected),
+					&c->injected_pos, &c->has_injected);
 		break;
 	case PODTAP_EV_SERVING:
 		c = conn_table_find(a->conns, ev->sock_id, ev->conn_gen);
-		if (c && ev->captured >= sizeof(c->serving)) {
-			memcpy(&c->serving, ev->payload, sizeof(c->serving));
-			c->serving_pos = ev->stream_pos;
-			c->has_serving = true;
-		}
+		if (c)
+			keep_kernel_ids(ev, &c->serving, sizeof(c->serving),
+					&c->serving_pos, &c->has_serving);
 		break;
 	case PODTAP_EV_CGROUP_MKDIR:
 		/* NUL-terminated by the kernel within what it captured. */

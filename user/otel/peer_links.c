@@ -108,12 +108,12 @@ bool peer_link_key_of(enum peer_end end, const struct podtap_sock_addrs *a,
 	return true;
 }
 
-void peer_link_key_of_header(uint32_t pid, const uint8_t span_id[8],
+void peer_link_key_of_header(uint32_t tid, const uint8_t span_id[8],
 			     struct peer_link_key *out)
 {
 	/* No address family: never a connection's key. */
 	memset(out, 0, sizeof(*out));
-	memcpy(out->addr, &pid, sizeof(pid));
+	memcpy(out->addr, &tid, sizeof(tid));
 	memcpy(&out->pos, span_id, sizeof(out->pos));
 }
 

@@ -18,7 +18,7 @@
  * a bound; the oldest makes room for the newest (counted).
  *
  * A second table of the same kind holds the trace headers server requests
- * came with, by process and span id (peer_link_key_of_header), so that a
+ * came with, by thread and span id (peer_link_key_of_header), so that a
  * proxy's request that forwards one is told from an app's own.
  *
  * Used from one thread (the event loop); stats from any thread.
@@ -66,8 +66,8 @@ void peer_links_free(struct peer_links *pl); /* accepts NULL */
 bool peer_link_key_of(enum peer_end end, const struct podtap_sock_addrs *a,
 		      uint64_t pos, struct peer_link_key *out);
 
-/* The key of a trace header's span id as received by process pid. */
-void peer_link_key_of_header(uint32_t pid, const uint8_t span_id[8],
+/* The key of a trace header's span id as received on thread tid. */
+void peer_link_key_of_header(uint32_t tid, const uint8_t span_id[8],
 			     struct peer_link_key *out);
 
 /* This end's context, left for the other end. */

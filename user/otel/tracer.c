@@ -284,13 +284,6 @@ static void adopt_caller(struct tracer *t, const struct span_ctx *caller,
 
 static bool calls_sampled(struct tracer *t, const struct span_ctx *server);
 
-/* The key of a trace header's span id as received on thread tid. */
-static void header_key(uint32_t tid, const uint8_t *span_id,
-		       struct peer_link_key *k)
-{
-	peer_link_key_of_header(tid, span_id, k);
-}
-
 /*
  * A client request that carries the very header a server request of the
  * same thread came with is a proxy forwarding it, not an app naming its
@@ -305,7 +298,7 @@ static bool forwarded_context(struct tracer *t, const struct tracer_conn *conn,
 	struct span_ctx server, *kept;
 	uint64_t key;
 
-	header_key(conn->tid, tc->span_id, &k);
+	peer_link_key_of_header(conn->tid, tc->span_id, &k);
 	if (!peer_links_take(t->headers, PEER_SERVER, &k, &server,
 			     sizeof(server)) ||
 	    memcmp(server.trace_id, tc->trace_id, sizeof(server.trace_id)))
@@ -484,7 +477,7 @@ static void server_request(struct tracer *t, const struct tracer_conn *conn,
 		}
 	}
 	if (named) {
-		header_key(ctx->tid, ctx->parent_id, &k);
+		peer_link_key_of_header(ctx->tid, ctx->parent_id, &k);
 		peer_links_put(t->headers, PEER_SERVER, &k, req->start_ns, ctx,
 			       sizeof(*ctx));
 	}
@@ -595,7 +588,7 @@ void tracer_on_request_end(struct tracer *t, enum http_role role,
 		struct span_ctx gone;
 
 		/* Answered: a header it came with is no longer forwarded. */
-		header_key(ctx->tid, ctx->parent_id, &k);
+		peer_link_key_of_header(ctx->tid, ctx->parent_id, &k);
 		peer_links_take(t->headers, PEER_SERVER, &k, &gone,
 				sizeof(gone));
 	}
