@@ -8,7 +8,9 @@
 
 #include "http/server_address.h"
 #include "lib/clock.h"
+#include "lib/compat.h"
 #include "lib/log.h"
+#include "prometheus/flask_exporter.h"
 
 /* Connections quiet this long are checked for a vanished process. */
 #define IDLE_NS (60ULL * NSEC_PER_SEC)
@@ -464,6 +466,7 @@ void agent_render(void *ctx, struct prom_writer *out)
 	}
 	snap.series = metrics_series_count(a->metrics);
 	metrics_render(a->metrics, out);
+	flask_exporter_render(a->metrics, a->compat_modes, out);
 	python_metrics_render(a->python_metrics, out);
 	stats_render(&a->stats, &snap, out);
 }
@@ -505,6 +508,7 @@ int agent_init(struct agent *a, const struct config *cfg)
 	if (!a->pods)
 		goto fail;
 	a->metrics = metrics_new(cfg->max_series_per_pod, cfg->node_name);
+	compat_parse(cfg->compat, &a->compat_modes); /* checked by config */
 	a->conns = conn_table_new(PODTAP_MAX_CONNS, on_conn_end, a);
 	a->python_metrics = python_metrics_new(cfg->node_name);
 	a->greenlets = greenlets_new(MAX_GREENLET_THREADS);

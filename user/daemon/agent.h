@@ -40,6 +40,7 @@ struct agent {
 	struct otlp_exporter *exporter; /* for its stats; NULL: off */
 	uint64_t mono_to_unix_ns; /* event clock -> wall clock, for spans */
 	uint64_t series_ttl_ns;
+	unsigned int compat_modes; /* lib/compat.h, on for every pod */
 	uint64_t next_expiry_ns;  /* when agent_tick next looks for it */
 	struct stats stats;
 	bool ending_process; /* connections end because their process did */

@@ -15,6 +15,7 @@
 #include "capture/capture.h"
 #include "http/route.h"
 #include "lib/array_size.h"
+#include "lib/compat.h"
 #include "lib/listen_addr.h"
 #include "lib/version.h"
 #include "otel/otel_env.h"
@@ -98,6 +99,15 @@ static const char *check_trace_format(const char *value)
 	return NULL;
 }
 
+static const char *check_compat(const char *value)
+{
+	unsigned int modes;
+
+	if (!compat_parse(value, &modes))
+		return "must be flask-exporter, or empty for none";
+	return NULL;
+}
+
 static const struct opt opts[] = {
 	{ .flag = "metrics-listen", .env = "PODTAP_METRICS_LISTEN",
 	  STRING(metrics_listen), .check = check_listen,
@@ -123,6 +133,9 @@ static const struct opt opts[] = {
 	{ .flag = "max-series-per-pod", .env = "PODTAP_MAX_SERIES_PER_POD",
 	  U32(max_series_per_pod, 1, 1000000), .def = "1000", .arg = "N",
 	  .help = "route series per pod before the {overflow} route is used" },
+	{ .flag = "compat", .env = "PODTAP_COMPAT", STRING(compat),
+	  .check = check_compat, .def = "", .arg = "MODES",
+	  .help = "also serve every pod's server requests under another stack's names: flask-exporter (prometheus-flask-exporter's flask_http_request_*); one pod alone: its podtap.io/compat label" },
 	{ .flag = "series-ttl", .env = "PODTAP_SERIES_TTL",
 	  U32(series_ttl_s, 1, TTL_MAX), .def = "300", .arg = "SECONDS",
 	  .help = "series of a pod that is gone (and of a host process) are dropped this long after their last request" },

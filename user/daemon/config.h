@@ -33,6 +33,7 @@ struct config {
 	uint32_t payload_size;    /* bytes copied per syscall */
 	uint32_t ringbuf_size;    /* bytes, power of two */
 	uint32_t max_series_per_pod;
+	char compat[64];          /* lib/compat.h modes for every pod */
 	bool python_hooks;        /* SSL and GC uprobes in Python processes */
 	/* Trace context put into outgoing requests (capture/trace_inject.h):
 	 * the headers named in inject_trace_format ("w3c", "b3", "w3c,b3"). */

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "lib/compat.h"
 #include "lib/hashmap.h"
 
 struct pod_ref {
@@ -125,6 +126,13 @@ size_t kubelet_cache_pods(struct kubelet_cache *c)
 	return atomic_load(&c->npods);
 }
 
+/* A label value holds one mode's name (no commas in label values); an
+ * unknown one turns nothing on. */
+static unsigned int compat_of_label(const char *value)
+{
+	return value ? compat_mode_of(value, strlen(value)) : 0;
+}
+
 /* The container a cgroup names: by id, or for the pod's own cgroup its
  * only regular container. */
 static const struct kubelet_container *
@@ -171,6 +179,7 @@ enum kubelet_answer kubelet_cache_find(struct kubelet_cache *c,
 	strcpy(out->deployment, p->deployment);
 	strcpy(out->statefulset, p->statefulset);
 	strcpy(out->daemonset, p->daemonset);
+	out->compat = compat_of_label(kubelet_pod_label(p, COMPAT_POD_LABEL));
 	k = container_of(p, container_id);
 	strcpy(out->container, k ? k->name : "");
 	a = k ? KUBELET_FOUND : KUBELET_UNKNOWN_CONTAINER;

@@ -45,6 +45,7 @@ struct kubelet_pod_meta {
 	char deployment[KUBELET_NAME_MAX];
 	char statefulset[KUBELET_NAME_MAX];
 	char daemonset[KUBELET_NAME_MAX];
+	unsigned int compat; /* its podtap.io/compat label (lib/compat.h) */
 };
 
 enum kubelet_answer {

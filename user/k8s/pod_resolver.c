@@ -195,6 +195,8 @@ static struct workload_entry *intern(struct pod_resolver *r,
 	if (n) {
 		e = hmap_entry(n, struct workload_entry, node);
 		e->superseded = false;
+		/* The pod's latest label; read by the metrics thread. */
+		__atomic_store_n(&e->w.compat, w->compat, __ATOMIC_RELAXED);
 		if (pod_cgroup && (!e->pod_cgroup ||
 				   strcmp(e->pod_cgroup, pod_cgroup)) &&
 		    (path = strdup(pod_cgroup))) {
@@ -409,6 +411,7 @@ static void names_from_kubelet(const struct kubelet_pod_meta *m,
 	snprintf(w->deployment, sizeof(w->deployment), "%s", m->deployment);
 	snprintf(w->statefulset, sizeof(w->statefulset), "%s", m->statefulset);
 	snprintf(w->daemonset, sizeof(w->daemonset), "%s", m->daemonset);
+	w->compat = m->compat;
 }
 
 /*

@@ -36,6 +36,10 @@ struct workload {
 	char deployment[254];  /* from the kubelet; "" when not known */
 	char statefulset[254];
 	char daemonset[254];
+	/* lib/compat.h modes its pod's podtap.io/compat label turns on (from
+	 * the kubelet); not part of its identity: a relabelled pod keeps its
+	 * series. Read with __atomic_load_n (set from the event loop). */
+	unsigned int compat;
 };
 
 struct pod_resolver;

@@ -11,11 +11,10 @@
 #include "lib/sanitize.h"
 #include "prometheus/workload_labels.h"
 
-/* OpenTelemetry's recommended buckets for HTTP durations, in seconds. */
-static const double duration_bounds[] = { 0.005, 0.01, 0.025, 0.05, 0.075,
-					   0.1,   0.25, 0.5,   0.75, 1,
-					   2.5,   5,    7.5,   10 };
-#define NBOUNDS (sizeof(duration_bounds) / sizeof(duration_bounds[0]))
+const double metrics_duration_bounds[METRICS_NBOUNDS] = {
+	0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25,
+	0.5,   0.75, 1,     2.5,  5,     7.5, 10,
+};
 
 /* What metrics keeps per workload: its series, for the cap and for
  * forgetting them when the resolver frees the workload. */
@@ -38,7 +37,7 @@ struct series {
 	const char *method; /* static string from http_method_label */
 	const char *scheme; /* static string */
 	int status;
-	uint64_t buckets[NBOUNDS + 1];
+	uint64_t buckets[METRICS_NBOUNDS + 1];
 	uint64_t count;
 	double sum;
 	char route[]; /* NUL-terminated */
@@ -217,7 +216,7 @@ void metrics_record(struct metrics *m, const struct metrics_exchange *x)
 		sanitize_text(x->server_address, strlen(x->server_address),
 			      server, sizeof(server));
 
-	while (b < NBOUNDS && x->seconds > duration_bounds[b])
+	while (b < METRICS_NBOUNDS && x->seconds > metrics_duration_bounds[b])
 		b++;
 	pthread_mutex_lock(&m->lock);
 	s = series_get(m, &k);
@@ -268,7 +267,8 @@ static void render_side(struct metrics *m, enum metrics_side side,
 		snprintf(status, sizeof(status), "%d", s->status);
 		snprintf(port, sizeof(port), "%u", s->server_port);
 		prom_histogram(out, names[side], labels, nlabels,
-			       duration_bounds, NBOUNDS, s->buckets, s->sum);
+			       metrics_duration_bounds, METRICS_NBOUNDS,
+			       s->buckets, s->sum);
 	}
 }
 
@@ -300,6 +300,37 @@ void metrics_render(struct metrics *m, struct prom_writer *out)
 	render_side(m, METRICS_CLIENT, out);
 	render_dropped(m, out);
 	pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_visit(struct metrics *m, metrics_visit_fn fn, void *ctx)
+{
+	struct metrics_series_view *v;
+	size_t n = 0;
+
+	pthread_mutex_lock(&m->lock);
+	v = calloc(m->series.count ? m->series.count : 1, sizeof(*v));
+	if (v) {
+		hmap_for_each(it, &m->series) {
+			const struct series *s =
+				hmap_entry(it.node, struct series, node);
+
+			v[n++] = (struct metrics_series_view){
+				.side = s->side, .w = s->w,
+				.method = s->method, .route = s->route,
+				.scheme = s->scheme, .status = s->status,
+				.buckets = s->buckets, .count = s->count,
+				.sum = s->sum,
+			};
+		}
+	}
+	fn(ctx, v, n);
+	pthread_mutex_unlock(&m->lock);
+	free(v);
+}
+
+const char *metrics_node_name(const struct metrics *m)
+{
+	return m->node_name;
 }
 
 uint64_t metrics_series_count(struct metrics *m)

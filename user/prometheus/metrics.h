@@ -16,6 +16,11 @@
 
 #define METRICS_OVERFLOW_ROUTE "{overflow}"
 
+/* The histograms' upper bounds, in seconds: OpenTelemetry's recommended
+ * ones for HTTP durations (also prometheus_client's defaults). */
+#define METRICS_NBOUNDS 14
+extern const double metrics_duration_bounds[METRICS_NBOUNDS];
+
 struct metrics;
 
 /* node_name: the k8s_node_name label of every series ("" or NULL: none). */
@@ -45,6 +50,31 @@ void metrics_record(struct metrics *m, const struct metrics_exchange *x);
 void metrics_render(struct metrics *m, struct prom_writer *out);
 
 uint64_t metrics_series_count(struct metrics *m);
+
+/* The k8s_node_name of every series ("" when none). */
+const char *metrics_node_name(const struct metrics *m);
+
+/* One series as /metrics shows it, for renderers of other names. */
+struct metrics_series_view {
+	enum metrics_side side;
+	const struct workload *w;
+	const char *method; /* http_method_label's */
+	const char *route;
+	const char *scheme;
+	int status;
+	const uint64_t *buckets; /* METRICS_NBOUNDS + 1, not cumulative */
+	uint64_t count;
+	double sum;
+};
+
+/* Calls fn once with every series (n of them; NULL when out of memory),
+ * under the lock that recording and forgetting take: the views, and the
+ * workloads they point to, are valid until fn returns. fn must not call
+ * back into m. */
+typedef void (*metrics_visit_fn)(void *ctx,
+				 const struct metrics_series_view *series,
+				 size_t n);
+void metrics_visit(struct metrics *m, metrics_visit_fn fn, void *ctx);
 
 /* Drops every series of `w` (it is about to be freed). Returns how many. */
 unsigned int metrics_forget_workload(struct metrics *m,

@@ -194,22 +194,42 @@ void prom_sample(struct prom_writer *w, const char *name,
 
 /* Counts are written from the integers, not through a double, so they stay
  * exact past 2^53. */
-void prom_histogram(struct prom_writer *w, const char *name,
-		    const struct prom_label *labels, size_t nlabels,
-		    const double *bounds, size_t nbounds,
-		    const uint64_t *bucket_counts, double sum)
+void prom_histogram_spelled(struct prom_writer *w, const char *name,
+			    const struct prom_label *labels, size_t nlabels,
+			    const char *const *le, size_t nbounds,
+			    const uint64_t *bucket_counts, double sum)
 {
-	char le[NUM_MAX], num[NUM_MAX];
+	char num[NUM_MAX];
 	uint64_t cumulative = 0;
 
 	for (size_t i = 0; i <= nbounds; i++) {
 		cumulative += bucket_counts[i];
-		format_double(le, i < nbounds ? bounds[i] : INFINITY);
 		snprintf(num, sizeof(num), "%" PRIu64, cumulative);
-		put_sample(w, name, "_bucket", labels, nlabels, le, num);
+		put_sample(w, name, "_bucket", labels, nlabels,
+			   i < nbounds ? le[i] : "+Inf", num);
 	}
 	format_double(num, sum);
 	put_sample(w, name, "_sum", labels, nlabels, NULL, num);
 	snprintf(num, sizeof(num), "%" PRIu64, cumulative);
 	put_sample(w, name, "_count", labels, nlabels, NULL, num);
+}
+
+void prom_histogram(struct prom_writer *w, const char *name,
+		    const struct prom_label *labels, size_t nlabels,
+		    const double *bounds, size_t nbounds,
+		    const uint64_t *bucket_counts, double sum)
+{
+	char text[PROM_HISTOGRAM_BOUNDS_MAX][NUM_MAX];
+	const char *le[PROM_HISTOGRAM_BOUNDS_MAX];
+
+	if (nbounds > PROM_HISTOGRAM_BOUNDS_MAX) {
+		w->failed = true;
+		return;
+	}
+	for (size_t i = 0; i < nbounds; i++) {
+		format_double(text[i], bounds[i]);
+		le[i] = text[i];
+	}
+	prom_histogram_spelled(w, name, labels, nlabels, le, nbounds,
+			       bucket_counts, sum);
 }

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define PROM_HISTOGRAM_BOUNDS_MAX 32
+
 struct prom_label {
 	const char *name;
 	const char *value; /* any bytes: sanitised (sanitize.h) and escaped by
@@ -47,11 +49,20 @@ void prom_sample(struct prom_writer *w, const char *name,
  * cumulative counts for each upper bound in `bounds` (ascending) and
  * le="+Inf", then name_sum and name_count. `bucket_counts` has nbounds + 1
  * non-cumulative entries, the last one for values above the last bound.
- * Bounds are printed in shortest round-trip form ("0.005", "1", "10").
+ * Bounds are printed in shortest round-trip form ("0.005", "1", "10"); at
+ * most PROM_HISTOGRAM_BOUNDS_MAX of them (more fails the writer).
  */
 void prom_histogram(struct prom_writer *w, const char *name,
 		    const struct prom_label *labels, size_t nlabels,
 		    const double *bounds, size_t nbounds,
 		    const uint64_t *bucket_counts, double sum);
+
+/* The same, with each bound's le value as the caller spells it (le[i] for
+ * bounds[i]): another exporter's own spelling ("1.0"), which a dashboard
+ * may match on. */
+void prom_histogram_spelled(struct prom_writer *w, const char *name,
+			    const struct prom_label *labels, size_t nlabels,
+			    const char *const *le, size_t nbounds,
+			    const uint64_t *bucket_counts, double sum);
 
 #endif /* PODTAP_PROM_WRITER_H */
