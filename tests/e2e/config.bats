@@ -173,6 +173,7 @@ PY
 		[--otlp-batch-size]=0
 		[--otlp-batch-timeout]=-1
 		[--inject-trace-format]=zipkin
+		[--compat]=flask-exporter,django
 		[--uprobe-linger]=soon
 	)
 	# The options come from --help, so that a new one without a case

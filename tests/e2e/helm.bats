@@ -95,7 +95,8 @@ env_of() {
 		"otlp.endpoint=https://c:4318,otlp.headersSecret.name=s,sampler.type=traceidratio,sampler.arg=0.25,routes={/a/x,/b/*},priorityClassName=system-node-critical,metrics.hostPort=true,verbose=true,extraArgs={--route,/x/y},extraEnv[0].name=A,extraEnv[0].value=b,nodeSelector.kubernetes\.io/os=linux,ringbufSize=8388608,maxSeriesPerPod=50,otlp.compression=gzip,otlp.timeout=5000" \
 		"pinPath=,securityContext.extraCapabilities={SYS_RESOURCE},securityContext.seccompProfile=null,securityContext.appArmorProfile=null" \
 		"pythonHooks.enabled=false" \
-		"injectTraceContext.enabled=true,injectTraceContext.format=w3c\,b3,otlp.endpoint=http://c:4318"; do
+		"injectTraceContext.enabled=true,injectTraceContext.format=w3c\,b3,otlp.endpoint=http://c:4318" \
+		"compat.flaskExporter=true,podMonitoring.enabled=true,serviceMonitor.enabled=true"; do
 		i=$((i + 1))
 		if [ -n "$set" ]; then
 			"$RENDER" podtap --namespace obs --set "$set" >"$BATS_TEST_TMPDIR/t$i.yaml"
@@ -203,6 +204,23 @@ env_of() {
 	[[ $output == *"set otlp.endpoint"* ]]
 	run "$RENDER" podtap --namespace obs --set injectTraceContext.enabled=true \
 		--set otlp.endpoint=http://c:4318 --set injectTraceContext.format=zipkin
+	[ "$status" -ne 0 ]
+}
+
+@test "compat: PODTAP_COMPAT only with compat.flaskExporter; both monitors relabel flask_* (GMP: not namespace)" {
+	render d --set podMonitoring.enabled=true,serviceMonitor.enabled=true
+	expect "PODTAP_COMPAT by default" '""' "$(env_of d PODTAP_COMPAT)"
+	render on --set compat.flaskExporter=true
+	expect "PODTAP_COMPAT" '{"name":"PODTAP_COMPAT","value":"flask-exporter"}' \
+		"$(env_of on PODTAP_COMPAT)"
+	# What each rule writes, and from what (tests/e2e/compat.bats runs
+	# them in a real Prometheus).
+	local rules='map(select(.regex | startswith("flask_")) | [.targetLabel, (.sourceLabels | join(",")), .replacement])'
+	expect "ServiceMonitor rules" '[["namespace","__name__,k8s_namespace_name","$1"],["pod","__name__,k8s_pod_name","$1"],["container","__name__,k8s_container_name","$1"],["k8s_namespace_name","__name__",""],["k8s_pod_name","__name__",""],["k8s_container_name","__name__",""],["k8s_deployment_name","__name__",""],["k8s_statefulset_name","__name__",""],["k8s_daemonset_name","__name__",""],["k8s_node_name","__name__",""],["service_name","__name__",""]]' \
+		"$(q d ".[] | select(.kind == \"ServiceMonitor\") | .spec.endpoints[0].metricRelabelings | $rules")"
+	expect "PodMonitoring rules: namespace stays in k8s_namespace_name (GMP protects namespace)" '[["pod","__name__,k8s_pod_name","$1"],["container","__name__,k8s_container_name","$1"],["k8s_pod_name","__name__",""],["k8s_container_name","__name__",""],["k8s_deployment_name","__name__",""],["k8s_statefulset_name","__name__",""],["k8s_daemonset_name","__name__",""],["k8s_node_name","__name__",""],["service_name","__name__",""]]' \
+		"$(q d ".[] | select(.kind == \"PodMonitoring\") | .spec.endpoints[0].metricRelabeling | $rules")"
+	run "$RENDER" podtap --namespace obs --set compat.flaskExporter=yes
 	[ "$status" -ne 0 ]
 }
 
@@ -343,7 +361,7 @@ env_of() {
 	expect "selector = pod labels" "$(ds g '.spec.selector.matchLabels')" \
 		"$(q g '.[] | select(.kind == "PodMonitoring") | .spec.selector.matchLabels')"
 	expect "endpoints" '[{"interval":"15s","path":"/metrics","port":"metrics","scheme":"http"}]' \
-		"$(q g '.[] | select(.kind == "PodMonitoring") | .spec.endpoints')"
+		"$(q g '.[] | select(.kind == "PodMonitoring") | .spec.endpoints | map(del(.metricRelabeling))')"
 	expect "the port it names exists on the pod" '"metrics"' "$(ds g '$c.ports[0].name')"
 	expect "namespace" '"obs"' "$(q g '.[] | select(.kind == "PodMonitoring") | .metadata.namespace')"
 }

@@ -77,3 +77,36 @@ rendered chart.
 {{- end }}
 {{- toYaml ($caps | uniq) }}
 {{- end }}
+
+{{/*
+Metric relabeling for the compatibility families (docs/compat.md): on
+flask_* series only, the app's pod as namespace, pod and container, and
+podtap's own workload labels gone, so that each series has the labels the
+exporter's own would have. Argument: a dict with "namespace" (false for
+GMP, which refuses rules that write its target label namespace: the
+app's namespace then stays in k8s_namespace_name).
+*/}}
+{{- define "podtap.compatRelabeling" -}}
+{{- $targets := list (list "k8s_pod_name" "pod") (list "k8s_container_name" "container") }}
+{{- if .namespace }}
+{{- $targets = prepend $targets (list "k8s_namespace_name" "namespace") }}
+{{- end }}
+{{- range $targets }}
+- sourceLabels: [__name__, {{ index . 0 }}]
+  regex: "flask_.+;(.+)"
+  targetLabel: {{ index . 1 }}
+  replacement: "$1"
+  action: replace
+{{- end }}
+{{- $drop := list "k8s_pod_name" "k8s_container_name" "k8s_deployment_name" "k8s_statefulset_name" "k8s_daemonset_name" "k8s_node_name" "service_name" }}
+{{- if .namespace }}
+{{- $drop = prepend $drop "k8s_namespace_name" }}
+{{- end }}
+{{- range $drop }}
+- sourceLabels: [__name__]
+  regex: "flask_.+"
+  targetLabel: {{ . }}
+  replacement: ""
+  action: replace
+{{- end }}
+{{- end }}
