@@ -198,7 +198,8 @@ $(OUTPUT)/tests/exporter_driver: tests/otlp/exporter_driver.c $(LIBPODTAP) \
 # What the end-to-end suites run or read, beside build/podtap.
 E2E_NEEDS := $(OUTPUT)/podtap $(OUTPUT)/tests/bpf_load \
 	$(OUTPUT)/tests/exporter_driver tests/otlp/node_modules \
-	$(OUTPUT)/tests/helm-render tests/helm/node_modules
+	$(OUTPUT)/tests/helm-render tests/helm/node_modules \
+	tests/statsd/node_modules
 
 test: deps $(UNIT_TESTS) $(E2E_NEEDS) $(OUTPUT)/tests/fuzz_http_parser \
 		$(OUTPUT)/tests/fuzz-seeds
@@ -226,6 +227,12 @@ e2e: deps $(E2E_NEEDS)
 tests/otlp/node_modules: tests/otlp/package.json tests/otlp/package-lock.json
 	$(call msg,NPM,$@)
 	$(Q)npm ci --prefix tests/otlp --no-audit --no-fund --loglevel=error >/dev/null
+	$(Q)touch $@
+
+# A real statsd daemon (etsy's), pinned by the lock file, for statsd.bats.
+tests/statsd/node_modules: tests/statsd/package.json tests/statsd/package-lock.json
+	$(call msg,NPM,$@)
+	$(Q)npm ci --prefix tests/statsd --no-audit --no-fund --loglevel=error >/dev/null
 	$(Q)touch $@
 
 # The chart's renderer for machines without helm: Go's text/template and

@@ -174,6 +174,8 @@ PY
 		[--otlp-batch-timeout]=-1
 		[--inject-trace-format]=zipkin
 		[--compat]=flask-exporter,django
+		[--statsd-host]=statsd:0
+		[--statsd-prefix]={namespace}:{pod}
 		[--uprobe-linger]=soon
 	)
 	# The options come from --help, so that a new one without a case

@@ -84,6 +84,9 @@ static void on_exchange(void *ctx, const struct http_exchange *ex)
 			    ? (double)(ex->end_ns - ex->start_ns) / 1e9
 			    : 0;
 	metrics_record(a->metrics, &m);
+	/* Per pod, as gunicorn's own statsd client would send it. */
+	if (a->statsd && m.side == METRICS_SERVER && m.w->in_pod)
+		statsd_request(a->statsd, m.w, ex->status, m.seconds);
 	if (a->tracer) {
 		char peer[64];
 		struct tracer_conn tc = { .pid = x->conn->pid, .tid = x->tid,
@@ -436,6 +439,8 @@ void agent_tick(struct agent *a, uint64_t now_ns)
 	stats_set(&a->stats.conns_tracked, conn_table_count(a->conns));
 	if (a->tracer)
 		tracer_tick(a->tracer, now_ns);
+	if (a->statsd)
+		statsd_flush(a->statsd, now_ns);
 	expire(a, now_ns);
 }
 
@@ -463,6 +468,10 @@ void agent_render(void *ctx, struct prom_writer *out)
 	if (a->kubelet) {
 		snap.kubelet = true;
 		kubelet_get_stats(a->kubelet, &snap.pods);
+	}
+	if (a->statsd) {
+		snap.statsd = true;
+		statsd_get_stats(a->statsd, &snap.statsd_stats);
 	}
 	snap.series = metrics_series_count(a->metrics);
 	metrics_render(a->metrics, out);
@@ -509,6 +518,11 @@ int agent_init(struct agent *a, const struct config *cfg)
 		goto fail;
 	a->metrics = metrics_new(cfg->max_series_per_pod, cfg->node_name);
 	compat_parse(cfg->compat, &a->compat_modes); /* checked by config */
+	if (cfg->statsd_host[0]) {
+		a->statsd = statsd_new(cfg->statsd_host, cfg->statsd_prefix);
+		if (!a->statsd)
+			goto fail;
+	}
 	a->conns = conn_table_new(PODTAP_MAX_CONNS, on_conn_end, a);
 	a->python_metrics = python_metrics_new(cfg->node_name);
 	a->greenlets = greenlets_new(MAX_GREENLET_THREADS);
@@ -539,6 +553,7 @@ void agent_fini(struct agent *a)
 		log_info("%llu HTTP exchanges in flight at shutdown: counted as "
 			 "incomplete (shutdown), not measured",
 			 (unsigned long long)n);
+	statsd_free(a->statsd); /* sends what it batched */
 	metrics_free(a->metrics);
 	python_metrics_free(a->python_metrics);
 	greenlets_free(a->greenlets);

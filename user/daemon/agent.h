@@ -24,6 +24,7 @@
 #include "python/greenlets.h"
 #include "python/python_hooks.h"
 #include "python/python_metrics.h"
+#include "statsd/statsd.h"
 
 struct agent {
 	struct capture *capture; /* set once attached; may be NULL before */
@@ -38,6 +39,7 @@ struct agent {
 	struct python_metrics *python_metrics;
 	struct greenlets *greenlets; /* which greenlet each thread runs */
 	struct otlp_exporter *exporter; /* for its stats; NULL: off */
+	struct statsd *statsd;   /* NULL: no --statsd-host */
 	uint64_t mono_to_unix_ns; /* event clock -> wall clock, for spans */
 	uint64_t series_ttl_ns;
 	unsigned int compat_modes; /* lib/compat.h, on for every pod */

@@ -19,6 +19,7 @@
 #include "lib/listen_addr.h"
 #include "lib/version.h"
 #include "otel/otel_env.h"
+#include "statsd/statsd.h"
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -99,6 +100,17 @@ static const char *check_trace_format(const char *value)
 	return NULL;
 }
 
+/* "" is off. */
+static const char *check_statsd_host(const char *value)
+{
+	char host[LISTEN_ADDR_HOST_MAX], port[LISTEN_ADDR_PORT_MAX];
+
+	if (value[0] && listen_addr_split(value, host, sizeof(host), port,
+					  sizeof(port)))
+		return "must be HOST:PORT with a port in 1..65535 (for example statsd-exporter.monitoring:9125), or empty for none";
+	return NULL;
+}
+
 static const char *check_compat(const char *value)
 {
 	unsigned int modes;
@@ -136,6 +148,14 @@ static const struct opt opts[] = {
 	{ .flag = "compat", .env = "PODTAP_COMPAT", STRING(compat),
 	  .check = check_compat, .def = "", .arg = "MODES",
 	  .help = "also serve every pod's server requests under another stack's names: flask-exporter (prometheus-flask-exporter's flask_http_request_*); one pod alone: its podtap.io/compat label" },
+	{ .flag = "statsd-host", .env = "PODTAP_STATSD_HOST",
+	  STRING(statsd_host), .check = check_statsd_host, .def = "",
+	  .arg = "HOST:PORT",
+	  .help = "send every pod's server requests as gunicorn's --statsd-host does (gunicorn.requests, gunicorn.request.duration, gunicorn.request.status.<code>) to this statsd" },
+	{ .flag = "statsd-prefix", .env = "PODTAP_STATSD_PREFIX",
+	  STRING(statsd_prefix), .check = statsd_prefix_check, .def = "",
+	  .arg = "TEMPLATE",
+	  .help = "each pod's prefix for those names, from {namespace}, {pod}, {container}, {service}, {deployment}, {statefulset}, {daemonset} (e.g. '{namespace}.{pod}'); a '.' is put after it, as gunicorn does" },
 	{ .flag = "series-ttl", .env = "PODTAP_SERIES_TTL",
 	  U32(series_ttl_s, 1, TTL_MAX), .def = "300", .arg = "SECONDS",
 	  .help = "series of a pod that is gone (and of a host process) are dropped this long after their last request" },

@@ -34,6 +34,8 @@ struct config {
 	uint32_t ringbuf_size;    /* bytes, power of two */
 	uint32_t max_series_per_pod;
 	char compat[64];          /* lib/compat.h modes for every pod */
+	char statsd_host[320];    /* HOST:PORT; "" = no statsd */
+	char statsd_prefix[256];  /* statsd/statsd.h template */
 	bool python_hooks;        /* SSL and GC uprobes in Python processes */
 	/* Trace context put into outgoing requests (capture/trace_inject.h):
 	 * the headers named in inject_trace_format ("w3c", "b3", "w3c,b3"). */

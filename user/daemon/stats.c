@@ -238,6 +238,23 @@ static void render_kubelet(const struct kubelet_stats *k,
 	      "Pods in the last good list from the kubelet.", (double)k->pods);
 }
 
+static void render_statsd(const struct statsd_stats *st,
+			  struct prom_writer *out)
+{
+	counter(out, "podtap_statsd_datagrams_total",
+		"UDP datagrams sent to --statsd-host.", st->datagrams);
+	counter(out, "podtap_statsd_lines_total",
+		"statsd lines (a counter or a timer value each) in those "
+		"datagrams.", st->lines);
+	prom_family(out, "podtap_statsd_lines_dropped_total", "counter",
+		    "statsd lines not sent, by reason.");
+	for (int d = 0; d < STATSD_DROP__COUNT; d++)
+		by_label(out, "podtap_statsd_lines_dropped_total", "reason",
+			 statsd_drop_name(d), st->dropped[d]);
+	gauge(out, "podtap_statsd_resolved",
+	      "1 once --statsd-host's address is known.", st->resolved);
+}
+
 void stats_render(const struct stats *s, const struct stats_snapshot *snap,
 		  struct prom_writer *out)
 {
@@ -315,6 +332,8 @@ void stats_render(const struct stats *s, const struct stats_snapshot *snap,
 
 	if (snap->kubelet)
 		render_kubelet(&snap->pods, out);
+	if (snap->statsd)
+		render_statsd(&snap->statsd_stats, out);
 
 	gauge(out, "podtap_series", "Route series currently exported.",
 	      (double)snap->series);

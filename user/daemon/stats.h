@@ -15,6 +15,7 @@
 #include "otel/tracer.h"
 #include "prometheus/prom_writer.h"
 #include "python/python_hooks.h"
+#include "statsd/statsd.h"
 
 #define STATS_EVENT_KINDS PODTAP_EV__COUNT /* index = enum podtap_event_kind */
 
@@ -65,6 +66,8 @@ struct stats_snapshot {
 	const struct python_hooks_stats *hooks; /* when python */
 	bool kubelet;                     /* the kubelet source is on */
 	struct kubelet_stats pods;        /* when kubelet */
+	bool statsd;                      /* --statsd-host is set */
+	struct statsd_stats statsd_stats; /* when statsd */
 };
 
 /*

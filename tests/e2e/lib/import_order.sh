@@ -11,7 +11,7 @@
 # else prints a one-line summary. Needs no build and no root.
 set -u
 
-ORDER="lib capture http k8s prometheus python otel daemon"
+ORDER="lib capture http k8s prometheus statsd python otel daemon"
 repo=${1:-"$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"}
 cd "$repo" || exit 2
 
