@@ -96,7 +96,8 @@ env_of() {
 		"pinPath=,securityContext.extraCapabilities={SYS_RESOURCE},securityContext.seccompProfile=null,securityContext.appArmorProfile=null" \
 		"pythonHooks.enabled=false" \
 		"injectTraceContext.enabled=true,injectTraceContext.format=w3c\,b3,otlp.endpoint=http://c:4318" \
-		"compat.flaskExporter=true,podMonitoring.enabled=true,serviceMonitor.enabled=true"; do
+		"compat.flaskExporter=true,podMonitoring.enabled=true,serviceMonitor.enabled=true" \
+		"statsd.host=statsd-exporter.monitoring:9125,statsd.prefix=k8s.x"; do
 		i=$((i + 1))
 		if [ -n "$set" ]; then
 			"$RENDER" podtap --namespace obs --set "$set" >"$BATS_TEST_TMPDIR/t$i.yaml"
@@ -221,6 +222,22 @@ env_of() {
 	expect "PodMonitoring rules: namespace stays in k8s_namespace_name (GMP protects namespace)" '[["pod","__name__,k8s_pod_name","$1"],["container","__name__,k8s_container_name","$1"],["k8s_pod_name","__name__",""],["k8s_container_name","__name__",""],["k8s_deployment_name","__name__",""],["k8s_statefulset_name","__name__",""],["k8s_daemonset_name","__name__",""],["k8s_node_name","__name__",""],["service_name","__name__",""]]' \
 		"$(q d ".[] | select(.kind == \"PodMonitoring\") | .spec.endpoints[0].metricRelabeling | $rules")"
 	run "$RENDER" podtap --namespace obs --set compat.flaskExporter=yes
+	[ "$status" -ne 0 ]
+}
+
+@test "statsd: PODTAP_STATSD_HOST and _PREFIX only with statsd.host; a bad prefix refused" {
+	render d
+	expect "PODTAP_STATSD_HOST by default" '""' "$(env_of d PODTAP_STATSD_HOST)"
+	# (--set reads {...} as a list: a template comes in a values file)
+	printf 'statsd:\n  host: statsd-exporter.monitoring:9125\n  prefix: "{namespace}.{pod}"\n' \
+		>"$BATS_TEST_TMPDIR/statsd.yaml"
+	render on -f "$BATS_TEST_TMPDIR/statsd.yaml"
+	expect "PODTAP_STATSD_HOST" '{"name":"PODTAP_STATSD_HOST","value":"statsd-exporter.monitoring:9125"}' \
+		"$(env_of on PODTAP_STATSD_HOST)"
+	expect "PODTAP_STATSD_PREFIX" '{"name":"PODTAP_STATSD_PREFIX","value":"{namespace}.{pod}"}' \
+		"$(env_of on PODTAP_STATSD_PREFIX)"
+	printf 'statsd:\n  host: s:9125\n  prefix: "{node}"\n' >"$BATS_TEST_TMPDIR/bad.yaml"
+	run "$RENDER" podtap --namespace obs -f "$BATS_TEST_TMPDIR/bad.yaml"
 	[ "$status" -ne 0 ]
 }
 
