@@ -15,6 +15,7 @@
 #include "sockfd.bpf.h"
 #include "head_scan.bpf.h"
 #include "trace_ctx.bpf.h"
+#include "accept_wait.bpf.h"
 
 /* Set by the daemon between open and load. */
 const volatile __u32 self_tgid = 0;         /* never trace ourselves */
@@ -299,22 +300,26 @@ static __always_inline void emit_lifecycle(__u8 kind, struct sock_ref sock,
 		send_event(ev, sizeof(*ev));
 }
 
-/* OPEN carries the socket's addresses. cast, here and below: the program
- * reads the socket's file by plain loads (sockfd.bpf.h), a constant of
- * each program, passed down as one so that the other program has no
- * kfunc call in it. */
+/* OPEN carries the socket's addresses, and an accepted one its wait in
+ * the accept queue. cast, here and below: the program reads the socket's
+ * file by plain loads (sockfd.bpf.h), a constant of each program, passed
+ * down as one so that the other program has no kfunc call in it. */
 static __always_inline void emit_open(struct sock_ref sock, __u64 gen,
 				      __u8 role, __u8 flags, bool cast)
 {
 	struct podtap_event *ev = new_event(PODTAP_EV_OPEN, sock, gen, role,
-					    sizeof(struct podtap_sock_addrs));
+					    sizeof(struct podtap_open));
+	struct podtap_open *open;
 
 	if (!ev)
 		return;
 	ev->flags = flags;
-	file_sock_addrs((struct file *)sock.id,
-			(struct podtap_sock_addrs *)ev->payload, cast);
-	send_event(ev, sizeof(*ev) + sizeof(struct podtap_sock_addrs));
+	open = (struct podtap_open *)ev->payload;
+	file_sock_addrs((struct file *)sock.id, &open->addrs, cast);
+	if (role == PODTAP_ROLE_SERVER)
+		open->accept_wait_ns =
+			accept_wait_ns(file_sk_id((struct file *)sock.id, cast));
+	send_event(ev, sizeof(*ev) + sizeof(struct podtap_open));
 }
 
 static __always_inline __u64 next_gen(void)

@@ -34,11 +34,13 @@
 #define PODTAP_MAX_TRACE_UNITS 65536 /* podtap_units, podtap_serving,
 				      * podtap_trace_ctx: threads/greenlets */
 #define PODTAP_MAX_INJECT_SOCKS 65536 /* podtap_injsocks: outgoing TCP */
+#define PODTAP_MAX_HANDSHAKES 16384 /* podtap_handshakes: passive TCP
+				     * handshakes done, not accepted yet */
 
 enum podtap_event_kind {
 	PODTAP_EV_DATA = 1,     /* bytes read from or written to a socket */
 	PODTAP_EV_OPEN = 2,     /* a socket was accepted, connected, or first
-				 * seen; payload: struct podtap_sock_addrs */
+				 * seen; payload: struct podtap_open */
 	PODTAP_EV_CLOSE = 3,    /* close() of a tracked socket */
 	PODTAP_EV_PROC_EXIT = 4,/* a process (thread group) exited */
 	PODTAP_EV_EXEC = 5,     /* a process called execve */
@@ -107,6 +109,15 @@ struct podtap_sock_addrs {
 	__u16 pad;
 	__u8 local_addr[16];
 	__u8 remote_addr[16];
+};
+
+/* Payload of OPEN events. */
+struct podtap_open {
+	struct podtap_sock_addrs addrs;
+	/* An accepted socket: nanoseconds from its handshake's end to the
+	 * accept (at least 1); 0: not known (not accepted, or its handshake
+	 * unseen: before podtap started, or pushed out of the table). */
+	__u64 accept_wait_ns;
 };
 
 struct podtap_fork {

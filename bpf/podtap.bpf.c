@@ -360,6 +360,16 @@ int BPF_PROG(podtap_sys_exit_cast, struct pt_regs *regs, long ret)
 	return sys_exit(regs, ret, true);
 }
 
+/* Every socket state change: the passive handshakes that end are kept for
+ * the accept that takes them (bpf/accept_wait.bpf.h). */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(podtap_sock_state, const struct sock *sk, const int oldstate,
+	     const int newstate)
+{
+	handshake_state(sk, oldstate, newstate);
+	return 0;
+}
+
 SEC("tracepoint/sched/sched_process_exit")
 int podtap_proc_exit(struct trace_event_raw_sched_process_template *ctx)
 {

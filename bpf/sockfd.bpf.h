@@ -145,6 +145,22 @@ static __always_inline bool file_released(struct file *file)
 #define PODTAP_AF_INET 2
 #define PODTAP_AF_INET6 10
 
+/* The struct sock of a socket's file, as a number (0 if unknown). */
+static __always_inline __u64 file_sk_id(struct file *file, bool cast)
+{
+	struct socket *sock;
+
+	if (!file)
+		return 0;
+	if (cast) {
+		sock = bpf_rdonly_cast(file_btf(file)->private_data,
+				       bpf_core_type_id_kernel(struct socket));
+		return (__u64)sock->sk;
+	}
+	sock = BPF_CORE_READ(file, private_data);
+	return (__u64)BPF_CORE_READ(sock, sk);
+}
+
 /* Local and remote address of a socket's file (zeroes if unknown). */
 static __always_inline void file_sock_addrs(struct file *file,
 					    struct podtap_sock_addrs *a,

@@ -479,15 +479,20 @@ static void test_events(void)
 		capture_poll(cap, 50);
 
 	/* Two OPEN events: the client side (connect) and the server side,
-	 * each with the socket's addresses: 127.0.0.1 both ends. */
+	 * each with the socket's addresses: 127.0.0.1 both ends; the server
+	 * side with its wait in the accept queue (the handshake ended at
+	 * connect, before the accept). */
 	static const uint8_t loopback[4] = { 127, 0, 0, 1 };
 	struct podtap_sock_addrs a;
+	struct podtap_open o;
 
 	CHECK((e = find(child, PODTAP_EV_OPEN, 0, 0)) != NULL);
 	if (e) {
 		check_task(&e->ev);
 		CHECK_INT(e->ev.role, PODTAP_ROLE_CLIENT);
-		CHECK_INT(e->ev.captured, sizeof(a));
+		CHECK_INT(e->ev.captured, sizeof(o));
+		memcpy(&o, e->payload, sizeof(o));
+		CHECK_INT(o.accept_wait_ns, 0);
 		memcpy(&a, e->payload, sizeof(a));
 		CHECK_INT(a.family, AF_INET);
 		CHECK_INT(a.remote_port, port);
@@ -498,6 +503,8 @@ static void test_events(void)
 	CHECK((e = find(child, PODTAP_EV_OPEN, 0, 1)) != NULL);
 	if (e) {
 		CHECK_INT(e->ev.role, PODTAP_ROLE_SERVER);
+		memcpy(&o, e->payload, sizeof(o));
+		CHECK(o.accept_wait_ns > 0 && o.accept_wait_ns < 10 * 1000000000ull);
 		memcpy(&a, e->payload, sizeof(a));
 		CHECK_INT(a.family, AF_INET);
 		CHECK_INT(a.local_port, port);
