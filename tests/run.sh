@@ -90,14 +90,16 @@ count_tap() {
 #      any other; loss.bats overflows its podtap's ring on purpose and
 #      reads node-wide counters that any other traffic would move;
 #      inject.bats's podtap writes into every outgoing HTTP request of the
-#      node, and counts them node-wide.
+#      node, and counts them node-wide; saturation.bats measures workers
+#      busy to +-0.05 and accept-queue waits, which a loaded machine's
+#      clients would stretch.
 #    4. is core.bats and python.bats again, with podtap started as the Helm
 #    chart's default container runs it: exactly the capabilities the
 #    rendered chart adds (nothing else), its read-only mounts read-only,
 #    no_new_privs (tests/e2e/lib/as-pod.sh). The settings are read from the
 #    chart as rendered, so the chart and this test cannot drift apart.
 SERIAL="tests/e2e/python.bats tests/e2e/otlp_exporter.bats tests/e2e/flood.bats
-	tests/e2e/loss.bats tests/e2e/inject.bats"
+	tests/e2e/loss.bats tests/e2e/inject.bats tests/e2e/saturation.bats"
 HALVES="tests/e2e/traces.bats"
 LONGEST_FIRST="tests/e2e/traces.bats tests/e2e/core.bats tests/e2e/kubelet.bats
 	tests/e2e/bad_input.bats tests/e2e/prometheus.bats"

@@ -30,6 +30,7 @@ struct exchange_ctx {
 	/* What an exchange cut short now is counted as: how the connection
 	 * ended, while it ends; else its times disagreed. */
 	enum stats_incomplete incomplete;
+	uint64_t ts_ns; /* of the event being parsed, or the end */
 };
 
 /*
@@ -109,7 +110,19 @@ static void on_request(void *ctx, struct http_request *req)
 	struct exchange_ctx *x = ctx;
 	struct conn *c = x->conn;
 	enum http_role role = http_conn_role(c->http);
-	struct tracer_conn tc = {
+	struct tracer_conn tc;
+
+	if (role == HTTP_ROLE_SERVER) {
+		c->serving_tid = x->tid;
+		server_load_request_start(
+			x->agent->load,
+			pod_resolver_lookup(x->agent->pods, c->cgroup_id, c->pid,
+					    c->comm, req->start_ns, NULL),
+			c->pid, x->tid, req->start_ns);
+	}
+	if (!x->agent->tracer)
+		return;
+	tc = (struct tracer_conn){
 		.pid = c->pid, .tid = x->tid, .unit = x->unit,
 		.comm = c->comm,
 		.addrs = c->addrs.family ? &c->addrs : NULL,
@@ -117,9 +130,6 @@ static void on_request(void *ctx, struct http_request *req)
 		.sock_id = c->sock_id, .gen = c->gen,
 		.stream_shift = c->inject_shift,
 	};
-
-	if (!x->agent->tracer)
-		return;
 	if (role == HTTP_ROLE_CLIENT && c->has_injected &&
 	    c->injected_pos == req->stream_pos)
 		tc.injected = &c->injected;
@@ -138,10 +148,13 @@ static void on_request(void *ctx, struct http_request *req)
 static void on_request_end(void *ctx, const struct http_request *req)
 {
 	struct exchange_ctx *x = ctx;
+	enum http_role role = http_conn_role(x->conn->http);
 
+	if (role == HTTP_ROLE_SERVER)
+		server_load_request_end(x->agent->load, x->conn->pid,
+					x->conn->serving_tid, x->ts_ns);
 	if (x->agent->tracer)
-		tracer_on_request_end(x->agent->tracer,
-				      http_conn_role(x->conn->http), req);
+		tracer_on_request_end(x->agent->tracer, role, req);
 }
 
 static void on_parse_error(void *ctx, enum http_parse_error err)
@@ -188,7 +201,7 @@ static void on_conn_end(void *ctx, struct conn *c, enum conn_end why,
 			uint64_t ts_ns)
 {
 	struct agent *a = ctx;
-	struct exchange_ctx x = { a, c, 0, 0, incomplete_reason(why) };
+	struct exchange_ctx x = { a, c, 0, 0, incomplete_reason(why), ts_ns };
 
 	/* Only a close podtap saw ends what was in flight: an exchange ended
 	 * by podtap (stopping, replacing, sweeping) is incomplete, never
@@ -261,7 +274,8 @@ static void classify(struct agent *a, struct conn *c)
 static void handle_data(struct agent *a, const struct podtap_event *ev)
 {
 	struct conn *c = track(a, ev);
-	struct exchange_ctx x = { a, c, ev->tid, 0, INCOMPLETE_MISORDERED };
+	struct exchange_ctx x = { a, c, ev->tid, 0, INCOMPLETE_MISORDERED,
+				  ev->ts_ns };
 
 	if (!c || c->ignored)
 		return;
@@ -308,6 +322,19 @@ void agent_python_process(void *ctx, const struct python_process *p,
 		pod_resolver_hold(a->pods, w);
 }
 
+/* An accepted connection: its wait in the accept queue, for its pod. */
+static void accepted(struct agent *a, const struct conn *c,
+		     const struct podtap_event *ev)
+{
+	const struct podtap_open *open = (const void *)ev->payload;
+
+	server_load_accepted(
+		a->load,
+		pod_resolver_lookup(a->pods, c->cgroup_id, c->pid, c->comm,
+				    ev->ts_ns, NULL),
+		c->pid, ev->captured >= sizeof(*open) ? open->accept_wait_ns : 0);
+}
+
 /* Ids the kernel chose for the request that starts at ev->stream_pos on
  * its connection: kept there until the parser reads that request's head
  * (on_request). */
@@ -334,6 +361,8 @@ void agent_handle_event(void *ctx, const struct podtap_event *ev, size_t size)
 		c = track(a, ev);
 		if (c && ev->captured >= sizeof(c->addrs))
 			memcpy(&c->addrs, ev->payload, sizeof(c->addrs));
+		if (c && ev->role == PODTAP_ROLE_SERVER)
+			accepted(a, c, ev);
 		break;
 	case PODTAP_EV_DATA:
 		handle_data(a, ev);
@@ -347,6 +376,7 @@ void agent_handle_event(void *ctx, const struct podtap_event *ev, size_t size)
 		a->ending_process = true;
 		conn_table_end_pid(a->conns, ev->pid, ev->ts_ns);
 		a->ending_process = false;
+		server_load_process_exit(a->load, ev->pid, ev->ts_ns);
 		if (a->tracer)
 			tracer_process_exit(a->tracer, ev->pid);
 		greenlets_process_exit(a->greenlets, ev->pid);
@@ -405,6 +435,7 @@ static void release_workload(void *ctx, const struct workload *w)
 			    : &a->stats.series_expired_host,
 		  n);
 	python_metrics_forget_workload(a->python_metrics, w);
+	server_load_forget_workload(a->load, w);
 	if (a->tracer)
 		tracer_forget_workload(a->tracer, w);
 }
@@ -439,6 +470,7 @@ void agent_tick(struct agent *a, uint64_t now_ns)
 	stats_set(&a->stats.conns_tracked, conn_table_count(a->conns));
 	if (a->tracer)
 		tracer_tick(a->tracer, now_ns);
+	server_load_tick(a->load, now_ns);
 	if (a->statsd)
 		statsd_flush(a->statsd, now_ns);
 	expire(a, now_ns);
@@ -473,9 +505,11 @@ void agent_render(void *ctx, struct prom_writer *out)
 		snap.statsd = true;
 		statsd_get_stats(a->statsd, &snap.statsd_stats);
 	}
+	server_load_get_stats(a->load, &snap.load);
 	snap.series = metrics_series_count(a->metrics);
 	metrics_render(a->metrics, out);
 	flask_exporter_render(a->metrics, a->compat_modes, out);
+	server_load_render(a->load, out);
 	python_metrics_render(a->python_metrics, out);
 	stats_render(&a->stats, &snap, out);
 }
@@ -525,8 +559,10 @@ int agent_init(struct agent *a, const struct config *cfg)
 	}
 	a->conns = conn_table_new(PODTAP_MAX_CONNS, on_conn_end, a);
 	a->python_metrics = python_metrics_new(cfg->node_name);
+	a->load = server_load_new("/proc", cfg->node_name);
 	a->greenlets = greenlets_new(MAX_GREENLET_THREADS);
-	if (!a->metrics || !a->conns || !a->python_metrics || !a->greenlets)
+	if (!a->metrics || !a->conns || !a->python_metrics || !a->greenlets ||
+	    !a->load)
 		goto nomem;
 	return 0;
 nomem:
@@ -556,6 +592,7 @@ void agent_fini(struct agent *a)
 	statsd_free(a->statsd); /* sends what it batched */
 	metrics_free(a->metrics);
 	python_metrics_free(a->python_metrics);
+	server_load_free(a->load);
 	greenlets_free(a->greenlets);
 	pod_resolver_free(a->pods);
 	kubelet_stop(a->kubelet);

@@ -21,6 +21,7 @@
 #include "otel/tracer.h"
 #include "prometheus/metrics.h"
 #include "prometheus/prom_writer.h"
+#include "prometheus/server_load.h"
 #include "python/greenlets.h"
 #include "python/python_hooks.h"
 #include "python/python_metrics.h"
@@ -37,6 +38,7 @@ struct agent {
 	struct python_hooks *python; /* set once attached; NULL: off */
 	struct trace_inject *inject; /* set once attached; NULL: off */
 	struct python_metrics *python_metrics;
+	struct server_load *load; /* queueing and saturation */
 	struct greenlets *greenlets; /* which greenlet each thread runs */
 	struct otlp_exporter *exporter; /* for its stats; NULL: off */
 	struct statsd *statsd;   /* NULL: no --statsd-host */

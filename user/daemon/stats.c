@@ -334,6 +334,14 @@ void stats_render(const struct stats *s, const struct stats_snapshot *snap,
 		render_kubelet(&snap->pods, out);
 	if (snap->statsd)
 		render_statsd(&snap->statsd_stats, out);
+	counter(out, "podtap_accept_waits_unmeasured_total",
+		"Accepted connections whose wait in the accept queue is not "
+		"known: their handshake ended before podtap started, or was "
+		"pushed out of the kernel's table by newer ones.",
+		snap->load.waits_unmeasured);
+	counter(out, "podtap_workers_dropped_total",
+		"Serving threads not followed for saturation because the "
+		"table of them was full.", snap->load.workers_dropped);
 
 	gauge(out, "podtap_series", "Route series currently exported.",
 	      (double)snap->series);

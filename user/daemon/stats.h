@@ -13,6 +13,7 @@
 #include "k8s/kubelet.h"
 #include "otel/otlp_exporter.h"
 #include "otel/tracer.h"
+#include "prometheus/server_load.h"
 #include "prometheus/prom_writer.h"
 #include "python/python_hooks.h"
 #include "statsd/statsd.h"
@@ -66,6 +67,7 @@ struct stats_snapshot {
 	const struct python_hooks_stats *hooks; /* when python */
 	bool kubelet;                     /* the kubelet source is on */
 	struct kubelet_stats pods;        /* when kubelet */
+	struct server_load_stats load;
 	bool statsd;                      /* --statsd-host is set */
 	struct statsd_stats statsd_stats; /* when statsd */
 };

@@ -30,6 +30,8 @@ struct conn {
 	bool tls;                /* plaintext of SSL calls: https */
 	bool counted_http;       /* protocol HTTP already counted */
 	bool whole_stream;       /* seen from accept/connect, not mid-stream */
+	uint32_t serving_tid;    /* the thread that read its last request's
+				  * head (a server's): its worker */
 	/* Trace context injection: the ids put into the request that starts
 	 * at injected_pos (awaiting its head), and the bytes inserted into
 	 * the stream before the next request. */
