@@ -160,11 +160,49 @@ static void test_pod_netns(void)
 	CHECK_INT(system(path), 0);
 }
 
+/* A pod whose namespace is the node's (hostNetwork: the same as pid 1's)
+ * has none of the pod families. */
+static void test_host_network_pod(void)
+{
+	char root[] = "/tmp/podtap-unit-hostnet-XXXXXX", path[256], one[256];
+	struct server_load *l;
+	char *text;
+
+	CHECK(mkdtemp(root) != NULL);
+	const char *dirs[] = { "7", "7/net", "7/ns", "1", "1/ns" };
+
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", root, dirs[i]);
+		mkdir(path, 0755);
+	}
+	snprintf(path, sizeof(path), "%s/7/net/netstat", root);
+	write_file(path, "TcpExt: ListenOverflows ListenDrops\nTcpExt: 3 4\n");
+	snprintf(path, sizeof(path), "%s/7/net/tcp", root);
+	write_file(path, "  sl  local_address\n");
+	snprintf(path, sizeof(path), "%s/7/ns/net", root);
+	write_file(path, "");
+	snprintf(one, sizeof(one), "%s/1/ns/net", root);
+	l = server_load_new(root, "n1");
+	server_load_request_start(l, &web, 7, 7, 1);
+	text = render(l);
+	CHECK(strstr(text, "tcp_listen_overflows_total{k8s_namespace_name=\"shop\","
+			   "k8s_pod_name=\"web-1\",k8s_node_name=\"n1\"} 3\n"));
+	free(text);
+	CHECK_INT(link(path, one), 0);
+	text = render(l);
+	CHECK(!strstr(text, "tcp_listen_overflows_total{"));
+	free(text);
+	server_load_free(l);
+	snprintf(path, sizeof(path), "rm -rf %s", root);
+	CHECK_INT(system(path), 0);
+}
+
 int main(void)
 {
 	RUN(test_waits);
 	RUN(test_busy_and_active);
 	RUN(test_saturation_window);
 	RUN(test_pod_netns);
+	RUN(test_host_network_pod);
 	return check_summary("server_load");
 }

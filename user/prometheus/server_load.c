@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "k8s/pod_netns.h"
 #include "lib/clock.h"
@@ -433,6 +434,16 @@ static struct pod_ref *pods_of(struct server_load *l, size_t *n)
 	return pods;
 }
 
+/* The network namespace of process pid (0: not known). */
+static uint64_t netns_of(const char *proc_root, uint32_t pid)
+{
+	char path[320];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%u/ns/net", proc_root, pid);
+	return stat(path, &st) ? 0 : (uint64_t)st.st_ino;
+}
+
 static void render_pods(struct server_load *l, struct prom_writer *out,
 			const struct pod_ref *pods, size_t n)
 {
@@ -451,6 +462,7 @@ static void render_pods(struct server_load *l, struct prom_writer *out,
 	};
 	struct pod_netns_tcp *t = calloc(n ? n : 1, sizeof(*t));
 	bool *ok = calloc(n ? n : 1, sizeof(*ok));
+	uint64_t host = netns_of(l->proc_root, 1); /* the node's init */
 
 	if (!t || !ok) {
 		out->failed = true;
@@ -458,7 +470,10 @@ static void render_pods(struct server_load *l, struct prom_writer *out,
 	}
 	for (size_t i = 0; i < n; i++) {
 		ok[i] = !pod_netns_tcp_read(l->proc_root, pods[i].pid, &t[i]);
-		/* Two pods cannot share a namespace; a host one is no pod's. */
+		/* A pod with hostNetwork has the node's figures, no pod's
+		 * own; two pods cannot share one otherwise. */
+		if (ok[i] && host && t[i].netns == host)
+			ok[i] = false;
 		for (size_t j = 0; ok[i] && j < i; j++)
 			ok[i] = !(ok[j] && t[j].netns == t[i].netns);
 	}
