@@ -131,7 +131,10 @@ $(foreach d,$(OUTPUT) $(OUTPUT)/asan,\
 	$(eval $(d)/user/capture/capture.o: $(OUTPUT)/podtap.skel.h) \
 	$(eval $(d)/user/python/python_hooks.o: $(OUTPUT)/podtap_py.skel.h) \
 	$(eval $(d)/user/capture/trace_inject.o: $(OUTPUT)/podtap_inject.skel.h) \
-	$(eval $(d)/user/otel/otlp_encoder.o: $(OUTPUT)/otlp.pb-c.h))
+	$(eval $(d)/user/otel/otlp_encoder.o: $(OUTPUT)/otlp.pb-c.h) \
+	$(eval $(d)/user/otel/otlp_http.o: $(OUTPUT)/otlp.pb-c.h) \
+	$(eval $(d)/user/otel/otlp_attrs.o: $(OUTPUT)/otlp.pb-c.h) \
+	$(eval $(d)/user/otel/otlp_metrics_encoder.o: $(OUTPUT)/otlp.pb-c.h))
 
 $(OUTPUT)/user/%.o: user/%.c
 	$(call msg,CC,$@)

@@ -214,17 +214,17 @@ static void print_result(struct otlp_exporter *e, const struct result *r)
 	for (int i = 0; i < OTLP_REQ__COUNT; i++)
 		printf("%s\"%s\":%llu", i ? "," : "",
 		       otlp_request_outcome_name(i),
-		       (unsigned long long)st.requests[i]);
+		       (unsigned long long)st.http.requests[i]);
 	printf("},\"retries\":%llu,\"queue_length\":%llu,"
 	       "\"enqueue_max_us\":%llu,\"settled_ms\":%ld,\"stop_ms\":%ld,"
 	       "\"rss_kb_mark\":%ld,\"rss_kb_end\":%ld,\"releases\":%ld,"
 	       "\"release_errors\":%ld,\"last_error\":",
-	       (unsigned long long)st.retries,
+	       (unsigned long long)st.http.retries,
 	       (unsigned long long)st.queue_length,
 	       (unsigned long long)r->enqueue_max_us, r->settled_ms,
 	       r->stop_ms, r->rss_mark, r->rss_end, atomic_load(&releases),
 	       atomic_load(&release_errors));
-	print_json_string(st.last_error);
+	print_json_string(st.http.last_error);
 	printf("}\n");
 }
 

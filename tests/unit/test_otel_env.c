@@ -23,7 +23,7 @@ static const char *url_for(char *const *envp)
 {
 	if (load(envp))
 		return err;
-	return cfg.enabled ? cfg.traces_url : cfg.disabled_reason;
+	return cfg.enabled ? cfg.url : cfg.disabled_reason;
 }
 
 static void test_base_endpoint(void)

@@ -10,6 +10,7 @@
 #include "check.h"
 #include "otlp.pb-c.h"
 #include "otel/otlp_encoder.h"
+#include "otel/otlp_http.h"
 #include "lib/version.h"
 
 #define KV_STRING PODTAP__OTLP__ANY_VALUE__VALUE_STRING_VALUE

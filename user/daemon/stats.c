@@ -113,9 +113,9 @@ static void render_spans(const struct otlp_exporter_stats *sp,
 		    "OTLP export requests, by outcome.");
 	for (int o = 0; o < OTLP_REQ__COUNT; o++)
 		by_label(out, "podtap_span_export_requests_total", "outcome",
-			 otlp_request_outcome_name(o), sp->requests[o]);
+			 otlp_request_outcome_name(o), sp->http.requests[o]);
 	counter(out, "podtap_span_export_retries_total",
-		"Export requests that retried a batch.", sp->retries);
+		"Export requests that retried a batch.", sp->http.retries);
 	gauge(out, "podtap_span_queue_length", "Spans waiting for export.",
 	      (double)sp->queue_length);
 }

@@ -10,6 +10,41 @@
 #include "lib/array_size.h"
 #include "lib/hex.h"
 
+/* The variables of one signal: its own ones win over the general
+ * OTEL_EXPORTER_OTLP_* twins. */
+struct signal_vars {
+	const char *what;        /* "traces", in messages */
+	const char *exporter;    /* OTEL_<SIGNAL>S_EXPORTER */
+	const char *endpoint;
+	const char *headers;
+	const char *compression;
+	const char *timeout;
+	const char *protocol;
+	const char *path;        /* appended to the general endpoint */
+};
+
+static const struct signal_vars traces_vars = {
+	"traces",
+	"OTEL_TRACES_EXPORTER",
+	"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+	"OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+	"OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+	"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+	"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+	"/v1/traces",
+};
+
+static const struct signal_vars metrics_vars = {
+	"metrics",
+	"OTEL_METRICS_EXPORTER",
+	"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+	"OTEL_EXPORTER_OTLP_METRICS_HEADERS",
+	"OTEL_EXPORTER_OTLP_METRICS_COMPRESSION",
+	"OTEL_EXPORTER_OTLP_METRICS_TIMEOUT",
+	"OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
+	"/v1/metrics",
+};
+
 /* A piece of a variable's value: not NUL-terminated. */
 struct slice {
 	const char *p;
@@ -208,10 +243,19 @@ static void fit_batch(struct otel_config *cfg, bool batch_chosen)
 	cfg->batch_size = cfg->queue_size;
 }
 
-static void parse_numbers(struct otel_config *cfg, char *const *envp)
+static void parse_timeout(struct otel_config *cfg,
+			  const struct signal_vars *sig, char *const *envp)
 {
-	static const char *const timeout[] = { "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
-					       "OTEL_EXPORTER_OTLP_TIMEOUT" };
+	const char *const timeout[] = { sig->timeout,
+					"OTEL_EXPORTER_OTLP_TIMEOUT" };
+
+	ENV_U32(cfg, envp, timeout, 0, OTEL_INT_MAX, OTEL_DEFAULT_TIMEOUT_MS,
+		&cfg->timeout_ms);
+}
+
+/* The batch span processor's settings, traces only. */
+static void parse_batching(struct otel_config *cfg, char *const *envp)
+{
 	static const char *const batch[] = { "PODTAP_OTLP_BATCH_SIZE",
 					     "OTEL_BSP_MAX_EXPORT_BATCH_SIZE" };
 	static const char *const delay[] = { "PODTAP_OTLP_BATCH_TIMEOUT",
@@ -222,8 +266,6 @@ static void parse_numbers(struct otel_config *cfg, char *const *envp)
 	static const char *const elapsed[] = { "PODTAP_OTLP_RETRY_MAX_ELAPSED" };
 	bool batch_set;
 
-	ENV_U32(cfg, envp, timeout, 0, OTEL_INT_MAX, OTEL_DEFAULT_TIMEOUT_MS,
-		&cfg->timeout_ms);
 	ENV_U32(cfg, envp, queue, OTEL_QUEUE_SIZE_MIN, OTEL_QUEUE_SIZE_MAX,
 		OTEL_DEFAULT_QUEUE_SIZE, &cfg->queue_size);
 	batch_set = ENV_U32(cfg, envp, batch, OTEL_BATCH_SIZE_MIN,
@@ -256,10 +298,11 @@ void otel_config_override_batching(struct otel_config *cfg,
 
 /* ---- enums ------------------------------------------------------------ */
 
-static void parse_compression(struct otel_config *cfg, char *const *envp)
+static void parse_compression(struct otel_config *cfg,
+			      const struct signal_vars *sig, char *const *envp)
 {
-	static const char *const names[] = {
-		"OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+	const char *const names[] = {
+		sig->compression,
 		"OTEL_EXPORTER_OTLP_COMPRESSION",
 	};
 	const char *v;
@@ -278,11 +321,12 @@ static void parse_compression(struct otel_config *cfg, char *const *envp)
 	}
 }
 
-static int parse_protocol(struct otel_config *cfg, char *const *envp,
+static int parse_protocol(struct otel_config *cfg,
+			  const struct signal_vars *sig, char *const *envp,
 			  char *err, size_t err_size)
 {
-	static const char *const names[] = {
-		"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+	const char *const names[] = {
+		sig->protocol,
 		"OTEL_EXPORTER_OTLP_PROTOCOL",
 	};
 	const char *v;
@@ -310,24 +354,32 @@ static int parse_protocol(struct otel_config *cfg, char *const *envp,
 }
 
 /*
- * OTEL_TRACES_EXPORTER: a comma-separated list. "none" turns traces off;
- * exporters podtap does not have are reported and left out, and a list
- * with nothing usable counts as unset: the default, otlp.
+ * OTEL_TRACES_EXPORTER, OTEL_METRICS_EXPORTER: comma-separated lists.
+ * Returns whether "none" is in it, and in *otlp whether "otlp" is.
+ * Exporters podtap does not have are reported and left out; "prometheus"
+ * for metrics is what /metrics is, so it is taken silently.
  */
-static bool traces_exporter_none(struct otel_config *cfg, char *const *envp)
+static bool exporter_none(struct otel_config *cfg,
+			  const struct signal_vars *sig, char *const *envp,
+			  bool *otlp)
 {
-	const char *v = env_get(envp, "OTEL_TRACES_EXPORTER");
+	const char *v = env_get(envp, sig->exporter);
+	bool metrics = sig == &metrics_vars;
 	struct slice rest, m;
 
+	*otlp = false;
 	if (!v)
 		return false;
 	rest = (struct slice){ v, strlen(v) };
 	while (next_member(&rest, &m)) {
 		if (slice_ieq(m, "none"))
 			return true;
-		if (m.n && !slice_ieq(m, "otlp"))
-			warn(cfg, "OTEL_TRACES_EXPORTER: '%.*s' ignored: podtap exports traces over OTLP only",
-			     (int)m.n, m.p);
+		if (slice_ieq(m, "otlp"))
+			*otlp = true;
+		else if (m.n && !(metrics && slice_ieq(m, "prometheus")))
+			warn(cfg, "%s: '%.*s' ignored: podtap exports %s over OTLP%s",
+			     sig->exporter, (int)m.n, m.p, sig->what,
+			     metrics ? " and serves them on /metrics" : " only");
 	}
 	return false;
 }
@@ -391,10 +443,11 @@ static int url_split(const char *name, const char *url, size_t *path,
 /*
  * protocol/exporter.md, "Endpoint URLs for OTLP/HTTP": the per-signal URL
  * is used as is, but for a root path "/" where it has none; the general
- * one is a base URL that "v1/traces" is appended to, after a slash unless
+ * one is a base URL that "v1/traces" (or "v1/metrics") is appended to, after a slash unless
  * its path ends with one. A query, if any, stays at the end.
  */
-static int resolve_endpoint(struct otel_config *cfg, const char *name,
+static int resolve_endpoint(struct otel_config *cfg,
+			    const struct signal_vars *sig, const char *name,
 			    const char *value, bool per_signal, char *err,
 			    size_t err_size)
 {
@@ -416,14 +469,14 @@ static int resolve_endpoint(struct otel_config *cfg, const char *name,
 	if (per_signal)
 		add = path == path_end ? "/" : "";
 	else if (path_end > path && url[path_end - 1] == '/')
-		add = "v1/traces";
+		add = sig->path + 1; /* its path has the slash */
 	else
-		add = "/v1/traces";
-	n = snprintf(cfg->traces_url, sizeof(cfg->traces_url), "%.*s%s%s",
+		add = sig->path;
+	n = snprintf(cfg->url, sizeof(cfg->url), "%.*s%s%s",
 		     (int)path_end, url, add, url + path_end);
-	if (n < 0 || (size_t)n >= sizeof(cfg->traces_url)) {
+	if (n < 0 || (size_t)n >= sizeof(cfg->url)) {
 		snprintf(err, err_size, "%s: the URL is longer than %zu bytes",
-			 name, sizeof(cfg->traces_url) - 1);
+			 name, sizeof(cfg->url) - 1);
 		return -EINVAL;
 	}
 	return 0;
@@ -532,10 +585,11 @@ static void add_header(struct otel_config *cfg, const char *var,
  * TRACES_ variable, when set, replaces the general one. An entry that is
  * not valid is reported and left out; the others are kept.
  */
-static void parse_headers(struct otel_config *cfg, char *const *envp)
+static void parse_headers(struct otel_config *cfg,
+			  const struct signal_vars *sig, char *const *envp)
 {
-	static const char *const names[] = { "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
-					     "OTEL_EXPORTER_OTLP_HEADERS" };
+	const char *const names[] = { sig->headers,
+				      "OTEL_EXPORTER_OTLP_HEADERS" };
 	const char *var, *v = env_first(envp, names, ARRAY_SIZE(names), &var);
 	struct slice rest, m;
 	unsigned int idx = 0;
@@ -653,39 +707,110 @@ static int disable(struct otel_config *cfg, const char *why)
 	return 0;
 }
 
-int otel_config_from_env(struct otel_config *cfg, char *const *envp,
-			 char *err, size_t err_size)
+/*
+ * OTEL_METRIC_EXPORT_INTERVAL and _TIMEOUT, and the temporality: podtap's
+ * sums and histograms are cumulative, which is the default preference.
+ */
+static void parse_metric_reader(struct otel_config *cfg, char *const *envp)
 {
-	static const char *const endpoints[] = {
-		"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-		"OTEL_EXPORTER_OTLP_ENDPOINT",
-	};
+	static const char *const interval[] = { "OTEL_METRIC_EXPORT_INTERVAL" };
+	static const char *const timeout[] = { "OTEL_METRIC_EXPORT_TIMEOUT" };
+	static const char *const shutdown[] = { "PODTAP_OTLP_SHUTDOWN_TIMEOUT" };
+	static const char temporality[] =
+		"OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE";
+	const char *v = env_get(envp, temporality);
+
+	ENV_U32(cfg, envp, interval, 1, OTEL_INT_MAX,
+		OTEL_DEFAULT_METRIC_INTERVAL_MS, &cfg->export_interval_ms);
+	ENV_U32(cfg, envp, timeout, 0, OTEL_INT_MAX,
+		OTEL_DEFAULT_METRIC_TIMEOUT_MS, &cfg->export_timeout_ms);
+	ENV_U32(cfg, envp, shutdown, 0, OTEL_INT_MAX,
+		OTEL_DEFAULT_SHUTDOWN_TIMEOUT_MS, &cfg->shutdown_timeout_ms);
+	/* An export that outlives the interval would make the next one late:
+	 * the SDKs' readers cut it there too. */
+	if (cfg->export_timeout_ms > cfg->export_interval_ms)
+		cfg->export_timeout_ms = cfg->export_interval_ms;
+	cfg->retry_max_elapsed_ms = cfg->export_timeout_ms;
+	if (v && strcasecmp(v, "cumulative"))
+		warn(cfg, "%s='%s' ignored: podtap sends cumulative sums and histograms",
+		     temporality, v);
+}
+
+/*
+ * What both signals read; `enabled` is the signal's own rule for when it
+ * is on without its own endpoint: traces by default, metrics only when
+ * OTEL_METRICS_EXPORTER asks for otlp.
+ */
+static int config_for(struct otel_config *cfg, const struct signal_vars *sig,
+		      bool on_by_default, char *const *envp, char *err,
+		      size_t err_size)
+{
+	const char *const endpoints[] = { sig->endpoint,
+					  "OTEL_EXPORTER_OTLP_ENDPOINT" };
+	char why[OTEL_MSG_MAX];
 	const char *url, *var;
+	bool otlp;
 	int ret;
 
 	memset(cfg, 0, sizeof(*cfg));
 	if (err_size)
 		err[0] = '\0';
-	if (sdk_disabled(cfg, envp))
-		return disable(cfg, "traces off: OTEL_SDK_DISABLED is true");
-	if (traces_exporter_none(cfg, envp))
-		return disable(cfg, "traces off: OTEL_TRACES_EXPORTER is none");
+	if (sdk_disabled(cfg, envp)) {
+		snprintf(why, sizeof(why), "%s off: OTEL_SDK_DISABLED is true",
+			 sig->what);
+		return disable(cfg, why);
+	}
+	if (exporter_none(cfg, sig, envp, &otlp)) {
+		snprintf(why, sizeof(why), "%s off: %s is none", sig->what,
+			 sig->exporter);
+		return disable(cfg, why);
+	}
 	url = env_first(envp, endpoints, ARRAY_SIZE(endpoints), &var);
-	if (!url)
-		return disable(cfg,
-			       "traces off: no OTLP endpoint (set OTEL_EXPORTER_OTLP_ENDPOINT, e.g. http://collector:4318)");
-	ret = parse_protocol(cfg, envp, err, err_size);
+	if (url && var == endpoints[1] && !on_by_default && !otlp)
+		url = NULL;
+	if (!url) {
+		if (on_by_default)
+			snprintf(why, sizeof(why),
+				 "%s off: no OTLP endpoint (set OTEL_EXPORTER_OTLP_ENDPOINT, e.g. http://collector:4318)",
+				 sig->what);
+		else
+			snprintf(why, sizeof(why),
+				 "OTLP %s push off: set %s, or %s=otlp beside OTEL_EXPORTER_OTLP_ENDPOINT",
+				 sig->what, sig->endpoint, sig->exporter);
+		return disable(cfg, why);
+	}
+	ret = parse_protocol(cfg, sig, envp, err, err_size);
 	if (ret)
 		return ret;
-	ret = resolve_endpoint(cfg, var, url, var == endpoints[0], err,
+	ret = resolve_endpoint(cfg, sig, var, url, var == endpoints[0], err,
 			       err_size);
 	if (ret)
 		return ret;
-	parse_headers(cfg, envp);
-	parse_compression(cfg, envp);
-	parse_numbers(cfg, envp);
+	parse_headers(cfg, sig, envp);
+	parse_compression(cfg, sig, envp);
+	parse_timeout(cfg, sig, envp);
 	parse_service_name(cfg, envp);
 	parse_resource_attrs(cfg, envp);
 	cfg->enabled = true;
 	return 0;
+}
+
+int otel_config_from_env(struct otel_config *cfg, char *const *envp,
+			 char *err, size_t err_size)
+{
+	int ret = config_for(cfg, &traces_vars, true, envp, err, err_size);
+
+	if (!ret && cfg->enabled)
+		parse_batching(cfg, envp);
+	return ret;
+}
+
+int otel_metrics_config_from_env(struct otel_config *cfg, char *const *envp,
+				 char *err, size_t err_size)
+{
+	int ret = config_for(cfg, &metrics_vars, false, envp, err, err_size);
+
+	if (!ret && cfg->enabled)
+		parse_metric_reader(cfg, envp);
+	return ret;
 }

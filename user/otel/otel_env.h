@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * Trace export settings from the environment: the OpenTelemetry SDK
- * variables, read as the specification defines them (configuration/
+ * Trace and metric export settings from the environment: the OpenTelemetry
+ * SDK variables, read as the specification defines them (configuration/
  * sdk-environment-variables.md, configuration/common.md,
  * protocol/exporter.md, resource/sdk.md), and podtap's batching knobs.
  *
@@ -22,6 +22,23 @@
  *   PODTAP_OTLP_SHUTDOWN_TIMEOUT  ms to flush at exit, 0: none   (5000)
  *   PODTAP_OTLP_RETRY_MAX_ELAPSED ms before a batch is given up,
  *                                 0: no retries                  (300000)
+ *
+ * Metrics (otel_metrics_config_from_env) read the same with METRICS_ for
+ * TRACES_ and "v1/metrics" for "v1/traces", and:
+ *
+ *   OTEL_METRICS_EXPORTER                 "otlp": push to the general
+ *                                         endpoint; "none": off
+ *   OTEL_METRIC_EXPORT_INTERVAL           ms between pushes      (60000)
+ *   OTEL_METRIC_EXPORT_TIMEOUT            ms an export may take, retries
+ *                                         included, at most the interval
+ *                                         (30000)
+ *   OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE  cumulative only
+ *   PODTAP_OTLP_SHUTDOWN_TIMEOUT          ms for the last push at exit
+ *
+ * Unlike traces, metrics are pushed only when asked for by name (their
+ * own endpoint, or OTEL_METRICS_EXPORTER=otlp): an OTLP endpoint set for
+ * traces does not by itself send every HTTP histogram a second way, next
+ * to /metrics that Prometheus already scrapes.
  *
  * OTEL_BSP_EXPORT_TIMEOUT is not read: the request timeout bounds each
  * attempt and PODTAP_OTLP_RETRY_MAX_ELAPSED a batch's retries.
@@ -62,6 +79,8 @@
 #define OTEL_DEFAULT_QUEUE_SIZE 8192 /* ~20 MiB of spans when full */
 #define OTEL_DEFAULT_SHUTDOWN_TIMEOUT_MS 5000
 #define OTEL_DEFAULT_RETRY_MAX_ELAPSED_MS 300000 /* the collector's */
+#define OTEL_DEFAULT_METRIC_INTERVAL_MS 60000   /* the specification's */
+#define OTEL_DEFAULT_METRIC_TIMEOUT_MS 30000
 /* Bounds of the batching settings; their flags (config.c) check the same. */
 #define OTEL_INT_MAX 2147483647u /* the OpenTelemetry Integer type's range */
 #define OTEL_QUEUE_SIZE_MIN 1u
@@ -82,7 +101,7 @@ struct otel_config {
 	char disabled_reason[OTEL_MSG_MAX]; /* why not, when !enabled */
 
 	/* The rest is only filled in when enabled. */
-	char traces_url[OTEL_URL_MAX];
+	char url[OTEL_URL_MAX]; /* where to POST this signal */
 	unsigned int n_headers;
 	struct otel_header headers[OTEL_HEADERS_MAX]; /* names unique */
 	bool gzip;
@@ -96,11 +115,16 @@ struct otel_config {
 	unsigned int n_resource_attrs;
 	struct span_resource_attr resource_attrs[SPAN_RESOURCE_EXTRA_MAX];
 
+	/* Traces: the batch span processor. */
 	uint32_t batch_size; /* <= queue_size */
 	uint32_t batch_timeout_ms;
 	uint32_t queue_size;
 	uint32_t shutdown_timeout_ms;
-	uint32_t retry_max_elapsed_ms;
+	uint32_t retry_max_elapsed_ms; /* metrics: export_timeout_ms */
+
+	/* Metrics: the periodic reader. */
+	uint32_t export_interval_ms;
+	uint32_t export_timeout_ms; /* <= export_interval_ms */
 
 	/* Values that were reported and ignored, one message each, to log. */
 	unsigned int n_warnings;
@@ -116,6 +140,12 @@ struct otel_config {
  */
 int otel_config_from_env(struct otel_config *cfg, char *const *envp,
 			 char *err, size_t err_size);
+
+/* The same for pushing metrics: enabled only with
+ * OTEL_EXPORTER_OTLP_METRICS_ENDPOINT, or with OTEL_METRICS_EXPORTER=otlp
+ * and OTEL_EXPORTER_OTLP_ENDPOINT. */
+int otel_metrics_config_from_env(struct otel_config *cfg, char *const *envp,
+				 char *err, size_t err_size);
 
 /* Settings that win over the environment's (the daemon's --otlp-* flags);
  * NULL leaves one as the environment made it. The batch size is kept

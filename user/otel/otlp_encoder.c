@@ -5,39 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/sanitize.h"
-#include "lib/version.h"
 #include "otel/otlp_encoder.h"
+#include "otel/otlp_attrs.h"
 #include "otlp.pb-c.h"
 
 #define SPAN_ATTRS_MAX 10     /* the HTTP attributes of struct span */
-#define RESOURCE_ATTRS_MAX 15 /* the fields of span_resource + sdk trio */
-
-/* Sanitised copies of strings that were not in their sanitised form,
- * freed with the request. */
-struct str_copy {
-	struct str_copy *next;
-	char s[];
-};
-
-/*
- * Every KeyValue of a request, its AnyValue, and the pointer arrays
- * protobuf-c wants, carved from arrays sized up front. An attribute list is
- * a window of `ptr` that starts at `used`: kv, val and ptr advance together.
- */
-struct attr_pool {
-	Podtap__Otlp__KeyValue *kv;
-	Podtap__Otlp__AnyValue *val;
-	Podtap__Otlp__KeyValue **ptr;
-	size_t used;
-	struct str_copy *copies;
-	bool oom;
-};
-
-struct attr_list {
-	Podtap__Otlp__KeyValue **ptr;
-	size_t n;
-};
 
 /* Spans of one resource: a window of the request's span pointers. */
 struct group {
@@ -66,99 +38,6 @@ struct request {
 
 static const struct span_resource no_resource;
 
-/*
- * protobuf string fields must hold UTF-8 and strict decoders (the
- * collector's) reject the whole request otherwise, but paths, user agents
- * and names come from anywhere as any bytes. Returns s when it is already
- * in its sanitised form (sanitize.h), else a sanitised copy.
- */
-static char *pb_str(struct attr_pool *p, const char *s)
-{
-	size_t n = strlen(s);
-	struct str_copy *c;
-
-	if (sanitize_is_clean(s, n))
-		return (char *)s; /* protobuf-c only reads it */
-	c = malloc(sizeof(*c) + SANITIZE_MAX + 1);
-	if (!c) {
-		p->oom = true;
-		return "";
-	}
-	c->next = p->copies;
-	p->copies = c;
-	sanitize_text(s, n, c->s, SANITIZE_MAX + 1);
-	return c->s;
-}
-
-static void attr_list_start(struct attr_pool *p, struct attr_list *l)
-{
-	l->ptr = p->ptr + p->used;
-	l->n = 0;
-}
-
-/* key: a literal of ours (clean UTF-8 already) unless `from_user`, as the
- * keys of OTEL_RESOURCE_ATTRIBUTES are. */
-static Podtap__Otlp__AnyValue *attr_add(struct attr_pool *p,
-					struct attr_list *l, const char *key,
-					bool from_user)
-{
-	Podtap__Otlp__KeyValue *kv = &p->kv[p->used];
-	Podtap__Otlp__AnyValue *v = &p->val[p->used];
-
-	p->used++;
-	podtap__otlp__key_value__init(kv);
-	podtap__otlp__any_value__init(v);
-	kv->key = from_user ? pb_str(p, key) : (char *)key;
-	kv->value = v;
-	l->ptr[l->n++] = kv;
-	return v;
-}
-
-static void attr_str_key(struct attr_pool *p, struct attr_list *l,
-			 const char *key, bool key_from_user, const char *val)
-{
-	Podtap__Otlp__AnyValue *v;
-
-	if (!val[0])
-		return;
-	v = attr_add(p, l, key, key_from_user);
-	v->value_case = PODTAP__OTLP__ANY_VALUE__VALUE_STRING_VALUE;
-	v->string_value = pb_str(p, val);
-}
-
-/* An attribute under one of our own keys. */
-static void attr_str(struct attr_pool *p, struct attr_list *l,
-		     const char *key, const char *val)
-{
-	attr_str_key(p, l, key, false, val);
-}
-
-static void attr_int(struct attr_pool *p, struct attr_list *l,
-		     const char *key, int64_t val)
-{
-	Podtap__Otlp__AnyValue *v;
-
-	if (!val)
-		return;
-	v = attr_add(p, l, key, false);
-	v->value_case = PODTAP__OTLP__ANY_VALUE__VALUE_INT_VALUE;
-	v->int_value = val;
-}
-
-static bool attr_has(const struct attr_list *l, const char *key)
-{
-	for (size_t i = 0; i < l->n; i++)
-		if (!strcmp(l->ptr[i]->key, key))
-			return true;
-	return false;
-}
-
-static unsigned int resource_n_extra(const struct span_resource *r)
-{
-	return r->n_extra < SPAN_RESOURCE_EXTRA_MAX ? r->n_extra
-						     : SPAN_RESOURCE_EXTRA_MAX;
-}
-
 static bool resource_equal(const struct span_resource *a,
 			   const struct span_resource *b)
 {
@@ -185,41 +64,6 @@ static bool resource_equal(const struct span_resource *a,
 		    strcmp(a->extra[i].value, b->extra[i].value))
 			return false;
 	return true;
-}
-
-static void fill_resource(struct attr_pool *p, Podtap__Otlp__Resource *pr,
-			  const struct span_resource *r)
-{
-	struct attr_list l;
-
-	attr_list_start(p, &l);
-	/* The resource conventions require service.name; this is the SDKs'
-	 * fallback. */
-	attr_str(p, &l, "service.name",
-		 r->service_name[0] ? r->service_name : "unknown_service");
-	attr_str(p, &l, "k8s.namespace.name", r->k8s_namespace_name);
-	attr_str(p, &l, "k8s.pod.name", r->k8s_pod_name);
-	attr_str(p, &l, "k8s.pod.uid", r->k8s_pod_uid);
-	attr_str(p, &l, "k8s.container.name", r->k8s_container_name);
-	attr_str(p, &l, "k8s.node.name", r->k8s_node_name);
-	attr_str(p, &l, "k8s.deployment.name", r->k8s_deployment_name);
-	attr_str(p, &l, "k8s.statefulset.name", r->k8s_statefulset_name);
-	attr_str(p, &l, "k8s.daemonset.name", r->k8s_daemonset_name);
-	attr_int(p, &l, "process.pid", r->process_pid);
-	attr_str(p, &l, "process.runtime.name", r->process_runtime_name);
-	attr_str(p, &l, "process.runtime.version", r->process_runtime_version);
-	attr_str(p, &l, "telemetry.sdk.name", OTLP_SDK_NAME);
-	attr_str(p, &l, "telemetry.sdk.language", OTLP_SDK_LANGUAGE);
-	attr_str(p, &l, "telemetry.sdk.version", PODTAP_VERSION);
-	/* OTLP wants keys unique within a resource. */
-	for (unsigned int i = 0; i < resource_n_extra(r); i++)
-		if (r->extra[i].key[0] && !attr_has(&l, r->extra[i].key))
-			attr_str_key(p, &l, r->extra[i].key, true,
-				     r->extra[i].value);
-
-	podtap__otlp__resource__init(pr);
-	pr->attributes = l.ptr;
-	pr->n_attributes = l.n;
 }
 
 static bool id_is_zero(const uint8_t *id, size_t len)
@@ -304,21 +148,13 @@ static size_t attrs_needed(const struct request *req, size_t nspans)
 	size_t n = nspans * SPAN_ATTRS_MAX;
 
 	for (size_t g = 0; g < req->ngroups; g++)
-		n += RESOURCE_ATTRS_MAX + resource_n_extra(req->groups[g].res);
+		n += OTLP_RESOURCE_ATTRS_MAX + resource_n_extra(req->groups[g].res);
 	return n;
 }
 
 static void request_free(struct request *req)
 {
-	struct str_copy *c, *next;
-
-	for (c = req->pool.copies; c; c = next) {
-		next = c->next;
-		free(c);
-	}
-	free(req->pool.kv);
-	free(req->pool.val);
-	free(req->pool.ptr);
+	attr_pool_fini(&req->pool);
 	free(req->groups);
 	free(req->group_of);
 	free(req->spans);
@@ -343,9 +179,8 @@ static int request_alloc(struct request *req, const struct span *const *spans,
 	group_spans(req, spans, n);
 
 	nattrs = attrs_needed(req, n);
-	req->pool.kv = calloc(nattrs, sizeof(*req->pool.kv));
-	req->pool.val = calloc(nattrs, sizeof(*req->pool.val));
-	req->pool.ptr = calloc(nattrs, sizeof(*req->pool.ptr));
+	if (attr_pool_init(&req->pool, nattrs))
+		return -ENOMEM;
 	req->spans = calloc(n, sizeof(*req->spans));
 	req->span_ptrs = calloc(n, sizeof(*req->span_ptrs));
 	req->statuses = calloc(n, sizeof(*req->statuses));
@@ -354,7 +189,7 @@ static int request_alloc(struct request *req, const struct span *const *spans,
 	req->ss = calloc(req->ngroups, sizeof(*req->ss));
 	req->ss_ptrs = calloc(req->ngroups, sizeof(*req->ss_ptrs));
 	req->resources = calloc(req->ngroups, sizeof(*req->resources));
-	if (!req->pool.kv || !req->pool.val || !req->pool.ptr || !req->spans ||
+	if (!req->spans ||
 	    !req->span_ptrs || !req->statuses || !req->rs || !req->rs_ptrs ||
 	    !req->ss || !req->ss_ptrs || !req->resources)
 		return -ENOMEM;
@@ -369,9 +204,7 @@ static void request_fill(struct request *req, const struct span *const *spans,
 	struct group *grp;
 	size_t off = 0;
 
-	podtap__otlp__instrumentation_scope__init(&req->scope);
-	req->scope.name = pb_str(&req->pool, OTLP_SCOPE_NAME);
-	req->scope.version = pb_str(&req->pool, PODTAP_VERSION);
+	fill_scope(&req->pool, &req->scope);
 
 	for (size_t g = 0; g < req->ngroups; g++) {
 		grp = &req->groups[g];
@@ -436,23 +269,4 @@ int otlp_encode_traces(const struct span *const *spans, size_t n,
 cleanup:
 	request_free(&req);
 	return err;
-}
-
-int otlp_decode_response(const uint8_t *buf, size_t len, int64_t *rejected,
-			 char *msg, size_t msg_size)
-{
-	Podtap__Otlp__ExportTraceServiceResponse *resp;
-	const Podtap__Otlp__ExportTracePartialSuccess *ps;
-
-	resp = podtap__otlp__export_trace_service_response__unpack(NULL, len,
-								    buf);
-	if (!resp)
-		return -EINVAL;
-	ps = resp->partial_success;
-	*rejected = ps ? ps->rejected_spans : 0;
-	if (msg_size)
-		snprintf(msg, msg_size, "%s",
-			 ps && ps->error_message ? ps->error_message : "");
-	podtap__otlp__export_trace_service_response__free_unpacked(resp, NULL);
-	return 0;
 }

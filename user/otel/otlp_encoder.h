@@ -12,17 +12,6 @@
 
 #include "otel/span.h"
 
-#define OTLP_SCOPE_NAME "podtap"
-#define OTLP_SDK_NAME "podtap"
-/*
- * telemetry.sdk.language is an enum whose well-known values name the
- * languages OpenTelemetry has SDKs for; C has neither an SDK nor a value.
- * C programs instrument themselves through the C++ SDK (opentelemetry-cpp),
- * so "cpp" is the value that stands for native code, and the one backends
- * know, where a custom "c" would show up as unknown.
- */
-#define OTLP_SDK_LANGUAGE "cpp"
-
 /*
  * Encodes spans[0..n) as one ExportTraceServiceRequest: one ResourceSpans per
  * distinct resource (same pointer or same content), in order of first
@@ -38,14 +27,5 @@
  */
 int otlp_encode_traces(const struct span *const *spans, size_t n,
 		       uint8_t **out, size_t *out_len);
-
-/*
- * Decodes an ExportTraceServiceResponse. *rejected gets partial_success's
- * rejected_spans (0 when the server accepted everything) and msg its
- * error_message, cut to msg_size. Returns 0, or -EINVAL for bytes that are
- * not a response.
- */
-int otlp_decode_response(const uint8_t *buf, size_t len, int64_t *rejected,
-			 char *msg, size_t msg_size);
 
 #endif /* PODTAP_OTLP_ENCODER_H */

@@ -8,11 +8,10 @@
  * allocates: when the ring is full the span is dropped and
  * counted. The export thread takes batches of up to batch_size spans off
  * the ring, when a batch is full or batch_timeout_ms after its first span
- * arrived, encodes them (otlp_encoder), frees their slots, gzips the body
- * if configured and POSTs it. Transient failures (no connection, timeout,
- * 429/502/503/504) are retried with exponential backoff and full jitter,
- * or after the server's Retry-After, until retry_max_elapsed_ms; other
- * answers drop the batch. Memory is the ring plus the batch in flight,
+ * arrived, encodes them (otlp_encoder), frees their slots and sends the
+ * body with otlp_http (gzip, retries until retry_max_elapsed_ms); what is
+ * refused or given up is dropped and counted. Memory is the ring plus the
+ * batch in flight,
  * whatever the collector does.
  *
  * Threads: enqueue from one thread at a time (the event loop); stats from
@@ -27,6 +26,7 @@
 #include <stdint.h>
 
 #include "otel/otel_env.h"
+#include "otel/otlp_http.h"
 #include "otel/span.h"
 
 /*
@@ -47,22 +47,12 @@ enum otlp_drop_reason {
 	OTLP_DROP__COUNT,
 };
 
-/* Outcomes of export requests (HTTP POSTs). */
-enum otlp_request_outcome {
-	OTLP_REQ_SUCCESS = 0, /* "success": 2xx */
-	OTLP_REQ_RETRYABLE,   /* "retryable": no answer, 429/502/503/504 */
-	OTLP_REQ_PERMANENT,   /* "permanent": any other answer */
-	OTLP_REQ__COUNT,
-};
-
 struct otlp_exporter_stats {
 	uint64_t spans_enqueued; /* taken into the queue */
 	uint64_t spans_exported; /* accepted by the collector */
 	uint64_t spans_dropped[OTLP_DROP__COUNT];
-	uint64_t requests[OTLP_REQ__COUNT];
-	uint64_t retries;        /* requests that were a batch's retry */
 	uint64_t queue_length;   /* spans waiting in the ring now */
-	char last_error[256];    /* "" until something fails */
+	struct otlp_http_stats http; /* requests, retries, last error */
 };
 
 struct otlp_exporter;
@@ -117,6 +107,5 @@ void otlp_exporter_get_stats(struct otlp_exporter *e,
 			     struct otlp_exporter_stats *out);
 
 const char *otlp_drop_reason_name(enum otlp_drop_reason r);
-const char *otlp_request_outcome_name(enum otlp_request_outcome o);
 
 #endif /* PODTAP_OTLP_EXPORTER_H */
