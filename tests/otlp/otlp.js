@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 //
-// OTLP trace messages decoded with the official schema, not podtap's own
+// OTLP trace and metric messages decoded with the official schema, not podtap's own
 // user/otel/otlp.proto: the protobufjs root that @opentelemetry/otlp-transformer
 // generates from the opentelemetry-proto files.
 'use strict';
@@ -11,11 +11,15 @@ const root = require('@opentelemetry/otlp-transformer/build/src/generated/root')
 const proto = root.opentelemetry.proto;
 const Request = proto.collector.trace.v1.ExportTraceServiceRequest;
 const Response = proto.collector.trace.v1.ExportTraceServiceResponse;
+const MetricsRequest = proto.collector.metrics.v1.ExportMetricsServiceRequest;
+const MetricsResponse = proto.collector.metrics.v1.ExportMetricsServiceResponse;
+const Temporality = proto.metrics.v1.AggregationTemporality;
 const SpanKind = proto.trace.v1.Span.SpanKind;
 const StatusCode = proto.trace.v1.Status.StatusCode;
 
 const kindNames = Object.fromEntries(Object.entries(SpanKind).map(([k, v]) => [v, k]));
 const codeNames = Object.fromEntries(Object.entries(StatusCode).map(([k, v]) => [v, k]));
+const temporalityNames = Object.fromEntries(Object.entries(Temporality).map(([k, v]) => [v, k]));
 
 // protobufjs leaves absent fields null (or a shared empty array) and gives
 // 64-bit integers as Long objects when the long package is installed.
@@ -50,6 +54,18 @@ function decodeRequest(buf) {
 
 function encodeResponse() {
 	return Response.encode({}).finish();
+}
+
+function decodeMetricsRequest(buf) {
+	return MetricsRequest.decode(strictReader(buf));
+}
+
+// rejected > 0: a partial success turning that many data points away.
+function encodeMetricsResponse(rejected) {
+	const body = rejected ?
+		{ partialSuccess: { rejectedDataPoints: rejected, errorMessage: 'rejected by the test receiver' } } :
+		{};
+	return MetricsResponse.encode(body).finish();
 }
 
 // --- OTLP/JSON --------------------------------------------------------------
@@ -220,4 +236,64 @@ function flatSpans(req) {
 	return out;
 }
 
-module.exports = { decodeRequest, encodeResponse, requestJson, flatSpans };
+// One flat record per data point, for tests to query with jq:
+// [{resource, scope, name, description, unit, type, temporality,
+//   isMonotonic, attributes, startTimeUnixNano, timeUnixNano, count, sum,
+//   bucketCounts, explicitBounds, value}, ...]; 64-bit counts as numbers
+// when they are safe integers.
+function num64(v) {
+	const n = Number(present(v) ? v : 0);
+	return Number.isSafeInteger(n) ? n : u64(v);
+}
+
+function flatPoints(req) {
+	const out = [];
+	for (const rm of req.resourceMetrics || []) {
+		const resource = plainAttributes(rm.resource && rm.resource.attributes);
+		for (const sm of rm.scopeMetrics || []) {
+			const scope = {
+				name: (sm.scope && sm.scope.name) || '',
+				version: (sm.scope && sm.scope.version) || '',
+			};
+			for (const m of sm.metrics || []) {
+				const data = m.data && m[m.data];
+				const base = {
+					resource,
+					scope,
+					name: m.name || '',
+					description: m.description || '',
+					unit: m.unit || '',
+					type: m.data || null,
+					temporality: data ?
+						temporalityNames[data.aggregationTemporality || 0] || String(data.aggregationTemporality) :
+						null,
+				};
+				if (m.data === 'sum')
+					base.isMonotonic = !!data.isMonotonic;
+				for (const p of (data && data.dataPoints) || []) {
+					const o = {
+						...base,
+						attributes: plainAttributes(p.attributes),
+						startTimeUnixNano: u64(p.startTimeUnixNano),
+						timeUnixNano: u64(p.timeUnixNano),
+					};
+					if (m.data === 'histogram') {
+						o.count = num64(p.count);
+						o.sum = present(p.sum) ? p.sum : null;
+						o.bucketCounts = (p.bucketCounts || []).map(num64);
+						o.explicitBounds = p.explicitBounds || [];
+					} else {
+						o.value = p.value === 'asInt' ? num64(p.asInt) : p.asDouble;
+					}
+					out.push(o);
+				}
+			}
+		}
+	}
+	return out;
+}
+
+module.exports = {
+	decodeRequest, encodeResponse, requestJson, flatSpans,
+	decodeMetricsRequest, encodeMetricsResponse, flatPoints,
+};

@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 //
-// An OTLP/HTTP traces receiver for tests, decoding with the official schema.
+// An OTLP/HTTP traces and metrics receiver for tests, decoding with the
+// official schema.
 //
-//   receiver.js PORT --out SPANS [--requests REQUESTS] [--pid-file FILE]
+//   receiver.js PORT --out SPANS [--metrics-out POINTS] [--requests REQUESTS]
+//               [--pid-file FILE] [--reject-points N]
 //               [--fail-first N [--fail-status CODE] [--retry-after S]]
 //               [--hang]
 //
@@ -12,15 +14,21 @@
 // application/x-protobuf, gzip or no Content-Encoding, is decoded as an
 // ExportTraceServiceRequest; on success every span is appended to SPANS as
 // one JSON line (see flatSpans in otlp.js) before the 200 is sent, so a
-// sender that saw the 200 finds its spans in the file.
+// sender that saw the 200 finds its spans in the file. POST /v1/metrics
+// is decoded as an ExportMetricsServiceRequest, and every data point goes
+// to POINTS the same way (flatPoints in otlp.js, with the request's seq),
+// or is refused with a 404 when --metrics-out is not given.
 //
 // REQUESTS gets one JSON line per request: {seq, method, path, headers,
-// bodyBytes, spans, status} (spans: how many it carried, or null if it could
-// not be decoded; status: null when --hang left it unanswered).
+// bodyBytes, spans, points, status} (spans, points: how many it carried,
+// or null if it could not be decoded; status: null when --hang left it
+// unanswered).
 //
-// Faults: --fail-first N answers the first N trace requests with CODE
-// (default 503), with a Retry-After of S seconds if given, and keeps their
-// spans out of SPANS. --hang reads every request and never answers.
+// Faults: --fail-first N answers the first N requests (either signal) with
+// CODE (default 503), with a Retry-After of S seconds if given, and keeps
+// what they carried out of the files. --hang reads every request and never
+// answers. --reject-points N answers every metrics request with a partial
+// success rejecting N data points (they are still written to POINTS).
 //
 // The pid file is written once the port is open, so it doubles as a
 // readiness signal, and removed on SIGTERM or SIGINT, which end the receiver.
@@ -33,7 +41,8 @@ const otlp = require('./otlp');
 
 function usage(msg) {
 	process.stderr.write(`receiver.js: ${msg}\n` +
-		'usage: receiver.js PORT --out SPANS [--requests FILE] [--pid-file FILE]\n' +
+		'usage: receiver.js PORT --out SPANS [--metrics-out POINTS] [--requests FILE]\n' +
+		'                   [--pid-file FILE] [--reject-points N]\n' +
 		'                   [--fail-first N [--fail-status CODE] [--retry-after S]] [--hang]\n');
 	process.exit(2);
 }
@@ -45,7 +54,7 @@ function intArg(name, v, min, max) {
 }
 
 function parseArgs(argv) {
-	const o = { failFirst: 0, failStatus: 503, retryAfter: null, hang: false };
+	const o = { failFirst: 0, failStatus: 503, retryAfter: null, hang: false, rejectPoints: 0 };
 
 	for (let i = 0; i < argv.length; i++) {
 		const a = argv[i];
@@ -53,6 +62,10 @@ function parseArgs(argv) {
 
 		if (a === '--out')
 			o.out = next();
+		else if (a === '--metrics-out')
+			o.metricsOut = next();
+		else if (a === '--reject-points')
+			o.rejectPoints = intArg(a, next(), 0, 1e9);
 		else if (a === '--requests')
 			o.requests = next();
 		else if (a === '--pid-file')
@@ -101,8 +114,29 @@ function mediaType(v) {
 	return (v || '').split(';')[0].trim().toLowerCase();
 }
 
+// What each path takes: how it is decoded and flattened, where its records
+// go, and the success answer.
+const signals = {
+	'/v1/traces': {
+		what: 'ExportTraceServiceRequest',
+		decode: otlp.decodeRequest,
+		flat: otlp.flatSpans,
+		count: 'spans',
+		out: () => opts.out,
+		response: () => otlp.encodeResponse(),
+	},
+	'/v1/metrics': {
+		what: 'ExportMetricsServiceRequest',
+		decode: otlp.decodeMetricsRequest,
+		flat: otlp.flatPoints,
+		count: 'points',
+		out: () => opts.metricsOut,
+		response: () => otlp.encodeMetricsResponse(opts.rejectPoints),
+	},
+};
+
 // Returns the decoded request, or a [status, message] pair to answer with.
-function decode(req, body) {
+function decode(req, body, signal) {
 	const encoding = (req.headers['content-encoding'] || 'identity').trim().toLowerCase();
 	let raw = body;
 
@@ -118,14 +152,15 @@ function decode(req, body) {
 		return [415, `unsupported Content-Encoding ${encoding}`];
 	}
 	try {
-		return otlp.decodeRequest(raw);
+		return signal.decode(raw);
 	} catch (e) {
-		return [400, `not an ExportTraceServiceRequest: ${e.message}`];
+		return [400, `not an ${signal.what}: ${e.message}`];
 	}
 }
 
 function handle(req, res, body) {
 	const url = new URL(req.url, 'http://receiver');
+	const signal = signals[url.pathname];
 	const rec = {
 		seq: ++seq,
 		method: req.method,
@@ -133,6 +168,7 @@ function handle(req, res, body) {
 		headers: req.headers,
 		bodyBytes: body.length,
 		spans: null,
+		points: null,
 		status: null,
 	};
 
@@ -140,16 +176,16 @@ function handle(req, res, body) {
 		record(rec);
 		return; /* the socket stays open until the sender gives up */
 	}
-	if (url.pathname !== '/v1/traces')
+	if (!signal || !signal.out())
 		return text(res, rec, 404, 'not found');
 	if (req.method !== 'POST')
 		return text(res, rec, 405, 'POST only');
 
-	const msg = decode(req, body);
+	const msg = decode(req, body, signal);
 	if (Array.isArray(msg))
 		return text(res, rec, msg[0], msg[1]);
-	const spans = otlp.flatSpans(msg);
-	rec.spans = spans.length;
+	const items = signal.flat(msg);
+	rec[signal.count] = items.length;
 
 	if (failsLeft > 0) {
 		failsLeft--;
@@ -158,10 +194,11 @@ function handle(req, res, body) {
 			headers['Retry-After'] = String(opts.retryAfter);
 		return reply(res, rec, opts.failStatus, headers, 'injected failure\n');
 	}
-	if (spans.length)
-		fs.appendFileSync(opts.out, spans.map((s) => JSON.stringify(s) + '\n').join(''));
+	if (items.length)
+		fs.appendFileSync(signal.out(), items.map((s) => JSON.stringify(
+			signal.count === 'points' ? { seq: rec.seq, ...s } : s) + '\n').join(''));
 	reply(res, rec, 200, { 'Content-Type': 'application/x-protobuf' },
-	      Buffer.from(otlp.encodeResponse()));
+	      Buffer.from(signal.response()));
 }
 
 const server = http.createServer((req, res) => {
@@ -181,6 +218,8 @@ process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
 
 fs.closeSync(fs.openSync(opts.out, 'a'));
+if (opts.metricsOut)
+	fs.closeSync(fs.openSync(opts.metricsOut, 'a'));
 server.listen(opts.port, '127.0.0.1', () => {
 	const { port } = server.address();
 

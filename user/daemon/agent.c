@@ -489,6 +489,11 @@ void agent_render(void *ctx, struct prom_writer *out)
 	}
 	if (a->tracer)
 		tracer_get_stats(a->tracer, &snap.tracer);
+	if (a->metric_push) {
+		snap.metric_push = true;
+		otlp_metrics_exporter_get_stats(a->metric_push,
+						&snap.metric_push_stats);
+	}
 	if (a->inject) {
 		snap.inject = true;
 		trace_inject_read_stats(a->inject, snap.injects);

@@ -41,6 +41,7 @@ struct agent {
 	struct server_load *load; /* queueing and saturation */
 	struct greenlets *greenlets; /* which greenlet each thread runs */
 	struct otlp_exporter *exporter; /* for its stats; NULL: off */
+	struct otlp_metrics_exporter *metric_push; /* the same */
 	struct statsd *statsd;   /* NULL: no --statsd-host */
 	uint64_t mono_to_unix_ns; /* event clock -> wall clock, for spans */
 	uint64_t series_ttl_ns;

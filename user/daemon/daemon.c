@@ -3,7 +3,7 @@
  * The daemon's life, start to stop, in one place. Start-up order: checks
  * (privileges, BTF; tracefs and bpffs mounted where missing) -> lock the
  * pin directory -> bind the metrics port -> the event path (agent) ->
- * traces (tracer, exporter) -> serve /metrics (not ready) -> load, attach
+ * traces (tracer, exporter) -> OTLP metrics push -> serve /metrics (not ready) -> load, attach
  * and pin BPF -> Python hooks -> ready -> event loop. Whatever fails
  * before ready undoes what came before it, mounts included; the lock comes
  * first so that a second podtap on the same pin path changes nothing.
@@ -30,6 +30,7 @@
 #include "lib/version.h"
 #include "otel/otel_env.h"
 #include "otel/otlp_exporter.h"
+#include "otel/otlp_metrics_exporter.h"
 #include "otel/sampler.h"
 #include "otel/tracer.h"
 #include "prometheus/metrics_server.h"
@@ -92,6 +93,31 @@ static int start_traces(const struct config *cfg, struct tracer **tracer,
 	sampler_describe(&sampler, msg, sizeof(msg));
 	log_info("trace sampler: %s", msg);
 	return 0;
+}
+
+/*
+ * The OTLP metrics push, from the standard variables; off unless asked for
+ * by name (otel_env.h). Returns -1 for settings that cannot be honoured.
+ */
+static int start_metric_push(const struct config *cfg, struct agent *agent)
+{
+	static struct otel_config ocfg; /* large: headers and attributes */
+	char msg[256] = "";
+
+	if (otel_metrics_config_from_env(&ocfg, environ, msg, sizeof(msg))) {
+		log_error("%s", msg);
+		return -1;
+	}
+	if (!ocfg.enabled) {
+		log_info("%s", ocfg.disabled_reason);
+		return 0;
+	}
+	/* A bad variable both signals read is reported by each. */
+	for (unsigned int i = 0; i < ocfg.n_warnings; i++)
+		log_warn("%s", ocfg.warnings[i]);
+	agent->metric_push = otlp_metrics_exporter_start(&ocfg, agent->metrics,
+							 cfg->node_name);
+	return agent->metric_push ? 0 : -1;
 }
 
 /* The tracer's word on which request each unit serves, to the kernel. */
@@ -187,6 +213,8 @@ int daemon_run(const struct config *cfg, volatile sig_atomic_t *stop)
 		tracer_trace_ctx_config(tracer, &copts.trace_ctx);
 	agent.tracer = tracer;
 	agent.exporter = exporter;
+	if (start_metric_push(cfg, &agent))
+		goto cleanup;
 	heartbeat_s = monotonic_ns() / NSEC_PER_SEC;
 	server = metrics_server_start(fd, &sopts);
 	if (!server)
@@ -261,7 +289,11 @@ cleanup:
 	agent.python = NULL;
 	agent.capture = NULL;
 	capture_close(cap);
-	agent_fini(&agent);
+	/* The last push, with every event read; the series stay if its
+	 * thread was left behind, stuck in libcurl. */
+	if (otlp_metrics_exporter_destroy(agent.metric_push))
+		agent_fini(&agent);
+	agent.metric_push = NULL;
 	/* Waits for the flush, until the deadline at most; the tracer goes
 	 * last, since the exporter hands resources back to it (and stays if
 	 * the export thread was left behind, stuck in libcurl). */

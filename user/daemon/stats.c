@@ -120,6 +120,30 @@ static void render_spans(const struct otlp_exporter_stats *sp,
 	      (double)sp->queue_length);
 }
 
+static void render_metric_push(const struct otlp_metrics_exporter_stats *mp,
+			       struct prom_writer *out)
+{
+	counter(out, "podtap_metric_exports_total",
+		"OTLP metrics pushes that had data points to send.",
+		mp->exports);
+	counter(out, "podtap_metric_exports_failed_total",
+		"OTLP metrics pushes that did not get in (refused, retries "
+		"ran out, or cut by the shutdown deadline); the next push "
+		"carries the same cumulative totals.", mp->exports_failed);
+	counter(out, "podtap_metric_points_exported_total",
+		"Data points the collector accepted.", mp->points_exported);
+	counter(out, "podtap_metric_points_rejected_total",
+		"Data points the collector refused or rejected in a partial "
+		"success.", mp->points_rejected);
+	prom_family(out, "podtap_metric_export_requests_total", "counter",
+		    "OTLP metrics export requests, by outcome.");
+	for (int o = 0; o < OTLP_REQ__COUNT; o++)
+		by_label(out, "podtap_metric_export_requests_total", "outcome",
+			 otlp_request_outcome_name(o), mp->http.requests[o]);
+	counter(out, "podtap_metric_export_retries_total",
+		"Export requests that retried a push.", mp->http.retries);
+}
+
 static void render_injection(const struct stats_snapshot *snap,
 			     struct prom_writer *out)
 {
@@ -325,6 +349,8 @@ void stats_render(const struct stats *s, const struct stats_snapshot *snap,
 		render_spans(&snap->spans, out);
 		render_parenting(&snap->tracer, out);
 	}
+	if (snap->metric_push)
+		render_metric_push(&snap->metric_push_stats, out);
 	if (snap->inject)
 		render_injection(snap, out);
 	if (snap->python)

@@ -12,6 +12,7 @@
 #include "http/http_parser.h"
 #include "k8s/kubelet.h"
 #include "otel/otlp_exporter.h"
+#include "otel/otlp_metrics_exporter.h"
 #include "otel/tracer.h"
 #include "prometheus/server_load.h"
 #include "prometheus/prom_writer.h"
@@ -61,6 +62,8 @@ struct stats_snapshot {
 	bool traces;                      /* an exporter runs */
 	struct otlp_exporter_stats spans; /* when traces */
 	struct tracer_stats tracer; /* when traces */
+	bool metric_push;                 /* the OTLP metrics push runs */
+	struct otlp_metrics_exporter_stats metric_push_stats;
 	bool inject;                      /* --inject-trace-context runs */
 	uint64_t injects[PODTAP_INJECT__COUNT]; /* when inject */
 	bool python;                      /* Python hooks run */

@@ -2,7 +2,8 @@
 /*
  * Time in nanoseconds. Events carry CLOCK_MONOTONIC (the kernel's
  * bpf_ktime_get_ns), so every deadline and age in the daemon counts on
- * that clock; only spans and the start time are wall-clock.
+ * that clock; only spans, metric start times and the start time are
+ * wall-clock.
  */
 #ifndef PODTAP_LIB_CLOCK_H
 #define PODTAP_LIB_CLOCK_H
@@ -19,6 +20,14 @@ static inline uint64_t timespec_ns(const struct timespec *ts)
 }
 
 /* CLOCK_MONOTONIC, the events' clock. */
+static inline uint64_t realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return timespec_ns(&ts);
+}
+
 static inline uint64_t monotonic_ns(void)
 {
 	struct timespec ts;

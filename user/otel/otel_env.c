@@ -730,7 +730,12 @@ static void parse_metric_reader(struct otel_config *cfg, char *const *envp)
 	 * the SDKs' readers cut it there too. */
 	if (cfg->export_timeout_ms > cfg->export_interval_ms)
 		cfg->export_timeout_ms = cfg->export_interval_ms;
+	/* The export timeout bounds the whole export: its retries, and each
+	 * request within it. */
 	cfg->retry_max_elapsed_ms = cfg->export_timeout_ms;
+	if (cfg->export_timeout_ms &&
+	    (!cfg->timeout_ms || cfg->timeout_ms > cfg->export_timeout_ms))
+		cfg->timeout_ms = cfg->export_timeout_ms;
 	if (v && strcasecmp(v, "cumulative"))
 		warn(cfg, "%s='%s' ignored: podtap sends cumulative sums and histograms",
 		     temporality, v);

@@ -137,7 +137,8 @@ unsigned int resource_n_extra(const struct span_resource *r)
 }
 
 void fill_resource(struct attr_pool *p, Podtap__Otlp__Resource *pr,
-			  const struct span_resource *r)
+		   const struct span_resource *r,
+		   const struct span_resource_attr *extra, unsigned int n_extra)
 {
 	struct attr_list l;
 
@@ -161,10 +162,10 @@ void fill_resource(struct attr_pool *p, Podtap__Otlp__Resource *pr,
 	attr_str(p, &l, "telemetry.sdk.language", OTLP_SDK_LANGUAGE);
 	attr_str(p, &l, "telemetry.sdk.version", PODTAP_VERSION);
 	/* OTLP wants keys unique within a resource. */
-	for (unsigned int i = 0; i < resource_n_extra(r); i++)
-		if (r->extra[i].key[0] && !attr_has(&l, r->extra[i].key))
-			attr_str_key(p, &l, r->extra[i].key, true,
-				     r->extra[i].value);
+	for (unsigned int i = 0; i < n_extra; i++)
+		if (extra[i].key[0] && !attr_has(&l, extra[i].key))
+			attr_str_key(p, &l, extra[i].key, true,
+				     extra[i].value);
 
 	podtap__otlp__resource__init(pr);
 	pr->attributes = l.ptr;

@@ -81,11 +81,12 @@ bool attr_has(const struct attr_list *l, const char *key);
 unsigned int resource_n_extra(const struct span_resource *r);
 
 /* service.name ("unknown_service" when empty), the k8s.* and process.*
- * attributes that are known, telemetry.sdk.*, then the extra ones whose
- * keys are not taken. Needs OTLP_RESOURCE_ATTRS_MAX +
- * resource_n_extra(r) attributes of room. */
+ * attributes of r that are known, telemetry.sdk.*, then those of
+ * extra[0..n_extra) whose keys are not taken (r's own, or shared ones).
+ * Needs OTLP_RESOURCE_ATTRS_MAX + n_extra attributes of room. */
 void fill_resource(struct attr_pool *p, Podtap__Otlp__Resource *pr,
-		   const struct span_resource *r);
+		   const struct span_resource *r,
+		   const struct span_resource_attr *extra, unsigned int n_extra);
 
 /* The instrumentation scope of everything podtap sends. */
 void fill_scope(struct attr_pool *p, Podtap__Otlp__InstrumentationScope *s);

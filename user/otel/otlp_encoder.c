@@ -218,7 +218,8 @@ static void request_fill(struct request *req, const struct span *const *spans,
 		ss->n_spans = grp->n;
 		req->ss_ptrs[g] = ss;
 
-		fill_resource(&req->pool, &req->resources[g], grp->res);
+		fill_resource(&req->pool, &req->resources[g], grp->res,
+			      grp->res->extra, resource_n_extra(grp->res));
 		rs = &req->rs[g];
 		podtap__otlp__resource_spans__init(rs);
 		rs->resource = &req->resources[g];

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "http/http_method.h"
+#include "lib/clock.h"
 #include "lib/hashmap.h"
 #include "lib/sanitize.h"
 #include "prometheus/workload_labels.h"
@@ -37,6 +38,7 @@ struct series {
 	const char *method; /* static string from http_method_label */
 	const char *scheme; /* static string */
 	int status;
+	uint64_t start_unix_ns; /* when it was made: OTLP's start time */
 	uint64_t buckets[METRICS_NBOUNDS + 1];
 	uint64_t count;
 	double sum;
@@ -178,6 +180,7 @@ static struct series *series_get(struct metrics *m, struct series_key *k)
 	s->scheme = k->scheme;
 	s->status = k->status;
 	s->server_port = k->server_port;
+	s->start_unix_ns = realtime_ns();
 	strcpy(s->route, k->route);
 	s->server_address = s->route + route_len + 1;
 	strcpy(s->server_address, k->server_address);
@@ -318,6 +321,9 @@ void metrics_visit(struct metrics *m, metrics_visit_fn fn, void *ctx)
 				.side = s->side, .w = s->w,
 				.method = s->method, .route = s->route,
 				.scheme = s->scheme, .status = s->status,
+				.server_address = s->server_address,
+				.server_port = s->server_port,
+				.start_unix_ns = s->start_unix_ns,
 				.buckets = s->buckets, .count = s->count,
 				.sum = s->sum,
 			};

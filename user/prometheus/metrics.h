@@ -62,6 +62,9 @@ struct metrics_series_view {
 	const char *route;
 	const char *scheme;
 	int status;
+	const char *server_address; /* client side; "" when not known */
+	unsigned int server_port;   /* client side; 0 when not known */
+	uint64_t start_unix_ns;     /* when the series began counting */
 	const uint64_t *buckets; /* METRICS_NBOUNDS + 1, not cumulative */
 	uint64_t count;
 	double sum;

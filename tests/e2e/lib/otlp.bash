@@ -10,8 +10,11 @@
 #    endTimeUnixNano (decimal strings), attributes: {k: v} (ints as
 #    numbers), status: {code: "STATUS_CODE_UNSET"|"..._OK"|"..._ERROR",
 #    message}}
-# and, per POST, one line to a requests file: {seq, method, path, headers,
-# bodyBytes, spans, status}.
+# one JSON line per metric data point to a points file (flatPoints in
+# tests/otlp/otlp.js: {seq, resource, scope, name, unit, type, temporality,
+# attributes, startTimeUnixNano, timeUnixNano, count, sum, bucketCounts,
+# explicitBounds}), and, per POST, one line to a requests file: {seq,
+# method, path, headers, bodyBytes, spans, points, status}.
 #
 # Spans are selected with jq boolean expressions over one span, with these
 # shorthands (pt_otlp_defs): server, client, pod("NAME"), host (no pod),
@@ -63,7 +66,7 @@ pt_otlp_require() {
 # file and requests file, plus RECEIVER ARGS (--fail-first N, --hang, ...).
 # Waits (bounded) for its pid file, written once it listens. Sets and
 # exports OTLP_PID, OTLP_PORT, OTLP_URL (http://127.0.0.1:P), OTLP_SPANS,
-# OTLP_REQS, OTLP_LOG. Call it directly, not in $(...).
+# OTLP_POINTS, OTLP_REQS, OTLP_LOG. Call it directly, not in $(...).
 pt_otlp_start() {
 	local port="" tag pidf pid i
 	if [ "${1:-}" = --port ]; then port=$2; shift 2; fi
@@ -72,10 +75,12 @@ pt_otlp_start() {
 	pidf="$PT_TMP/otlp.$tag.pid"
 	OTLP_SPANS="$PT_TMP/otlp.$tag.spans.jsonl"
 	OTLP_REQS="$PT_TMP/otlp.$tag.requests.jsonl"
+	OTLP_POINTS="$PT_TMP/otlp.$tag.points.jsonl"
 	OTLP_LOG="$PT_TMP/logs/otlp.$tag.log"
 	: >"$OTLP_REQS"
 	pid=$(pt_spawn "$OTLP_LOG" -- "$PT_NODE" "$PT_OTLP_DIR/receiver.js" \
-		"$port" --out "$OTLP_SPANS" --requests "$OTLP_REQS" \
+		"$port" --out "$OTLP_SPANS" --metrics-out "$OTLP_POINTS" \
+		--requests "$OTLP_REQS" \
 		--pid-file "$pidf" "$@") || return 1
 	for i in $(seq 1 300); do
 		[ -s "$pidf" ] && break
@@ -97,7 +102,8 @@ pt_otlp_start() {
 	OTLP_PID=$pid
 	OTLP_PORT=$port
 	OTLP_URL="http://127.0.0.1:$port"
-	export OTLP_PID OTLP_PORT OTLP_URL OTLP_SPANS OTLP_REQS OTLP_LOG
+	export OTLP_PID OTLP_PORT OTLP_URL OTLP_SPANS OTLP_POINTS OTLP_REQS \
+		OTLP_LOG
 }
 
 # pt_otlp_stop [PID]: stops the receiver (default $OTLP_PID) by pid.
