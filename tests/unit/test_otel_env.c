@@ -409,6 +409,121 @@ static void test_warnings_bounded(void)
 		  "more OpenTelemetry settings were ignored");
 }
 
+/* ---- metrics ---------------------------------------------------------- */
+
+static int load_metrics(char *const *envp)
+{
+	return otel_metrics_config_from_env(&cfg, envp, err, sizeof(err));
+}
+
+/* The URL metrics go to for envp, the disabled reason, or the error. */
+static const char *metrics_url_for(char *const *envp)
+{
+	if (load_metrics(envp))
+		return err;
+	return cfg.enabled ? cfg.url : cfg.disabled_reason;
+}
+
+#define METRICS_OFF "OTLP metrics push off: set OTEL_EXPORTER_OTLP_METRICS_ENDPOINT, or OTEL_METRICS_EXPORTER=otlp beside OTEL_EXPORTER_OTLP_ENDPOINT"
+
+static void test_metrics_endpoint(void)
+{
+	/* Asked for by name only: the traces' endpoint alone is not enough. */
+	CHECK_STR(metrics_url_for(ENV(NULL)), METRICS_OFF);
+	CHECK_STR(metrics_url_for(ENV(BASE)), METRICS_OFF);
+	CHECK_STR(metrics_url_for(ENV(BASE, "OTEL_METRICS_EXPORTER=prometheus")),
+		  METRICS_OFF);
+	CHECK_STR(metrics_url_for(ENV(BASE, "OTEL_METRICS_EXPORTER=otlp")),
+		  "http://collector:4318/v1/metrics");
+	CHECK_STR(metrics_url_for(ENV("OTEL_EXPORTER_OTLP_ENDPOINT=http://c:4318/base/",
+				      "OTEL_METRICS_EXPORTER=prometheus, OTLP")),
+		  "http://c:4318/base/v1/metrics");
+	CHECK_INT(cfg.n_warnings, 0); /* prometheus is /metrics: no warning */
+	/* The signal's own endpoint turns it on, as is, and wins. */
+	CHECK_STR(metrics_url_for(ENV("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT=http://m:9/v1/metrics")),
+		  "http://m:9/v1/metrics");
+	CHECK_STR(metrics_url_for(ENV(BASE, "OTEL_METRICS_EXPORTER=otlp",
+				      "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT=http://m:9")),
+		  "http://m:9/");
+	/* Traces keep theirs. */
+	CHECK_STR(url_for(ENV(BASE, "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT=http://m:9")),
+		  "http://collector:4318/v1/traces");
+	CHECK_INT(load_metrics(ENV("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT=m:9")),
+		  -EINVAL);
+	CHECK_STR(err, "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT='m:9': want a URL starting with http:// or https://");
+}
+
+static void test_metrics_disabled(void)
+{
+	CHECK_STR(metrics_url_for(ENV("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT=http://m:9",
+				      "OTEL_METRICS_EXPORTER=none")),
+		  "metrics off: OTEL_METRICS_EXPORTER is none");
+	CHECK_STR(metrics_url_for(ENV("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT=http://m:9",
+				      "OTEL_SDK_DISABLED=true")),
+		  "metrics off: OTEL_SDK_DISABLED is true");
+	/* OTEL_TRACES_EXPORTER=none leaves metrics alone, and back. */
+	CHECK_STR(metrics_url_for(ENV(BASE, "OTEL_TRACES_EXPORTER=none",
+				      "OTEL_METRICS_EXPORTER=otlp")),
+		  "http://collector:4318/v1/metrics");
+	CHECK_STR(url_for(ENV(BASE, "OTEL_METRICS_EXPORTER=none")),
+		  "http://collector:4318/v1/traces");
+	CHECK_STR(metrics_url_for(ENV(BASE, "OTEL_METRICS_EXPORTER=console,otlp")),
+		  "http://collector:4318/v1/metrics");
+	CHECK_INT(cfg.n_warnings, 1);
+	CHECK_STR(cfg.warnings[0], "OTEL_METRICS_EXPORTER: 'console' ignored: podtap exports metrics over OTLP and serves them on /metrics");
+}
+
+static void test_metric_reader(void)
+{
+	CHECK_INT(load_metrics(ENV("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT=http://m:9")), 0);
+	CHECK_INT(cfg.export_interval_ms, 60000);
+	CHECK_INT(cfg.export_timeout_ms, 30000);
+	CHECK_INT(cfg.retry_max_elapsed_ms, 30000);
+	CHECK_INT(cfg.timeout_ms, 10000); /* the request's own, within it */
+	CHECK_INT(cfg.shutdown_timeout_ms, 5000);
+
+	CHECK_INT(load_metrics(ENV("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT=http://m:9",
+				   "OTEL_METRIC_EXPORT_INTERVAL=1000",
+				   "OTEL_METRIC_EXPORT_TIMEOUT=5000")), 0);
+	/* An export cannot outlive its interval, nor a request its export. */
+	CHECK_INT(cfg.export_interval_ms, 1000);
+	CHECK_INT(cfg.export_timeout_ms, 1000);
+	CHECK_INT(cfg.retry_max_elapsed_ms, 1000);
+	CHECK_INT(cfg.timeout_ms, 1000);
+
+	CHECK_INT(load_metrics(ENV("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT=http://m:9",
+				   "OTEL_METRIC_EXPORT_INTERVAL=0",
+				   "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT=2000",
+				   "OTEL_EXPORTER_OTLP_TIMEOUT=7000")), 0);
+	CHECK_INT(cfg.export_interval_ms, 60000); /* out of range: default */
+	CHECK_INT(cfg.timeout_ms, 2000);          /* the signal's own wins */
+	CHECK(cfg.n_warnings >= 1);
+
+	CHECK_INT(load_metrics(ENV("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT=http://m:9",
+				   "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE=delta")), 0);
+	CHECK_INT(cfg.n_warnings, 1);
+	CHECK_STR(cfg.warnings[0], "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE='delta' ignored: podtap sends cumulative sums and histograms");
+	CHECK_INT(load_metrics(ENV("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT=http://m:9",
+				   "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE=Cumulative")), 0);
+	CHECK_INT(cfg.n_warnings, 0);
+}
+
+static void test_metrics_headers_compression(void)
+{
+	CHECK_INT(load_metrics(ENV("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT=http://m:9",
+				   "OTEL_EXPORTER_OTLP_HEADERS=a=1",
+				   "OTEL_EXPORTER_OTLP_METRICS_HEADERS=b=2",
+				   "OTEL_EXPORTER_OTLP_COMPRESSION=gzip",
+				   "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION=none")), 0);
+	CHECK_INT(cfg.n_headers, 1);
+	CHECK_STR(cfg.headers[0].name, "b");
+	CHECK_STR(cfg.headers[0].value, "2");
+	CHECK(cfg.gzip); /* traces' own setting is not metrics' */
+	CHECK_INT(load_metrics(ENV("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT=http://m:9",
+				   "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL=grpc")), -EINVAL);
+	CHECK(strstr(err, "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL") != NULL);
+}
+
 int main(void)
 {
 	RUN(test_base_endpoint);
@@ -426,5 +541,9 @@ int main(void)
 	RUN(test_resource_attributes_errors);
 	RUN(test_resource_attributes_limits);
 	RUN(test_warnings_bounded);
+	RUN(test_metrics_endpoint);
+	RUN(test_metrics_disabled);
+	RUN(test_metric_reader);
+	RUN(test_metrics_headers_compression);
 	return check_summary("otel_env");
 }
