@@ -97,7 +97,8 @@ env_of() {
 		"pythonHooks.enabled=false" \
 		"injectTraceContext.enabled=true,injectTraceContext.format=w3c\,b3,otlp.endpoint=http://c:4318" \
 		"compat.flaskExporter=true,podMonitoring.enabled=true,serviceMonitor.enabled=true" \
-		"statsd.host=statsd-exporter.monitoring:9125,statsd.prefix=k8s.x"; do
+		"statsd.host=statsd-exporter.monitoring:9125,statsd.prefix=k8s.x" \
+		"otlp.metrics.enabled=true,otlp.metrics.endpoint=http://c:4318/v1/metrics,otlp.metrics.interval=15000,otlp.metrics.timeout=5000"; do
 		i=$((i + 1))
 		if [ -n "$set" ]; then
 			"$RENDER" podtap --namespace obs --set "$set" >"$BATS_TEST_TMPDIR/t$i.yaml"
@@ -239,6 +240,33 @@ env_of() {
 	printf 'statsd:\n  host: s:9125\n  prefix: "{node}"\n' >"$BATS_TEST_TMPDIR/bad.yaml"
 	run "$RENDER" podtap --namespace obs -f "$BATS_TEST_TMPDIR/bad.yaml"
 	[ "$status" -ne 0 ]
+}
+
+@test "otlp.metrics: off by default; on, its endpoint or OTEL_METRICS_EXPORTER=otlp, interval and timeout; refused with nowhere to push" {
+	render d --set otlp.endpoint=http://c:4318
+	expect "metrics env by default" '"" "" "" ""' \
+		"$(env_of d OTEL_EXPORTER_OTLP_METRICS_ENDPOINT) $(env_of d OTEL_METRICS_EXPORTER) $(env_of d OTEL_METRIC_EXPORT_INTERVAL) $(env_of d OTEL_METRIC_EXPORT_TIMEOUT)"
+	render own --set otlp.metrics.enabled=true \
+		--set otlp.metrics.endpoint=http://m:4318/v1/metrics \
+		--set otlp.metrics.interval=15000 --set otlp.metrics.timeout=0
+	expect "the metrics endpoint" '{"name":"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT","value":"http://m:4318/v1/metrics"}' \
+		"$(env_of own OTEL_EXPORTER_OTLP_METRICS_ENDPOINT)"
+	expect "no exporter list with its own endpoint" '""' "$(env_of own OTEL_METRICS_EXPORTER)"
+	expect "the interval" '{"name":"OTEL_METRIC_EXPORT_INTERVAL","value":"15000"}' \
+		"$(env_of own OTEL_METRIC_EXPORT_INTERVAL)"
+	expect "the timeout (0 kept)" '{"name":"OTEL_METRIC_EXPORT_TIMEOUT","value":"0"}' \
+		"$(env_of own OTEL_METRIC_EXPORT_TIMEOUT)"
+	expect "traces stay off" '""' "$(env_of own OTEL_EXPORTER_OTLP_ENDPOINT)"
+	render base --set otlp.metrics.enabled=true --set otlp.endpoint=http://c:4318
+	expect "the base endpoint's /v1/metrics" '{"name":"OTEL_METRICS_EXPORTER","value":"otlp"}' \
+		"$(env_of base OTEL_METRICS_EXPORTER)"
+	expect "no metrics endpoint" '""' "$(env_of base OTEL_EXPORTER_OTLP_METRICS_ENDPOINT)"
+	run "$RENDER" podtap --namespace obs --set otlp.metrics.enabled=true
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"otlp.metrics.enabled: set otlp.metrics.endpoint, or otlp.endpoint"* ]]
+	run "$RENDER" podtap --namespace obs --set otlp.metrics.endpoint=http://m:4318
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"otlp.metrics.endpoint is set but otlp.metrics.enabled is false"* ]]
 }
 
 @test "privileged=true: a privileged container and no capability list" {
@@ -427,7 +455,9 @@ env_of() {
 		sampler.type=sometimes kubelet.enabled=yes otlp.endpoint=collector:4318 \
 		image.pullPolicy=Sometimes otlp.endpont=http://x:4318 seriesTTL=-5 \
 		'routes={users}' updateStrategy.rollingUpdate.maxUnavailable=0 \
-		podMonitoring.interval=often securityContext.privileged=maybe; do
+		podMonitoring.interval=often securityContext.privileged=maybe \
+		otlp.metrics.interval=0 otlp.metrics.endpoint=c:4318 \
+		otlp.metrics.enabeld=true; do
 		run "$RENDER" podtap --set "$bad"
 		echo "--set $bad: status $status: $output"
 		[ "$status" -ne 0 ]

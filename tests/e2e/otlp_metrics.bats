@@ -100,7 +100,7 @@ $got"
 
 @test "pushed histograms count exactly per method, route and status, with the pod as their resource" {
 	pt_otlp_start
-	push_podtap 500
+	push_podtap 500 OTEL_EXPORTER_OTLP_COMPRESSION=gzip
 	send 7 GET /
 	send 3 POST /items 201
 	send 1 GET /users/1
@@ -166,8 +166,9 @@ POST /items 201 3"
 	pt_expect_eq "points rejected" 0 "$(pt_metric podtap_metric_points_rejected_total)"
 	pt_expect_eq "failed pushes" 0 "$(pt_metric podtap_metric_exports_failed_total)"
 	[ "$(pt_metric podtap_metric_export_requests_total outcome=success)" -ge 2 ]
-	# Nothing else over OTLP: no traces were asked for.
+	# Nothing else over OTLP: no traces were asked for. Every push gzipped.
 	[ "$(pt_otlp_requests '.path != "/v1/metrics"' | wc -l)" -eq 0 ]
+	[ "$(pt_otlp_requests '.headers["content-encoding"] != "gzip"' | wc -l)" -eq 0 ]
 }
 
 @test "a collector that is down costs pushes, not requests: the next push that gets in has them all" {
@@ -225,4 +226,19 @@ POST /items 201 3"
 	run web_server_counts
 	pt_expect_eq "the push at exit" "GET /users/{id} 200 4
 POST /items 201 2" "$output"
+}
+
+@test "a collector that never answers: each push ends at its timeout, and podtap still stops cleanly" {
+	pt_otlp_start --hang
+	push_podtap 300 OTEL_METRIC_EXPORT_TIMEOUT=250 PODTAP_OTLP_SHUTDOWN_TIMEOUT=1000
+	send 2 GET /
+	pt_wait_metric_ge 2 podtap_metric_exports_failed_total
+	pt_wait_metric_ge 2 podtap_metric_export_requests_total outcome=retryable
+	pt_expect_eq "points exported" 0 "$(pt_metric podtap_metric_points_exported_total)"
+	t0=$(date +%s%N)
+	pt_podtap_stop 15
+	elapsed_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+	pt_log "stopped in $elapsed_ms ms"
+	grep -q 'OTLP export failing: POST http://127.0.0.1:[0-9]*/v1/metrics' "$PODTAP_LOG"
+	! grep -q 'left behind' "$PODTAP_LOG"
 }
