@@ -20,6 +20,15 @@ static inline uint64_t timespec_ns(const struct timespec *ts)
 }
 
 /* CLOCK_MONOTONIC, the events' clock. */
+/* Milliseconds from now_ns to when_ns, rounded up (a wait that ends
+ * early only wakes to wait again); 0 once it has passed. */
+static inline uint64_t ms_until(uint64_t when_ns, uint64_t now_ns)
+{
+	return when_ns > now_ns ?
+		       (when_ns - now_ns + NSEC_PER_MSEC - 1) / NSEC_PER_MSEC :
+		       0;
+}
+
 static inline uint64_t realtime_ns(void)
 {
 	struct timespec ts;

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "lib/clock.h"
 #include "lib/log.h"
@@ -83,12 +82,6 @@ static void log_drops(struct otlp_exporter *e, uint64_t now)
 static void on_idle(void *ctx)
 {
 	log_drops(ctx, monotonic_ns());
-}
-
-static uint64_t ms_until(uint64_t when, uint64_t now)
-{
-	return when > now ? (when - now + NSEC_PER_MSEC - 1) / NSEC_PER_MSEC
-			  : 0;
 }
 
 static bool stopping(struct otlp_exporter *e)

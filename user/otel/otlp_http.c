@@ -124,12 +124,6 @@ static void note_success(struct otlp_http *h)
 
 /* ---- waiting ---------------------------------------------------------- */
 
-static uint64_t ms_until(uint64_t when, uint64_t now)
-{
-	return when > now ? (when - now + NSEC_PER_MSEC - 1) / NSEC_PER_MSEC
-			  : 0;
-}
-
 bool otlp_http_stopping(const struct otlp_http *h)
 {
 	return atomic_load(&h->stopping);

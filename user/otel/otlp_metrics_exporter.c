@@ -109,8 +109,7 @@ static void *export_main(void *arg)
 	while (!otlp_http_stopping(e->http)) {
 		now = monotonic_ns();
 		if (now < next) {
-			otlp_http_wait(e->http, (next - now + NSEC_PER_MSEC - 1) /
-							NSEC_PER_MSEC);
+			otlp_http_wait(e->http, ms_until(next, now));
 			continue;
 		}
 		push(e);
