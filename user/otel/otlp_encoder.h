@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * Spans -> the protobuf body of an OTLP/HTTP POST to /v1/traces (an
- * ExportTraceServiceRequest), and the server's reply back, with protobuf-c
- * over user/otel/otlp.proto.
+ * ExportTraceServiceRequest), with protobuf-c over user/otel/otlp.proto
+ * (the reply is otlp_http's to read).
  */
 #ifndef PODTAP_OTLP_ENCODER_H
 #define PODTAP_OTLP_ENCODER_H
