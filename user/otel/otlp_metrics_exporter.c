@@ -119,7 +119,10 @@ static void *export_main(void *arg)
 		if (next <= monotonic_ns())
 			next = monotonic_ns() + e->interval_ns;
 	}
-	push(e); /* the totals up to the end */
+	/* The totals up to the end, unless a push cut short by the deadline
+	 * has just used it up. */
+	if (!otlp_http_past_deadline(e->http, monotonic_ns()))
+		push(e);
 	return NULL;
 }
 
