@@ -3,11 +3,11 @@
  * The daemon's life, start to stop, in one place. Start-up order: checks
  * (privileges, BTF; tracefs and bpffs mounted where missing) -> lock the
  * pin directory -> bind the metrics port -> the event path (agent) ->
- * traces (tracer, exporter) -> OTLP metrics push -> serve /metrics (not ready) -> load, attach
- * and pin BPF -> Python hooks -> ready -> event loop. Whatever fails
- * before ready undoes what came before it, mounts included; the lock comes
- * first so that a second podtap on the same pin path changes nothing.
- * Shutdown runs the same steps backwards.
+ * traces (tracer, exporter) -> OTLP metrics push -> serve /metrics (not
+ * ready) -> load, attach and pin BPF -> Python hooks -> ready -> event
+ * loop. Whatever fails before ready undoes what came before it, mounts
+ * included; the lock comes first so that a second podtap on the same pin
+ * path changes nothing. Shutdown runs the same steps backwards.
  */
 #include "daemon/daemon.h"
 

@@ -2,6 +2,7 @@
 #include "daemon/stats.h"
 
 #include <bpf/libbpf.h>
+#include <stdio.h>
 
 #include "capture/capture.h"
 #include "capture/trace_inject.h"
@@ -94,6 +95,27 @@ static void render_incomplete(const struct stats *s, struct prom_writer *out)
 	}
 }
 
+/* podtap_<signal>_export_requests_total{outcome} and _retries_total: the
+ * requests of one otlp_http sender. */
+static void render_export_requests(struct prom_writer *out,
+				   const char *signal,
+				   const char *requests_help,
+				   const char *retries_help,
+				   const struct otlp_http_stats *h)
+{
+	char requests[64], retries[64];
+
+	snprintf(requests, sizeof(requests),
+		 "podtap_%s_export_requests_total", signal);
+	snprintf(retries, sizeof(retries), "podtap_%s_export_retries_total",
+		 signal);
+	prom_family(out, requests, "counter", requests_help);
+	for (int o = 0; o < OTLP_REQ__COUNT; o++)
+		by_label(out, requests, "outcome", otlp_request_outcome_name(o),
+			 h->requests[o]);
+	counter(out, retries, retries_help, h->retries);
+}
+
 static void render_spans(const struct otlp_exporter_stats *sp,
 			 struct prom_writer *out)
 {
@@ -109,13 +131,9 @@ static void render_spans(const struct otlp_exporter_stats *sp,
 	for (int r = 0; r < OTLP_DROP__COUNT; r++)
 		by_label(out, "podtap_spans_dropped_total", "reason",
 			 otlp_drop_reason_name(r), sp->spans_dropped[r]);
-	prom_family(out, "podtap_span_export_requests_total", "counter",
-		    "OTLP export requests, by outcome.");
-	for (int o = 0; o < OTLP_REQ__COUNT; o++)
-		by_label(out, "podtap_span_export_requests_total", "outcome",
-			 otlp_request_outcome_name(o), sp->http.requests[o]);
-	counter(out, "podtap_span_export_retries_total",
-		"Export requests that retried a batch.", sp->http.retries);
+	render_export_requests(out, "span", "OTLP export requests, by outcome.",
+			       "Export requests that retried a batch.",
+			       &sp->http);
 	gauge(out, "podtap_span_queue_length", "Spans waiting for export.",
 	      (double)sp->queue_length);
 }
@@ -135,13 +153,10 @@ static void render_metric_push(const struct otlp_metrics_exporter_stats *mp,
 	counter(out, "podtap_metric_points_rejected_total",
 		"Data points the collector refused or rejected in a partial "
 		"success.", mp->points_rejected);
-	prom_family(out, "podtap_metric_export_requests_total", "counter",
-		    "OTLP metrics export requests, by outcome.");
-	for (int o = 0; o < OTLP_REQ__COUNT; o++)
-		by_label(out, "podtap_metric_export_requests_total", "outcome",
-			 otlp_request_outcome_name(o), mp->http.requests[o]);
-	counter(out, "podtap_metric_export_retries_total",
-		"Export requests that retried a push.", mp->http.retries);
+	render_export_requests(out, "metric",
+			       "OTLP metrics export requests, by outcome.",
+			       "Export requests that retried a push.",
+			       &mp->http);
 }
 
 static void render_injection(const struct stats_snapshot *snap,

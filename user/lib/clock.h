@@ -19,7 +19,6 @@ static inline uint64_t timespec_ns(const struct timespec *ts)
 	return (uint64_t)ts->tv_sec * NSEC_PER_SEC + (uint64_t)ts->tv_nsec;
 }
 
-/* CLOCK_MONOTONIC, the events' clock. */
 /* Milliseconds from now_ns to when_ns, rounded up (a wait that ends
  * early only wakes to wait again); 0 once it has passed. */
 static inline uint64_t ms_until(uint64_t when_ns, uint64_t now_ns)
@@ -29,6 +28,7 @@ static inline uint64_t ms_until(uint64_t when_ns, uint64_t now_ns)
 		       0;
 }
 
+/* CLOCK_REALTIME: the wall clock of spans and metric start times. */
 static inline uint64_t realtime_ns(void)
 {
 	struct timespec ts;
@@ -37,6 +37,7 @@ static inline uint64_t realtime_ns(void)
 	return timespec_ns(&ts);
 }
 
+/* CLOCK_MONOTONIC, the events' clock. */
 static inline uint64_t monotonic_ns(void)
 {
 	struct timespec ts;

@@ -21,6 +21,11 @@ struct signal_vars {
 	const char *timeout;
 	const char *protocol;
 	const char *path;        /* appended to the general endpoint */
+	/* On with the general endpoint alone (traces), or only when the
+	 * exporter list names otlp (metrics: /metrics is the default). */
+	bool on_by_default;
+	/* An exporter name that is podtap's /metrics, taken silently. */
+	const char *served;
 };
 
 static const struct signal_vars traces_vars = {
@@ -32,6 +37,8 @@ static const struct signal_vars traces_vars = {
 	"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
 	"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
 	"/v1/traces",
+	true,
+	NULL,
 };
 
 static const struct signal_vars metrics_vars = {
@@ -43,6 +50,8 @@ static const struct signal_vars metrics_vars = {
 	"OTEL_EXPORTER_OTLP_METRICS_TIMEOUT",
 	"OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
 	"/v1/metrics",
+	false,
+	"prometheus",
 };
 
 /* A piece of a variable's value: not NUL-terminated. */
@@ -356,15 +365,14 @@ static int parse_protocol(struct otel_config *cfg,
 /*
  * OTEL_TRACES_EXPORTER, OTEL_METRICS_EXPORTER: comma-separated lists.
  * Returns whether "none" is in it, and in *otlp whether "otlp" is.
- * Exporters podtap does not have are reported and left out; "prometheus"
- * for metrics is what /metrics is, so it is taken silently.
+ * Exporters podtap does not have are reported and left out; the one
+ * /metrics already is (sig->served) is taken silently.
  */
 static bool exporter_none(struct otel_config *cfg,
 			  const struct signal_vars *sig, char *const *envp,
 			  bool *otlp)
 {
 	const char *v = env_get(envp, sig->exporter);
-	bool metrics = sig == &metrics_vars;
 	struct slice rest, m;
 
 	*otlp = false;
@@ -376,10 +384,11 @@ static bool exporter_none(struct otel_config *cfg,
 			return true;
 		if (slice_ieq(m, "otlp"))
 			*otlp = true;
-		else if (m.n && !(metrics && slice_ieq(m, "prometheus")))
+		else if (m.n && !(sig->served && slice_ieq(m, sig->served)))
 			warn(cfg, "%s: '%.*s' ignored: podtap exports %s over OTLP%s",
 			     sig->exporter, (int)m.n, m.p, sig->what,
-			     metrics ? " and serves them on /metrics" : " only");
+			     sig->served ? " and serves them on /metrics"
+					 : " only");
 	}
 	return false;
 }
@@ -443,8 +452,9 @@ static int url_split(const char *name, const char *url, size_t *path,
 /*
  * protocol/exporter.md, "Endpoint URLs for OTLP/HTTP": the per-signal URL
  * is used as is, but for a root path "/" where it has none; the general
- * one is a base URL that "v1/traces" (or "v1/metrics") is appended to, after a slash unless
- * its path ends with one. A query, if any, stays at the end.
+ * one is a base URL that "v1/traces" (or "v1/metrics") is appended to,
+ * after a slash unless its path ends with one. A query, if any, stays at
+ * the end.
  */
 static int resolve_endpoint(struct otel_config *cfg,
 			    const struct signal_vars *sig, const char *name,
@@ -709,7 +719,7 @@ static int disable(struct otel_config *cfg, const char *why)
 
 /*
  * OTEL_METRIC_EXPORT_INTERVAL and _TIMEOUT, and the temporality: podtap's
- * sums and histograms are cumulative, which is the default preference.
+ * histograms are cumulative, which is the default preference.
  */
 static void parse_metric_reader(struct otel_config *cfg, char *const *envp)
 {
@@ -741,14 +751,9 @@ static void parse_metric_reader(struct otel_config *cfg, char *const *envp)
 		     temporality, v);
 }
 
-/*
- * What both signals read; `enabled` is the signal's own rule for when it
- * is on without its own endpoint: traces by default, metrics only when
- * OTEL_METRICS_EXPORTER asks for otlp.
- */
+/* What both signals read, by the signal's own rules (struct signal_vars). */
 static int config_for(struct otel_config *cfg, const struct signal_vars *sig,
-		      bool on_by_default, char *const *envp, char *err,
-		      size_t err_size)
+		      char *const *envp, char *err, size_t err_size)
 {
 	const char *const endpoints[] = { sig->endpoint,
 					  "OTEL_EXPORTER_OTLP_ENDPOINT" };
@@ -771,10 +776,10 @@ static int config_for(struct otel_config *cfg, const struct signal_vars *sig,
 		return disable(cfg, why);
 	}
 	url = env_first(envp, endpoints, ARRAY_SIZE(endpoints), &var);
-	if (url && var == endpoints[1] && !on_by_default && !otlp)
+	if (url && var == endpoints[1] && !sig->on_by_default && !otlp)
 		url = NULL;
 	if (!url) {
-		if (on_by_default)
+		if (sig->on_by_default)
 			snprintf(why, sizeof(why),
 				 "%s off: no OTLP endpoint (set OTEL_EXPORTER_OTLP_ENDPOINT, e.g. http://collector:4318)",
 				 sig->what);
@@ -803,7 +808,7 @@ static int config_for(struct otel_config *cfg, const struct signal_vars *sig,
 int otel_config_from_env(struct otel_config *cfg, char *const *envp,
 			 char *err, size_t err_size)
 {
-	int ret = config_for(cfg, &traces_vars, true, envp, err, err_size);
+	int ret = config_for(cfg, &traces_vars, envp, err, err_size);
 
 	if (!ret && cfg->enabled)
 		parse_batching(cfg, envp);
@@ -813,7 +818,7 @@ int otel_config_from_env(struct otel_config *cfg, char *const *envp,
 int otel_metrics_config_from_env(struct otel_config *cfg, char *const *envp,
 				 char *err, size_t err_size)
 {
-	int ret = config_for(cfg, &metrics_vars, false, envp, err, err_size);
+	int ret = config_for(cfg, &metrics_vars, envp, err, err_size);
 
 	if (!ret && cfg->enabled)
 		parse_metric_reader(cfg, envp);

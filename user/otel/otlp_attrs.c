@@ -87,8 +87,10 @@ static Podtap__Otlp__AnyValue *attr_add(struct attr_pool *p,
 	return v;
 }
 
-void attr_str_key(struct attr_pool *p, struct attr_list *l,
-		  const char *key, bool key_from_user, const char *val)
+/* A string attribute; its key is sanitised when it comes from the user
+ * (OTEL_RESOURCE_ATTRIBUTES). */
+static void attr_str_key(struct attr_pool *p, struct attr_list *l,
+			 const char *key, bool key_from_user, const char *val)
 {
 	Podtap__Otlp__AnyValue *v;
 
@@ -101,15 +103,14 @@ void attr_str_key(struct attr_pool *p, struct attr_list *l,
 	v->string_value = pb_str(p, val);
 }
 
-/* An attribute under one of our own keys. */
-void attr_str(struct attr_pool *p, struct attr_list *l,
-		     const char *key, const char *val)
+void attr_str(struct attr_pool *p, struct attr_list *l, const char *key,
+	      const char *val)
 {
 	attr_str_key(p, l, key, false, val);
 }
 
-void attr_int(struct attr_pool *p, struct attr_list *l,
-		     const char *key, int64_t val)
+void attr_int(struct attr_pool *p, struct attr_list *l, const char *key,
+	      int64_t val)
 {
 	Podtap__Otlp__AnyValue *v;
 
@@ -122,7 +123,7 @@ void attr_int(struct attr_pool *p, struct attr_list *l,
 	v->int_value = val;
 }
 
-bool attr_has(const struct attr_list *l, const char *key)
+static bool attr_has(const struct attr_list *l, const char *key)
 {
 	for (size_t i = 0; i < l->n; i++)
 		if (!strcmp(l->ptr[i]->key, key))

@@ -69,14 +69,9 @@ void attr_list_start(struct attr_pool *p, struct attr_list *l);
 /* A string attribute under one of our own keys; "" adds nothing. */
 void attr_str(struct attr_pool *p, struct attr_list *l, const char *key,
 	      const char *val);
-/* The same with a key from the user (OTEL_RESOURCE_ATTRIBUTES), sanitised
- * when `key_from_user`. */
-void attr_str_key(struct attr_pool *p, struct attr_list *l, const char *key,
-		  bool key_from_user, const char *val);
 /* An int attribute; 0 adds nothing. */
 void attr_int(struct attr_pool *p, struct attr_list *l, const char *key,
 	      int64_t val);
-bool attr_has(const struct attr_list *l, const char *key);
 
 unsigned int resource_n_extra(const struct span_resource *r);
 

@@ -84,11 +84,6 @@ static void on_idle(void *ctx)
 	log_drops(ctx, monotonic_ns());
 }
 
-static bool stopping(struct otlp_exporter *e)
-{
-	return otlp_http_stopping(e->http);
-}
-
 /* ---- one batch -------------------------------------------------------- */
 
 static void drop(struct otlp_exporter *e, enum otlp_drop_reason why,
@@ -189,7 +184,7 @@ static void *export_main(void *arg)
 	struct otlp_exporter *e = arg;
 	uint64_t n, now, first = 0; /* when the batch's first span was seen */
 
-	while (!stopping(e)) {
+	while (!otlp_http_stopping(e->http)) {
 		n = queued(e);
 		now = monotonic_ns();
 		if (!n) {
