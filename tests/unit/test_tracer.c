@@ -222,6 +222,8 @@ static int start(const char *sampler_name)
 /* Sends what is queued, stops, and decodes what arrived into spans[]. */
 static void flush(void)
 {
+	/* as the daemon stops */
+	tracer_release_held(tracer);
 	otlp_exporter_stop(exporter);
 	otlp_exporter_get_stats(exporter, &stats);
 	CHECK(otlp_exporter_destroy(exporter));
@@ -665,8 +667,9 @@ static bool child_of(const Podtap__Otlp__Span *child,
  * Same-node stitching: pod A (10.0.0.1) calls pod B (10.0.0.2:8080) through
  * a Service address (10.96.0.10:80, DNAT). B's SERVER span is the child of
  * A's CLIENT span of the same request (same client port, same byte offset),
- * whichever end is seen first, unless B made a call of its own before its
- * caller's request was seen, or B's request names its caller itself.
+ * whichever end is seen first, even after B has answered (its span is
+ * held back a while), unless B made a call of its own before its caller's
+ * request was seen, or B's request names its caller itself.
  */
 static void test_same_node_links(void)
 {
@@ -676,9 +679,10 @@ static void test_same_node_links(void)
 					.local_port = 8080,
 					.remote_port = 40000 };
 	struct podtap_sock_addrs other = sb;
-	struct call sa, c1, b1, c2, b2, c3, b3, b3x, c4, b4, b5;
+	struct call sa, c1, b1, c2, b2, c3, b3, b3x, c4, b4, b5, b6, c6, b7, c7,
+		later;
 	const Podtap__Otlp__Span *a_srv, *x1, *y1, *x2, *y2, *x3, *y3, *y4,
-		*y5;
+		*y5, *x6, *y6, *x7, *y7;
 	struct tracer_stats ts;
 
 	if (start("parentbased_always_on"))
@@ -728,10 +732,34 @@ static void test_same_node_links(void)
 	begin_at(&b5, HTTP_ROLE_SERVER, 200, 201, "/b5", T0 + 14 * MS, &other,
 		 0, NULL);
 	end(&b5, 200, T0 + 15 * MS, "/b5");
-	end(&sa, 200, T0 + 20 * MS, "/a");
+	/* 6: the server's whole exchange, then the client's request (its
+	 * thread preempted before its write returned) */
+	begin_at(&b6, HTTP_ROLE_SERVER, 200, 201, "/b6", T0 + 16 * MS, &sb,
+		 300, NULL);
+	end(&b6, 200, T0 + 17 * MS, "/b6");
 	tracer_get_stats(tracer, &ts);
-	CHECK_INT(ts.linked, 2);
-	CHECK_INT(ts.linked_late, 1);
+	CHECK_INT(ts.held.held, 2); /* b5 and b6 */
+	begin_at(&c6, HTTP_ROLE_CLIENT, 100, 101, "/b6", T0 + 16 * MS, &ca,
+		 300, NULL);
+	end(&c6, 200, T0 + 18 * MS, "/b6");
+	/* 7: the same, the client's request read after the hold is over */
+	begin_at(&b7, HTTP_ROLE_SERVER, 200, 201, "/b7", T0 + 19 * MS, &sb,
+		 400, NULL);
+	end(&b7, 200, T0 + 20 * MS, "/b7");
+	/* any exchange ending later lets the spans due go (as a tick does) */
+	begin(&later, HTTP_ROLE_SERVER, 300, 301, "GET", "/later",
+	      T0 + 219 * MS, NULL, NULL);
+	end(&later, 200, T0 + 220 * MS, "/later");
+	tracer_get_stats(tracer, &ts);
+	CHECK_INT(ts.held.held, 0);
+	begin_at(&c7, HTTP_ROLE_CLIENT, 100, 101, "/b7", T0 + 19 * MS, &ca,
+		 400, NULL);
+	end(&c7, 200, T0 + 250 * MS, "/b7");
+	end(&sa, 200, T0 + 260 * MS, "/a");
+	tracer_get_stats(tracer, &ts);
+	CHECK_INT(ts.linked, 3);
+	CHECK_INT(ts.linked_late, 2);
+	CHECK_INT(ts.held.evicted, 0);
 	CHECK_INT(ts.links.entries, 1); /* b5 waits for a client never seen */
 	tracer_tick(tracer, T0 + 60 * SEC);
 	tracer_get_stats(tracer, &ts);
@@ -740,7 +768,7 @@ static void test_same_node_links(void)
 	CHECK_INT(ts.threads.entries, 0);
 	flush();
 
-	CHECK_INT(nspans, 11);
+	CHECK_INT(nspans, 16);
 	a_srv = span_named("GET /a", KIND_SERVER);
 	x1 = span_named("GET /b1", KIND_CLIENT);
 	y1 = span_named("GET /b1", KIND_SERVER);
@@ -760,6 +788,14 @@ static void test_same_node_links(void)
 	if (y4)
 		CHECK_HEX(y4->parent_span_id, "00f067aa0ba902b7");
 	CHECK(y5 && y5->parent_span_id.len == 0);
+	x6 = span_named("GET /b6", KIND_CLIENT);
+	y6 = span_named("GET /b6", KIND_SERVER);
+	x7 = span_named("GET /b7", KIND_CLIENT);
+	y7 = span_named("GET /b7", KIND_SERVER);
+	CHECK(child_of(x6, a_srv));
+	CHECK(child_of(y6, x6));
+	CHECK(child_of(x7, a_srv));
+	CHECK(y7 && !child_of(y7, x7) && y7->parent_span_id.len == 0);
 	forget_bodies();
 }
 

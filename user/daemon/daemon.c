@@ -279,6 +279,8 @@ cleanup:
 	/* The shutdown deadline counts from here: spans are flushed while
 	 * the rest stops (detaching takes seconds). Connections still open
 	 * make no spans as they end: what was in flight is incomplete. */
+	if (tracer)
+		tracer_release_held(tracer);
 	otlp_exporter_flush_begin(exporter);
 	metrics_server_stop(server);
 	if (agent.inject) /* requests still ending must not reach it */

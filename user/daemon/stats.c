@@ -235,6 +235,14 @@ static void render_parenting(const struct tracer_stats *t,
 		 "expired", t->links.expired);
 	by_label(out, "podtap_trace_peer_links_removed_total", "reason",
 		 "full", t->links.evicted);
+	gauge(out, "podtap_trace_held_spans",
+	      "SERVER spans that ended before their same-node caller's "
+	      "request was read, held (200 ms at most) so that it can still "
+	      "parent them.", (double)t->held.held);
+	counter(out, "podtap_trace_held_spans_evicted_total",
+		"Held SERVER spans exported before their 200 ms were over, to "
+		"make room (256 at most are held): a caller read later "
+		"leaves them in their own trace.", t->held.evicted);
 }
 
 static void render_hooks(const struct python_hooks_stats *h,

@@ -14,6 +14,7 @@
 #include "lib/hashmap.h"
 #include "lib/log.h"
 #include "lib/str.h"
+#include "otel/held_spans.h"
 #include "otel/otlp_exporter.h"
 #include "otel/thread_table.h"
 #include "otel/trace_context.h"
@@ -33,6 +34,12 @@
  * to accept when its backlog is long). */
 #define MAX_PEER_LINKS 16384
 #define PEER_LINK_TTL_NS (30 * NSEC_PER_SEC)
+/* Server spans that ended while waiting for their same-node caller's
+ * request are held this long before export (otel/held_spans.h), so that
+ * a caller read late still links them; the bound makes the hold shorter
+ * under load rather than the memory larger (256 spans: 900 KiB). */
+#define MAX_HELD_SPANS 256
+#define SPAN_HOLD_NS (200 * NSEC_PER_MSEC)
 
 /* A request's trace context, kept in http_request.user (and, for a server
  * request, in the thread table while it is served). */
@@ -40,10 +47,13 @@ struct span_ctx {
 	uint8_t trace_id[TRACE_ID_SIZE];
 	uint8_t span_id[TRACE_SPAN_ID_SIZE];
 	uint8_t parent_id[TRACE_SPAN_ID_SIZE]; /* zero: a root span */
-	uint8_t sampled;
-	uint8_t valid;
-	uint8_t has_children; /* a client call took it as parent */
-	uint8_t kernel_named; /* its ids are the kernel's (trace_inject.h) */
+	uint8_t sampled : 1;
+	uint8_t valid : 1;
+	uint8_t has_children : 1; /* a client call took it as parent */
+	uint8_t kernel_named : 1; /* its ids are the kernel's (trace_inject.h) */
+	/* A server's, waiting for its same-node caller's request to be read
+	 * (its span is held at its end). */
+	uint8_t awaiting_caller : 1;
 	uint32_t tid;  /* server: the unit serving it, where it is kept */
 	uint64_t unit;
 };
@@ -85,12 +95,21 @@ struct tracer {
 	/* The trace header each server request in flight came with, by its
 	 * thread and the header's span id: a proxy forwards it as is. */
 	struct peer_links *headers;
+	struct held_spans *held; /* ended, awaiting their caller */
 	_Atomic uint64_t ambiguous, linked, linked_late;
 	_Atomic uint64_t injected, injected_unparented, forwarded;
 	struct tracer_serving_ops serving; /* serve == NULL: no injection */
 	pthread_mutex_t lock; /* resources: released from the exporter */
 	struct hmap resources;
 };
+
+/* A held span let go unlinked: exported as it is. */
+static void export_held(void *ctx, const struct span *s)
+{
+	struct tracer *t = ctx;
+
+	otlp_exporter_enqueue(t->exporter, s);
+}
 
 struct tracer *tracer_new(const struct sampler *sampler,
 			  const char *node_name,
@@ -104,11 +123,13 @@ struct tracer *tracer_new(const struct sampler *sampler,
 	t->threads = thread_table_new(MAX_THREADS, THREAD_CTX_TTL_NS, NULL);
 	t->links = peer_links_new(MAX_PEER_LINKS, PEER_LINK_TTL_NS);
 	t->headers = peer_links_new(MAX_PEER_LINKS, PEER_LINK_TTL_NS);
-	if (!t->threads || !t->links || !t->headers ||
+	t->held = held_spans_new(MAX_HELD_SPANS, SPAN_HOLD_NS, export_held, t);
+	if (!t->threads || !t->links || !t->headers || !t->held ||
 	    hmap_init(&t->resources)) {
 		thread_table_free(t->threads);
 		peer_links_free(t->links);
 		peer_links_free(t->headers);
+		held_spans_free(t->held);
 		free(t);
 		return NULL;
 	}
@@ -158,6 +179,7 @@ void tracer_free(struct tracer *t)
 	thread_table_free(t->threads);
 	peer_links_free(t->links);
 	peer_links_free(t->headers);
+	held_spans_free(t->held);
 	free_all(&t->resources, offsetof(struct resource_entry, node));
 	pthread_mutex_destroy(&t->lock);
 	free(t);
@@ -190,12 +212,19 @@ void tracer_tick(struct tracer *t, uint64_t now_ns)
 	thread_table_tick(t->threads, now_ns, THREAD_CHECKS_PER_TICK);
 	peer_links_tick(t->links, now_ns);
 	peer_links_tick(t->headers, now_ns);
+	held_spans_release_due(t->held, now_ns);
+}
+
+void tracer_release_held(struct tracer *t)
+{
+	held_spans_release_all(t->held);
 }
 
 void tracer_get_stats(struct tracer *t, struct tracer_stats *out)
 {
 	thread_table_get_stats(t->threads, &out->threads);
 	peer_links_get_stats(t->links, &out->links);
+	held_spans_get_stats(t->held, &out->held);
 	out->ambiguous = atomic_load_explicit(&t->ambiguous,
 					      memory_order_relaxed);
 	out->linked = atomic_load_explicit(&t->linked, memory_order_relaxed);
@@ -450,7 +479,7 @@ static void server_request(struct tracer *t, const struct tracer_conn *conn,
 		       sizeof(ctx->span_id));
 		memcpy(ctx->parent_id, conn->kernel_named->parent_id,
 		       sizeof(ctx->parent_id));
-		ctx->sampled = conn->kernel_named->sampled;
+		ctx->sampled = !!conn->kernel_named->sampled;
 		ctx->kernel_named = 1;
 		named = !all_zero(ctx->parent_id, sizeof(ctx->parent_id));
 	} else {
@@ -474,6 +503,7 @@ static void server_request(struct tracer *t, const struct tracer_conn *conn,
 			memcpy(w.span_id, ctx->span_id, sizeof(w.span_id));
 			peer_links_put(t->links, PEER_SERVER, &k, req->start_ns,
 				       &w, sizeof(w));
+			ctx->awaiting_caller = 1;
 		}
 	}
 	if (named) {
@@ -485,10 +515,31 @@ static void server_request(struct tracer *t, const struct tracer_conn *conn,
 	publish_serving(t, conn, req, ctx);
 }
 
+/* A held server span, ended before its caller's request was read: it
+ * becomes that client span's child, and goes (unless no longer sampled). */
+static bool link_held_server(struct tracer *t, const struct waiting_server *w,
+			     const struct span_ctx *client)
+{
+	struct span *s = held_spans_take(t->held, w->span_id);
+	struct span_ctx server = { 0 };
+
+	if (!s)
+		return false;
+	adopt_caller(t, client, &server);
+	memcpy(s->trace_id, server.trace_id, sizeof(s->trace_id));
+	memcpy(s->parent_span_id, server.parent_id, sizeof(s->parent_span_id));
+	if (server.sampled)
+		otlp_exporter_enqueue(t->exporter, s);
+	else
+		tracer_release_resource(t, s->resource);
+	return true;
+}
+
 /*
  * The server end of this client request was read first (the two ends' events
  * can come in either order): it becomes this span's child now, unless it
- * already made calls of its own, which took its first trace id.
+ * already made calls of its own, which took its first trace id. A server
+ * that has answered already is found among the held spans.
  */
 static void link_waiting_server(struct tracer *t,
 				const struct waiting_server *w,
@@ -499,11 +550,17 @@ static void link_waiting_server(struct tracer *t,
 
 	memcpy(&key, w->span_id, sizeof(key));
 	server = thread_table_find(t->threads, w->tid, w->unit, key);
-	if (!server || server->has_children) {
+	if (!server) {
+		if (!link_held_server(t, w, client))
+			count(&t->linked_late);
+		return;
+	}
+	if (server->has_children) {
 		count(&t->linked_late);
 		return;
 	}
 	adopt_caller(t, client, server);
+	server->awaiting_caller = 0;
 	retrace(t, server);
 }
 
@@ -523,7 +580,7 @@ static void injected_context(struct tracer *t, const struct tracer_conn *conn,
 
 	memcpy(ctx->trace_id, in->trace_id, sizeof(ctx->trace_id));
 	memcpy(ctx->span_id, in->span_id, sizeof(ctx->span_id));
-	ctx->sampled = in->sampled;
+	ctx->sampled = !!in->sampled;
 	count(&t->injected);
 	if (all_zero(in->parent_id, sizeof(in->parent_id)))
 		return;
@@ -847,6 +904,7 @@ void tracer_on_exchange(struct tracer *t, const struct tracer_conn *conn,
 
 	if (!t->exporter || !ex->request)
 		return;
+	held_spans_release_due(t->held, ex->end_ns);
 	ctx = (const struct span_ctx *)ex->request->user;
 	if (!ctx->valid)
 		return;
@@ -863,6 +921,15 @@ void tracer_on_exchange(struct tracer *t, const struct tracer_conn *conn,
 	res = resource_get(t, conn);
 	if (!res)
 		return;
+	/* Its caller may yet be read: held a while, then exported. */
+	if (ex->role == HTTP_ROLE_SERVER && ctx->awaiting_caller &&
+	    !ctx->has_children) {
+		span = held_spans_add(t->held, ex->end_ns);
+		fill_span(span, conn, ex, target, route, ctx,
+			  monotonic_to_unix_ns);
+		span->resource = &res->r;
+		return;
+	}
 	/* Built in the queue's slot; on a full queue the exporter counts
 	 * the drop, and the resource is handed back here. */
 	span = otlp_exporter_reserve(t->exporter);

@@ -15,6 +15,7 @@
 #include "bpf/contract.h"
 #include "http/http_parser.h"
 #include "k8s/pod_resolver.h"
+#include "otel/held_spans.h"
 #include "otel/sampler.h"
 #include "otel/span.h"
 #include "otel/peer_links.h"
@@ -68,6 +69,7 @@ struct tracer_serving_ops {
 struct tracer_stats {
 	struct thread_table_stats threads;
 	struct peer_links_stats links;
+	struct held_spans_stats held;
 	uint64_t ambiguous;     /* client calls of a unit serving several */
 	uint64_t linked;        /* server spans parented by a same-node
 				 * client span */
@@ -97,6 +99,9 @@ void tracer_trace_ctx_config(const struct tracer *t,
 void tracer_set_serving_ops(struct tracer *t,
 			    const struct tracer_serving_ops *ops);
 void tracer_free(struct tracer *t); /* accepts NULL */
+/* Exports the spans held for a caller not read yet, as they are: at stop,
+ * before the exporter's last flush. */
+void tracer_release_held(struct tracer *t);
 
 /* At request-head time: decides the span's ids, parent and sampling, and
  * keeps them in req->user. */
