@@ -158,6 +158,7 @@ asyncio_test() {
 	pt_otlp_start
 	podtap_otlp
 	fire "$base" "to=$BACK"
+	pt_otlp_wait_count "$N" "server and pod(\"back-1\")"
 	pt_otlp_wait_count "$N" "client and pod(\"$pod\")"
 	pt_otlp_wait_count "$N" "server and pod(\"$pod\")"
 	pt_otlp_settle 1 15 true >/dev/null
