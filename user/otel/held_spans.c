@@ -58,7 +58,10 @@ static void pop_oldest(struct held_spans *h)
 {
 	struct slot *s = &h->slots[h->tail % h->max];
 
-	h->tail++;
+	/* Empty: start again at the first slot, so that the pages touched
+	 * are as many as were ever held at once, not the whole ring. */
+	if (++h->tail == h->head)
+		h->head = h->tail = 0;
 	if (s->taken)
 		return;
 	atomic_fetch_sub_explicit(&h->held, 1, memory_order_relaxed);
