@@ -53,8 +53,8 @@ void held_spans_free(struct held_spans *h)
 	free(h);
 }
 
-/* Lets the oldest go: released, unless it was taken. */
-static void pop_oldest(struct held_spans *h)
+/* Lets the oldest go: released, unless it was taken (false). */
+static bool pop_oldest(struct held_spans *h)
 {
 	struct slot *s = &h->slots[h->tail % h->max];
 
@@ -63,21 +63,18 @@ static void pop_oldest(struct held_spans *h)
 	if (++h->tail == h->head)
 		h->head = h->tail = 0;
 	if (s->taken)
-		return;
+		return false;
 	atomic_fetch_sub_explicit(&h->held, 1, memory_order_relaxed);
 	h->release(h->ctx, &s->span);
+	return true;
 }
 
 struct span *held_spans_add(struct held_spans *h, uint64_t now_ns)
 {
 	struct slot *s;
 
-	if (h->head - h->tail == h->max) {
-		if (!h->slots[h->tail % h->max].taken)
-			atomic_fetch_add_explicit(&h->evicted, 1,
-						  memory_order_relaxed);
-		pop_oldest(h);
-	}
+	if (h->head - h->tail == h->max && pop_oldest(h))
+		atomic_fetch_add_explicit(&h->evicted, 1, memory_order_relaxed);
 	s = &h->slots[h->head++ % h->max];
 	s->due_ns = now_ns + h->hold_ns;
 	s->taken = false;

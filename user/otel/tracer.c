@@ -901,6 +901,7 @@ void tracer_on_exchange(struct tracer *t, const struct tracer_conn *conn,
 	const struct span_ctx *ctx;
 	struct resource_entry *res;
 	struct span *span;
+	bool hold;
 
 	if (!t->exporter || !ex->request)
 		return;
@@ -921,18 +922,13 @@ void tracer_on_exchange(struct tracer *t, const struct tracer_conn *conn,
 	res = resource_get(t, conn);
 	if (!res)
 		return;
-	/* Its caller may yet be read: held a while, then exported. */
-	if (ex->role == HTTP_ROLE_SERVER && ctx->awaiting_caller &&
-	    !ctx->has_children) {
-		span = held_spans_add(t->held, ex->end_ns);
-		fill_span(span, conn, ex, target, route, ctx,
-			  monotonic_to_unix_ns);
-		span->resource = &res->r;
-		return;
-	}
-	/* Built in the queue's slot; on a full queue the exporter counts
-	 * the drop, and the resource is handed back here. */
-	span = otlp_exporter_reserve(t->exporter);
+	/* A server whose caller may yet be read is held a while first.
+	 * Else the span is built in the queue's slot; on a full queue the
+	 * exporter counts the drop, and the resource is handed back here. */
+	hold = ex->role == HTTP_ROLE_SERVER && ctx->awaiting_caller &&
+	       !ctx->has_children;
+	span = hold ? held_spans_add(t->held, ex->end_ns)
+		    : otlp_exporter_reserve(t->exporter);
 	if (!span) {
 		tracer_release_resource(t, &res->r);
 		return;
@@ -940,5 +936,6 @@ void tracer_on_exchange(struct tracer *t, const struct tracer_conn *conn,
 	/* Every field is set: no 2.5 KiB cleared per span first. */
 	fill_span(span, conn, ex, target, route, ctx, monotonic_to_unix_ns);
 	span->resource = &res->r;
-	otlp_exporter_commit(t->exporter);
+	if (!hold)
+		otlp_exporter_commit(t->exporter);
 }
